@@ -1,0 +1,70 @@
+"""The gateway's exception tree: every error we raise on purpose derives from ``GatewayError``.
+
+::
+
+    GatewayError
+    ├── ConfigError            a config file or environment variable is wrong (file, key, hint)
+    ├── StoreError             the raw store or database cannot take a message (temporary: 4xx)
+    ├── IntakeClosed           the project no longer accepts mail (closed, handed over)
+    └── PipelineSignal         an expected outcome of a pipeline stage, caught by the driver
+        ├── Quarantine         the message cannot be processed; raw bytes kept, reason recorded
+        └── Discard            the message needs no record (e.g. our own mail looping back)
+
+Users see ``str(error)`` — one line with the cause and, where we know one, a hint — never a
+traceback unless they pass ``--debug``.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} (hint: {self.hint})"
+        return self.message
+
+
+class ConfigError(GatewayError):
+    """A configuration problem, located by file and key."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
+        self.key = key
+
+    def __str__(self) -> str:
+        where = ": ".join(part for part in (self.file, self.key) if part)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class StoreError(GatewayError):
+    """The message could not be made durable; the sender should retry later."""
+
+
+class IntakeClosed(GatewayError):
+    """The project is closed; its address no longer accepts mail."""
+
+
+class PipelineSignal(GatewayError):
+    """An expected outcome of a stage; the pipeline driver catches it."""
+
+    def __init__(self, message: str, *, stage: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.stage = stage
+
+
+class Quarantine(PipelineSignal):
+    """Keep the raw message, stop processing it, and record why."""
+
+
+class Discard(PipelineSignal):
+    """The message is stored but needs no record."""

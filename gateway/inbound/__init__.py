@@ -1,0 +1,1 @@
+"""Inbound channels: SMTP/LMTP listener, IMAP intake and file import, all through ``intake``."""

@@ -1,0 +1,130 @@
+"""The processing pipeline: the order of stages, and the driver that keeps anything from being lost.
+
+    stored message ─▶ parse ─▶ thread ─▶ classify ─▶ record
+
+Each stage is a function ``(Context) -> None`` in the module named after it; :data:`STAGES` is
+the one place their order is declared. The driver runs them in one transaction per message,
+claiming the message with a conditional update so two workers never process it twice. Expected
+outcomes are signals (:class:`~gateway.errors.Quarantine`, :class:`~gateway.errors.Discard`);
+anything unexpected quarantines the message with its error, raw bytes kept, replayable with
+``commgate replay``. Database trouble is not the message's fault: it is re-raised so the job
+retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from gateway.app import App
+from gateway.config import ProjectConfig
+from gateway.errors import Discard, Quarantine, StoreError
+from gateway.store.db import unit_of_work
+from gateway.store.models import Message, Project, Record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """What the stages share while one message goes through the pipeline."""
+
+    app: App
+    session: Session
+    message: Message
+    project: ProjectConfig
+    raw: bytes
+    parsed: Any = None
+    thread_id: int | None = None
+    merged_threads: list[int] = field(default_factory=list)
+    classification: Any = None
+    record: Record | None = None
+
+
+Stage = Callable[[Context], None]
+
+
+def _stages() -> tuple[tuple[str, Stage], ...]:
+    from gateway.stages import classify_stage, parse_stage, record_stage, thread_stage
+
+    return (
+        ("parse", parse_stage),
+        ("thread", thread_stage),
+        ("classify", classify_stage),
+        ("record", record_stage),
+    )
+
+
+def process(app: App, message_pk: int) -> str:
+    """Run every stage for one stored message; return its new state (or why nothing was done)."""
+    try:
+        with unit_of_work(app.sessions) as session:
+            claimed = session.execute(
+                update(Message).where(Message.id == message_pk, Message.state == "received")
+                .values(state="processed", processed_at=app.clock(), error=None))
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return "skipped"
+            message = session.get_one(Message, message_pk)
+            project_row = session.get_one(Project, message.project_id)
+            ctx = Context(app=app, session=session, message=message,
+                          project=app.settings.project(project_row.code),
+                          raw=app.raw.get(message.sha256))
+            return _run(ctx)
+    except (OperationalError, StoreError):
+        raise  # the database or disk is unavailable: let the job retry later
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
+        return _quarantine_after_crash(app, message_pk, exc)
+    except Exception as exc:  # noqa: BLE001 - the driver is where the unexpected is caught
+        return _quarantine_after_crash(app, message_pk, exc)
+
+
+def _run(ctx: Context) -> str:
+    for name, stage in _stages():
+        try:
+            stage(ctx)
+        except Quarantine as signal:
+            ctx.message.state = "quarantined"
+            ctx.message.error = f"{signal.stage}: {signal}"
+            log.warning("<%s> message %d quarantined at %s: %s", ctx.message.message_id,
+                        ctx.message.id, signal.stage, signal)
+            return "quarantined"
+        except Discard as signal:
+            ctx.message.flags = {**ctx.message.flags, "discarded": f"{signal.stage}: {signal}"}
+            log.info("<%s> message %d needs no record: %s", ctx.message.message_id,
+                     ctx.message.id, signal)
+            return "processed"
+        log.debug("<%s> stage %s done", ctx.message.message_id, name)
+    log.info("<%s> message %d processed: record %s", ctx.message.message_id, ctx.message.id,
+             ctx.record.id if ctx.record else "-")
+    return "processed"
+
+
+def _quarantine_after_crash(app: App, message_pk: int, exc: BaseException) -> str:
+    """A stage crashed: keep the message, record the error, and never lose it."""
+    summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    log.error("message %d quarantined after an unexpected error: %s", message_pk, summary,
+              exc_info=exc)
+    with unit_of_work(app.sessions) as session:
+        session.execute(update(Message).where(Message.id == message_pk,
+                                              Message.state == "received")
+                        .values(state="quarantined", error=f"crash: {summary}"[:4000],
+                                processed_at=app.clock()))
+    return "quarantined"
+
+
+def replay(app: App, message_pk: int) -> str:
+    """Put a quarantined message back to ``received`` and run the pipeline on it again."""
+    with unit_of_work(app.sessions) as session:
+        session.execute(update(Message).where(Message.id == message_pk,
+                                              Message.state == "quarantined")
+                        .values(state="received", error=None))
+    return process(app, message_pk)

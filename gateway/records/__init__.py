@@ -1,0 +1,1 @@
+"""Communication records: one per thread, with classification, summary, conclusion, receipts."""

@@ -1,0 +1,87 @@
+"""``commgate serve``: the SMTP listener, the recovery sweep and (embedded) the job workers.
+
+Everything async runs on one event loop in a background thread so the same object serves the
+CLI (which blocks until a signal) and the tests (which start it on a free port and stop it).
+Stopping is graceful: the listener closes, sessions in DATA finish, queued jobs drain, then the
+workers stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import Future
+from datetime import timedelta
+
+import dramatiq
+
+from gateway.app import App
+from gateway.inbound.smtp import make_smtp_factory
+from gateway.jobs import QUEUE, Jobs, bind, sweep
+
+log = logging.getLogger(__name__)
+
+
+class Server:
+    def __init__(self, app: App, jobs: Jobs, *, run_workers: bool = True) -> None:
+        self.app = app
+        self.jobs = jobs
+        self.run_workers = run_workers
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="commgate-loop",
+                                       daemon=True)
+        self.worker: dramatiq.Worker | None = None
+        self.smtp_server: asyncio.AbstractServer | None = None
+        self.smtp_port: int | None = None
+        self._sweeper: Future[None] | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        bind(self.app)
+        if self.run_workers:
+            self.worker = self.jobs.worker(self.app.settings.gateway.worker_threads)
+            self.worker.start()
+        self.thread.start()
+        cfg = self.app.settings.gateway.smtp
+        if cfg.enabled:
+            factory = make_smtp_factory(self.app, self.jobs.enqueue_message)
+            self.smtp_server = asyncio.run_coroutine_threadsafe(
+                self.loop.create_server(factory, host=cfg.host, port=cfg.port),
+                self.loop).result(timeout=30)
+            self.smtp_port = self.smtp_server.sockets[0].getsockname()[1]
+            log.info("SMTP listening on %s:%d (%s mode)", cfg.host, self.smtp_port, cfg.mode)
+        # Recover what a previous run stored but did not process, then keep sweeping.
+        sweep(self.app, self.jobs, stale_after=timedelta(0))
+        self._sweeper = asyncio.run_coroutine_threadsafe(self._sweep_forever(), self.loop)
+
+    async def _sweep_forever(self) -> None:
+        interval = self.app.settings.gateway.sweep_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, sweep, self.app,
+                                                                 self.jobs)
+            except Exception:
+                log.exception("sweep failed; retrying in %.0f s", interval)
+
+    def stop(self, *, drain_timeout: float = 30.0) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self.smtp_server is not None:
+            self.smtp_server.close()
+            asyncio.run_coroutine_threadsafe(self.smtp_server.wait_closed(),
+                                             self.loop).result(timeout=drain_timeout)
+        if self.worker is not None:
+            if self.jobs.embedded:
+                try:
+                    self.jobs.broker.join(QUEUE, timeout=int(drain_timeout * 1000))
+                except Exception:  # noqa: BLE001 - the sweep of the next start recovers it
+                    log.warning("jobs still queued at shutdown; the next start resumes them")
+            self.worker.stop()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=drain_timeout)
+        log.info("stopped")

@@ -1,0 +1,64 @@
+"""The pipeline's stage adapters: each calls its pure domain module and writes the result.
+
+``parse`` → :mod:`gateway.parse`, ``thread`` → :mod:`gateway.thread` (+ its SQL adapter),
+``classify`` → :mod:`gateway.classify`, ``record`` → :mod:`gateway.records`. The order lives in
+:mod:`gateway.pipeline`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway.classify import classify, facts_from_parsed
+from gateway.parse import parse_message
+from gateway.records.store import attach_to_record
+from gateway.store.threads import assign_thread
+from gateway.thread import evidence
+
+if TYPE_CHECKING:
+    from gateway.pipeline import Context
+
+
+def parse_stage(ctx: Context) -> None:
+    parsed = parse_message(ctx.raw)  # raises Quarantine for what cannot be parsed safely
+    ctx.parsed = parsed
+    m = ctx.message
+    m.subject = parsed.subject
+    m.from_addr = parsed.from_addr
+    m.from_name = parsed.from_name[:256]
+    m.to_addrs = [addr for _name, addr in parsed.to]
+    m.cc_addrs = [addr for _name, addr in parsed.cc]
+    m.sent_at = parsed.date
+    m.own_text = parsed.own_text
+    flags: dict[str, object] = {}
+    if parsed.auto_reply:
+        flags["auto_reply"] = parsed.auto_reply_reason or True
+    if parsed.bounce is not None:
+        flags["bounce"] = {"failed_recipients": list(parsed.bounce.failed_recipients),
+                           "permanent": parsed.bounce.permanent}
+    if parsed.mdn is not None:
+        flags["mdn"] = {"original_message_id": parsed.mdn.original_message_id}
+    if parsed.defects:
+        flags["defects"] = list(parsed.defects)[:20]
+    m.flags = {**m.flags, **flags}
+
+
+def thread_stage(ctx: Context) -> None:
+    p = ctx.parsed
+    ev = evidence(message_id=ctx.message.message_id, in_reply_to=p.in_reply_to,
+                  references=p.references, subject=p.subject, date=p.date,
+                  thread_index=p.thread_index, thread_topic=p.thread_topic,
+                  project_code=ctx.project.code)
+    assignment = assign_thread(ctx.session, project_id=ctx.message.project_id, evidence=ev,
+                               now=ctx.app.clock())
+    ctx.thread_id = assignment.thread_id
+    ctx.merged_threads = list(assignment.merged)
+    ctx.message.thread_id = assignment.thread_id
+
+
+def classify_stage(ctx: Context) -> None:
+    ctx.classification = classify(facts_from_parsed(ctx.parsed), ctx.project)
+
+
+def record_stage(ctx: Context) -> None:
+    ctx.record = attach_to_record(ctx)

@@ -1,0 +1,121 @@
+"""The command line as a user meets it: real processes, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.mail import make_mail
+
+
+def commgate(*args: str, cwd: Path, env: dict[str, str] | None = None,
+             check: bool = True) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("COMMGATE_")}
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "gateway", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, config_dir: Path) -> Path:
+    """A folder laid out like the repository: config/ and (later) var/."""
+    return config_dir.parent
+
+
+def test_ingest_sync_then_records_list_and_export(workdir: Path, tmp_path: Path) -> None:
+    eml = tmp_path / "directive.eml"
+    eml.write_bytes(bytes(make_mail(subject="【指令】今晚22:00前完成核心交换机巡检")))
+    out = commgate("ingest", "--project", "demo", "--sync", str(eml), cwd=workdir)
+    assert "stored 1" in out.stdout
+    listing = commgate("records", "list", "--project", "demo", cwd=workdir)
+    assert "今晚22:00前完成核心交换机巡检" in listing.stdout
+    exported = commgate("records", "export", "--project", "demo", "--format", "jsonl",
+                        cwd=workdir)
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert len(rows) == 1
+    for key in ("id", "project", "thread_id", "subject", "category", "stakeholder_group",
+                "formality", "receipt_required", "receipts", "message_ids", "created_at"):
+        assert key in rows[0]
+    assert rows[0]["project"] == "demo"
+    assert rows[0]["category"] == "directive"
+    # importing the same file again stores nothing new
+    again = commgate("ingest", "--project", "demo", "--sync", str(eml), cwd=workdir)
+    assert "stored 0, already known 1" in again.stdout
+
+
+def test_ingest_reads_mbox_and_maildir(workdir: Path, tmp_path: Path) -> None:
+    import mailbox
+
+    mbox = mailbox.mbox(tmp_path / "old.mbox")
+    maildir = mailbox.Maildir(tmp_path / "Maildir")
+    for i in range(3):
+        mbox.add(make_mail(subject=f"周例会安排 {i}"))
+        maildir.add(make_mail(subject=f"备件采购 {i}"))
+    mbox.close()
+    out = commgate("ingest", "-p", "demo", "--sync", str(tmp_path / "old.mbox"),
+                   str(tmp_path / "Maildir"), cwd=workdir)
+    assert "stored 6" in out.stdout
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda t: t.replace('max_recipients = 100', 'max_recipients = 100\nmax_recipents = 5'),
+     ["gateway.toml", "smtp.max_recipents", "unknown key"]),
+])
+def test_gateway_config_errors_name_file_and_key(workdir: Path, edit: object,
+                                                 expected: list[str]) -> None:
+    path = workdir / "config" / "gateway.toml"
+    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    proc = commgate("check-config", cwd=workdir, check=False)
+    assert proc.returncode == 2
+    for word in expected:
+        assert word in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ('email = "lina@xdyj.example.com"', 'email = "lina at xdyj"', ["demo.toml", "members.2.email",
+                                                                   "not a mail address"]),
+    ('role = "dept_manager"', 'role = "engineer"', ["demo.toml", "dept_manager"]),
+    ('retention_years = 3', 'retention_years = 2', ["retention_years", "greater than or equal"]),
+    ('code = "demo"', 'code = "demo"\ncolour = "red"', ["colour", "unknown key"]),
+])
+def test_project_config_errors_name_file_key_and_hint(workdir: Path, old: str, new: str,
+                                                      expected: list[str]) -> None:
+    path = workdir / "config" / "projects" / "demo.toml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    proc = commgate("check-config", cwd=workdir, check=False)
+    assert proc.returncode == 2, proc.stdout
+    for word in expected:
+        assert word in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_environment_overrides_the_file_and_is_validated(workdir: Path) -> None:
+    ok = commgate("check-config", cwd=workdir, env={"COMMGATE_DOMAIN": "gw.example.com"})
+    assert "demo" in ok.stdout
+    bad = commgate("check-config", cwd=workdir, env={"COMMGATE_SMTP__PORT": "seventy"},
+                   check=False)
+    assert bad.returncode == 2
+    assert "COMMGATE_SMTP__PORT" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_unknown_project_is_one_line(workdir: Path) -> None:
+    proc = commgate("records", "list", "--project", "nope", cwd=workdir, check=False)
+    assert proc.returncode == 2
+    assert "no project 'nope'" in proc.stderr and "demo" in proc.stderr
+
+
+def test_serve_without_a_broker_refuses_to_start_a_worker(workdir: Path) -> None:
+    proc = commgate("worker", cwd=workdir, check=False)
+    assert proc.returncode == 2
+    assert "no broker_url" in proc.stderr
