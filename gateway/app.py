@@ -19,6 +19,7 @@ from gateway.config import Settings
 from gateway.store.db import make_engine, make_sessionmaker, unit_of_work, upgrade
 from gateway.store.models import Project
 from gateway.store.raw import RawStore
+from gateway.store.schema import metadata as _all_tables  # noqa: F401 - maps every model
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""``commgate serve``: the SMTP listener, the recovery sweep and (embedded) the job workers.
+"""``commgate serve``: the SMTP/LMTP listener, IMAP pollers, the recovery sweep and (embedded)
+the job workers.
 
 Everything async runs on one event loop in a background thread so the same object serves the
 CLI (which blocks until a signal) and the tests (which start it on a free port and stop it).
@@ -11,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 import dramatiq
 
 from gateway.app import App
+from gateway.inbound.imap import ImapPoller, make_pollers
 from gateway.inbound.smtp import make_smtp_factory
 from gateway.jobs import QUEUE, Jobs, bind, sweep
 
@@ -36,6 +38,10 @@ class Server:
         self.smtp_port: int | None = None
         self._sweeper: Future[None] | None = None
         self._stopped = False
+        # Intake threads: fsync and commit run here, never on the event loop.
+        self.intake_executor = ThreadPoolExecutor(max_workers=16,
+                                                  thread_name_prefix="commgate-intake")
+        self.pollers: list[ImapPoller] = []
 
     def start(self) -> None:
         bind(self.app)
@@ -45,12 +51,16 @@ class Server:
         self.thread.start()
         cfg = self.app.settings.gateway.smtp
         if cfg.enabled:
-            factory = make_smtp_factory(self.app, self.jobs.enqueue_message)
+            factory = make_smtp_factory(self.app, self.jobs.enqueue_message,
+                                        executor=self.intake_executor)
             self.smtp_server = asyncio.run_coroutine_threadsafe(
                 self.loop.create_server(factory, host=cfg.host, port=cfg.port),
                 self.loop).result(timeout=30)
             self.smtp_port = self.smtp_server.sockets[0].getsockname()[1]
             log.info("SMTP listening on %s:%d (%s mode)", cfg.host, self.smtp_port, cfg.mode)
+        self.pollers = make_pollers(self.app, self.jobs.enqueue_message)
+        for poller in self.pollers:
+            poller.start()
         # Recover what a previous run stored but did not process, then keep sweeping.
         sweep(self.app, self.jobs, stale_after=timedelta(0))
         self._sweeper = asyncio.run_coroutine_threadsafe(self._sweep_forever(), self.loop)
@@ -69,6 +79,8 @@ class Server:
         if self._stopped:
             return
         self._stopped = True
+        for poller in self.pollers:
+            poller.stop(timeout=drain_timeout)
         if self._sweeper is not None:
             self._sweeper.cancel()
         if self.smtp_server is not None:
@@ -82,6 +94,7 @@ class Server:
                 except Exception:  # noqa: BLE001 - the sweep of the next start recovers it
                     log.warning("jobs still queued at shutdown; the next start resumes them")
             self.worker.stop()
+        self.intake_executor.shutdown(wait=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=drain_timeout)
         log.info("stopped")

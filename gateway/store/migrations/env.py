@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from gateway.store.db import make_engine
-from gateway.store.models import Base
+from gateway.store.schema import metadata
 
 config = context.config
 engine: Engine | None = config.attributes.get("engine")
@@ -16,7 +16,7 @@ if engine is None:
 with engine.begin() as connection:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
