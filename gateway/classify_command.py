@@ -1,0 +1,101 @@
+"""The ``commgate classify FILE.eml --project CODE`` command: classify one message, store nothing.
+
+``--json`` prints ``{category, stakeholder_group, formality, urgency, receipt_required,
+reasons}``; ``--explain`` prints the same for people, with zh-CN labels beside the English keys
+and every reason. Errors (unknown project, missing file, bad config) are one line on stderr and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.classify import classify
+from gateway.classify_facts import facts_from_bytes
+from gateway.classify_model import Classification
+from gateway.config import load_settings
+from gateway.errors import GatewayError
+
+EXIT_USAGE = 2
+
+FIELD_LABELS = {
+    "category": "类别",
+    "stakeholder_group": "干系人组",
+    "formality": "沟通方式",
+    "urgency": "紧急程度",
+    "receipt_required": "需要回执",
+}
+VALUE_LABELS = {
+    "directive": "指令", "decision": "决策", "change_notice": "变更通知", "risk": "风险",
+    "incident": "故障/事件", "meeting_minutes": "会议纪要", "report": "报告",
+    "work_contact": "工作联系单", "inquiry": "问询", "general": "一般",
+    "customer": "客户", "leadership": "上层领导", "internal": "项目内部", "procurement": "采购部",
+    "quality": "质量效能部", "hr": "人力资源部", "other": "其他",
+    "formal_written": "正式书面", "written": "书面", "formal_oral": "正式口头",
+    "informal_oral": "非正式口头", "normal": "普通", "urgent": "紧急",
+    "true": "是", "false": "否",
+}
+
+
+def _value(result: Classification, field: str) -> str:
+    value = getattr(result, field)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def render_explain(result: Classification, *, with_reasons: bool) -> str:
+    """The human-readable form: ``类别 category: 指令 (directive)`` and the reasons."""
+    lines: list[str] = []
+    for field, label in FIELD_LABELS.items():
+        value = _value(result, field)
+        lines.append(f"{label} {field}: {VALUE_LABELS.get(value, value)} ({value})")
+        if with_reasons:
+            for reason in result.reasons_for(field):
+                words = "、".join(reason.evidence)
+                weight = f" [{reason.weight:g}]" if reason.weight else ""
+                lines.append(f"    - {reason.rule}{weight}" + (f": {words}" if words else ""))
+    return "\n".join(lines)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"commgate: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _config_path(ctx: typer.Context, own: Path | None) -> Path | None:
+    """This command's ``--config``, else the global one (``commgate --config X classify …``)."""
+    return own if own is not None else getattr(ctx.obj, "config", None)
+
+
+def classify_file(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="the message (.eml) to classify")],
+    project: Annotated[str, typer.Option("--project", "-p", help="project code")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="print every reason")] = False,
+    config: Annotated[Path | None, typer.Option("--config", help="gateway config file")] = None,
+) -> None:
+    """Classify one message for a project and print the result; nothing is stored."""
+    try:
+        settings = load_settings(_config_path(ctx, config))
+        project_config = settings.project(project)
+        raw = file.read_bytes()
+        result = classify(facts_from_bytes(raw), project_config)
+    except GatewayError as exc:
+        raise _fail(str(exc)) from None
+    except FileNotFoundError:
+        raise _fail(f"{file}: file not found") from None
+    except (IsADirectoryError, PermissionError) as exc:
+        raise _fail(f"{file}: {exc.strerror}") from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render_explain(result, with_reasons=explain))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``classify`` command to the commgate CLI."""
+    app.command("classify")(classify_file)

@@ -1,0 +1,85 @@
+"""The stakeholder group of a message (policy 3.3, 4.2): who, besides the team, is a party.
+
+Every party (sender, To, Cc) except the gateway's own addresses is looked up in the project's
+directory, in this order: project member; stakeholder (by person); department interface person;
+stakeholder domain (the domain or a subdomain of it); the company domain (→ ``internal``);
+anything else (→ ``other``). A member is ``internal`` except the O&M department manager, who is
+``leadership`` when another member of the team writes to them (they are in To). The message's
+group is the highest of its parties' groups by :data:`PRECEDENCE`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gateway.addresses import person_key
+from gateway.classify_config import GroupName
+from gateway.classify_model import MessageFacts, Reason
+from gateway.config import ProjectConfig
+
+PRECEDENCE: tuple[GroupName, ...] = (
+    "customer", "leadership", "procurement", "quality", "hr", "other", "internal",
+)
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def _in_domain(domain: str, parent: str) -> bool:
+    return domain == parent or domain.endswith("." + parent)
+
+
+def _parties(facts: MessageFacts) -> Iterator[tuple[str, str]]:
+    """(role, person key) for sender, To and Cc, each person once (first role wins)."""
+    seen: set[str] = set()
+    for role, addresses in (("from", (facts.sender,)), ("to", facts.to), ("cc", facts.cc)):
+        for address in addresses:
+            key = person_key(address)
+            if address and key not in seen:
+                seen.add(key)
+                yield role, key
+
+
+def party_group(key: str, role: str, sender_is_member: bool,
+                project: ProjectConfig) -> tuple[GroupName, str] | None:
+    """The group of one party and the directory entry that decided it; None: ignore it."""
+    if _in_domain(_domain(key), _domain(project.address)):
+        return None  # the gateway itself: project addresses and reply tokens
+    member = next((m for m in project.members if person_key(m.email) == key), None)
+    if member is not None:
+        if member.role == "dept_manager" and role == "to" and sender_is_member:
+            return "leadership", f"member:{member.name}(dept_manager, written to)"
+        return "internal", f"member:{member.name}"
+    for person in project.stakeholders:
+        if person_key(person.email) == key:
+            return person.group, f"stakeholder:{person.name}"
+    for dept in project.departments:
+        if person_key(dept.interface.email) == key:
+            return dept.group, f"department:{dept.name}/{dept.interface.name}"
+    for entry in project.stakeholder_domains:
+        if _in_domain(_domain(key), entry.domain):
+            return entry.group, f"domain:{entry.domain}"
+    if _in_domain(_domain(key), project.company_domain):
+        return "internal", f"company_domain:{project.company_domain}"
+    return "other", "unknown outside address"
+
+
+def stakeholder_group(facts: MessageFacts,
+                      project: ProjectConfig) -> tuple[GroupName, tuple[Reason, ...]]:
+    """The message's group and one reason per party that decided or could have decided it."""
+    sender_key = person_key(facts.sender) if facts.sender else ""
+    sender_is_member = any(person_key(m.email) == sender_key for m in project.members)
+    found: list[tuple[GroupName, str, str]] = []
+    for role, key in _parties(facts):
+        result = party_group(key, role, sender_is_member and key != sender_key, project)
+        if result is not None:
+            found.append((result[0], key, result[1]))
+    if not found:
+        return "internal", (Reason("stakeholder_group", "no parties besides the gateway"),)
+    best = min(found, key=lambda item: PRECEDENCE.index(item[0]))[0]
+    reasons = tuple(
+        Reason("stakeholder_group", f"party:{why}", (address, group),
+               1.0 if group == best else 0.0)
+        for group, address, why in found if group != "internal" or best == "internal")
+    return best, reasons
