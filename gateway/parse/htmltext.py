@@ -1,0 +1,127 @@
+"""HTML → readable plain text with beautifulsoup4, for HTML-only mail and HTML reply splitting.
+
+Block elements become line breaks, list items get "- " or "1. ", table rows become lines with
+cells joined by " | ", ``script``/``style``/``head`` vanish and entities are decoded by the parser.
+When asked, the first quote container (see :mod:`gateway.parse.reply_html`) is marked with
+:data:`QUOTE_MARK` and signature containers with :data:`SIGNATURE_MARK`, so one walk yields both
+the readable text and where the reply splits. The walk is iterative: deeply nested HTML must not
+hit Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from bs4 import BeautifulSoup
+from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+
+QUOTE_MARK = "\x1e"
+SIGNATURE_MARK = "\x1f"
+_DROP = frozenset({"script", "style", "head", "title", "noscript", "template", "object", "svg",
+                   "iframe", "meta", "link", "xml"})
+_BLOCK = frozenset({"p", "div", "section", "article", "header", "footer", "blockquote", "ul", "ol",
+                    "table", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "address", "dl",
+                    "dt", "dd", "form", "fieldset", "center", "li", "hr", "tbody", "thead"})
+_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre",
+                        "ul", "ol"})
+_SPACES = re.compile(r"[ \t\r\n\f\v\u200b\u00a0\u3000]+")
+_SKIP_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
+
+Marker = Callable[[Tag], str | None]
+
+
+def soup_of(html: str) -> BeautifulSoup:
+    """Parse with the stdlib-backed parser: no C extension needed, tolerant of broken markup."""
+    return BeautifulSoup(html, "html.parser")
+
+
+def html_to_text(html: str, *, marker: Marker | None = None) -> str:
+    """Readable text of ``html``; ``marker(tag)`` may return a mark to emit before a tag."""
+    return _render(soup_of(html), marker)
+
+
+def _render(root: Tag, marker: Marker | None) -> str:
+    out: list[str] = []
+    for event, node in _events(root):
+        if isinstance(node, NavigableString):
+            if not isinstance(node, _SKIP_STRINGS):
+                out.append(_text(node))
+            continue
+        assert isinstance(node, Tag)
+        if event == "enter":
+            _enter(node, out, marker)
+        else:
+            _leave(node, out)
+    return _tidy("".join(out))
+
+
+def _events(root: Tag) -> Iterator[tuple[str, NavigableString | Tag]]:
+    """Depth-first enter/leave events without recursion."""
+    stack: list[tuple[str, NavigableString | Tag]] = [("enter", root)]
+    while stack:
+        event, node = stack.pop()
+        yield event, node
+        if event == "enter" and isinstance(node, Tag):
+            if node.name in _DROP:
+                continue
+            stack.append(("leave", node))
+            stack.extend(("enter", child) for child in reversed(node.contents)
+                         if isinstance(child, (Tag, NavigableString)))
+
+
+def _text(node: NavigableString) -> str:
+    if any(parent.name == "pre" for parent in node.parents if isinstance(parent, Tag)):
+        return str(node).replace("\u00a0", " ")
+    return _SPACES.sub(" ", str(node))
+
+
+def _break(out: list[str], blank: bool = False) -> None:
+    """End the current line (and leave one blank line when ``blank``), never more than that."""
+    tail = "".join(out[-3:]).rstrip(" ")
+    if not tail or tail.endswith("\n\n"):
+        return
+    if tail.endswith("\n"):
+        out.append("\n" if blank else "")
+    else:
+        out.append("\n\n" if blank else "\n")
+
+
+def _enter(tag: Tag, out: list[str], marker: Marker | None) -> None:
+    mark = marker(tag) if marker else None
+    if tag.name in _BLOCK or mark:
+        _break(out, blank=tag.name in _PARAGRAPH)
+    if mark:
+        out.append(mark)
+    if tag.name == "br":
+        out.append("\n")
+    elif tag.name == "li":
+        out.append(_bullet(tag))
+    elif tag.name in ("td", "th") and tag.find_previous_sibling(("td", "th")) is not None:
+        out.append(" | ")
+    elif tag.name == "img" and tag.get("alt"):
+        out.append(f"[{tag.get('alt')}]")
+
+
+def _leave(tag: Tag, out: list[str]) -> None:
+    if tag.name == "a" and str(tag.get("href", "")).startswith("http"):
+        href = str(tag.get("href"))
+        if href not in tag.get_text():
+            out.append(f" <{href}>")
+    if tag.name in _BLOCK:
+        _break(out, blank=tag.name in _PARAGRAPH)
+
+
+def _bullet(tag: Tag) -> str:
+    parent = tag.find_parent(("ol", "ul"))
+    if parent is not None and parent.name == "ol":
+        number = len(tag.find_previous_siblings("li")) + 1
+        return f"{number}. "
+    return "- "
+
+
+def _tidy(text: str) -> str:
+    lines = [line.strip(" ") for line in text.split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n ")
