@@ -4,13 +4,19 @@ Only after :func:`accept` returns may a channel acknowledge the message (SMTP ``
 import progress). The same mail arriving twice — another channel, a client retry, the same mbox
 imported again — is recognised by (Message-ID, content hash) and noted as a further arrival of
 the stored message instead of being stored again.
+
+Intake is two steps: :func:`prepare` makes the raw bytes durable (content-addressed, so writing
+them again is harmless) and :func:`record` commits the rows for one or more prepared messages in
+one transaction. The SMTP listener batches concurrent sessions' ``record`` calls into one commit
+(gateway/inbound/groupcommit.py); everyone else calls :func:`accept`, which does both for one.
+The row is the commit point: a raw file without a row is an orphan that a retry reuses.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +39,100 @@ class Accepted:
     duplicate: bool
 
 
+@dataclass
+class Prepared:
+    """A message whose raw bytes are durable, waiting for its row."""
+
+    project: str
+    message_id: str
+    synthetic: bool
+    content_hash: str
+    sha256: str
+    size: int
+    history: bool
+    will_enqueue: bool
+    arrival: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
+            envelope_from: str = "", envelope_to: Sequence[str] = (), history: bool = False,
+            will_enqueue: bool = True) -> Prepared:
+    """Make ``raw`` durable in the raw store; raise StoreError when the disk fails."""
+    identity = identify(raw)
+    digest = app.raw.put(raw)
+    return Prepared(project=project, message_id=identity.message_id,
+                    synthetic=identity.synthetic, content_hash=identity.content_hash,
+                    sha256=digest, size=len(raw), history=history, will_enqueue=will_enqueue,
+                    arrival={"channel": channel, "peer": peer[:255],
+                             "envelope_from": envelope_from[:320],
+                             "envelope_to": list(envelope_to)})
+
+
+Outcome = Accepted | IntakeClosed
+
+
+def record(app: App, items: Sequence[Prepared]) -> list[Outcome]:
+    """Commit rows for ``items`` in one transaction; per item an Accepted or IntakeClosed.
+
+    Raises StoreError when the database is unavailable (nothing was committed). A unique-key race
+    with another writer rolls the batch back and records the items one by one.
+    """
+    try:
+        with unit_of_work(app.sessions) as session:
+            return _record_in(session, app, items)
+    except IntegrityError:
+        if len(items) == 1:  # another writer stored the same message between look-up and insert
+            return [_note_race(app, items[0])]
+        return [outcome for item in items for outcome in record(app, [item])]
+    except StoreError:
+        raise
+    except Exception as exc:  # the database is down or refused: the sender must retry
+        raise StoreError(f"database unavailable: {type(exc).__name__}") from exc
+
+
+def _record_in(session: Session, app: App, items: Sequence[Prepared]) -> list[Outcome]:
+    """One look-up and one multi-row insert per batch: the ORM cost per message stays small."""
+    Key = tuple[int, str, str]
+    keys: list[Key] = [(app.project_ids[i.project], i.message_id, i.content_hash) for i in items]
+    open_projects = {pid: bool(session.scalar(select(Project.intake_open)
+                                              .where(Project.id == pid)))
+                     for pid in {key[0] for key in keys}}
+    stored: dict[Key, int] = {
+        (row.project_id, row.message_id, row.content_hash): row.id
+        for row in session.execute(select(Message.id, Message.project_id, Message.message_id,
+                                          Message.content_hash)
+                                   .where(Message.message_id.in_({k[1] for k in keys})))}
+    new: dict[Key, Message] = {}
+    for key, item in zip(keys, items, strict=True):
+        if open_projects[key[0]] and key not in stored and key not in new:
+            new[key] = Message(project_id=key[0], message_id=item.message_id,
+                               message_id_synthetic=item.synthetic, sha256=item.sha256,
+                               content_hash=item.content_hash, size=item.size,
+                               history=item.history, received_at=app.clock(),
+                               enqueued_at=app.clock() if item.will_enqueue else None)
+    session.add_all(new.values())
+    session.flush()  # one INSERT … RETURNING for the batch
+    outcomes: list[Outcome] = []
+    first_of: set[Key] = set()
+    for key, item in zip(keys, items, strict=True):
+        if not open_projects[key[0]]:
+            outcomes.append(IntakeClosed(f"project {item.project} is closed and accepts no "
+                                         "more mail"))
+            continue
+        duplicate = key in stored or key in first_of
+        pk = stored[key] if key in stored else new[key].id
+        first_of.add(key)
+        session.add(Arrival(message_pk=pk, received_at=app.clock(), **item.arrival))
+        if duplicate:
+            log.info("<%s> again via %s: noted as a further arrival of message %d",
+                     item.message_id, item.arrival["channel"], pk)
+        else:
+            log.info("<%s> stored as message %d via %s (%d bytes)", item.message_id, pk,
+                     item.arrival["channel"], item.size)
+        outcomes.append(Accepted(pk, item.message_id, duplicate))
+    return outcomes
+
+
 def accept(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
            envelope_from: str = "", envelope_to: Sequence[str] = (),
            history: bool = False, will_enqueue: bool = True) -> Accepted:
@@ -41,42 +141,13 @@ def accept(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
     ``will_enqueue``: the caller sends the processing job right after; without it the message
     waits for the sweep of a running gateway (e.g. a CLI import with no broker).
     """
-    identity = identify(raw)
-    digest = app.raw.put(raw)
-    arrival: dict[str, Any] = {"channel": channel, "peer": peer[:255],
-                               "envelope_from": envelope_from[:320],
-                               "envelope_to": list(envelope_to)}
-    project_id = app.project_ids[project]
-    try:
-        with unit_of_work(app.sessions) as session:
-            row = session.get(Project, project_id)
-            if row is None or not row.intake_open:
-                raise IntakeClosed(f"project {project} is closed and accepts no more mail")
-            existing = _find(session, project_id, identity.message_id, identity.content_hash)
-            if existing is not None:
-                session.add(Arrival(message_pk=existing.id, **arrival))
-                log.info("<%s> again via %s: noted as a further arrival of message %d",
-                         identity.message_id, channel, existing.id)
-                return Accepted(existing.id, identity.message_id, True)
-            message = Message(project_id=project_id, message_id=identity.message_id,
-                              message_id_synthetic=identity.synthetic, sha256=digest,
-                              content_hash=identity.content_hash, size=len(raw),
-                              history=history, received_at=app.clock(),
-                              enqueued_at=app.clock() if will_enqueue else None)
-            session.add(message)
-            session.flush()
-            session.add(Arrival(message_pk=message.id, received_at=app.clock(), **arrival))
-            pk = message.id
-    except IntegrityError:
-        # Another session stored the same message between our look-up and insert.
-        return _note_race(app, project_id, identity.message_id, identity.content_hash, arrival)
-    except (IntakeClosed, StoreError):
-        raise
-    except Exception as exc:  # the database is down or refused: the sender must retry
-        raise StoreError(f"database unavailable: {type(exc).__name__}") from exc
-    log.info("<%s> stored as message %d via %s (%d bytes)", identity.message_id, pk, channel,
-             len(raw))
-    return Accepted(pk, identity.message_id, False)
+    item = prepare(app, project=project, raw=raw, channel=channel, peer=peer,
+                   envelope_from=envelope_from, envelope_to=envelope_to, history=history,
+                   will_enqueue=will_enqueue)
+    [outcome] = record(app, [item])
+    if isinstance(outcome, IntakeClosed):
+        raise outcome
+    return outcome
 
 
 def _find(session: Session, project_id: int, message_id: str,
@@ -86,11 +157,11 @@ def _find(session: Session, project_id: int, message_id: str,
         Message.content_hash == content_hash)).one_or_none()
 
 
-def _note_race(app: App, project_id: int, message_id: str, content_hash: str,
-               arrival: dict[str, Any]) -> Accepted:
+def _note_race(app: App, item: Prepared) -> Accepted:
     with unit_of_work(app.sessions) as session:
-        existing = _find(session, project_id, message_id, content_hash)
+        existing = _find(session, app.project_ids[item.project], item.message_id,
+                         item.content_hash)
         if existing is None:
             raise StoreError("message vanished while being stored")
-        session.add(Arrival(message_pk=existing.id, **arrival))
-        return Accepted(existing.id, message_id, True)
+        session.add(Arrival(message_pk=existing.id, **item.arrival))
+        return Accepted(existing.id, item.message_id, True)

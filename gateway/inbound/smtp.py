@@ -1,10 +1,16 @@
-"""The SMTP listener (aiosmtpd): accepts mail for project addresses, durably, before ``250``.
+"""The SMTP/LMTP listener's handler: which recipients, which data, and durable before ``250``.
 
-Recipients are checked at RCPT time against the configured project addresses only — the gateway
-is never a relay. At end of DATA the raw bytes (with our ``Received`` trace header prepended,
-RFC 5321 §4.4) are handed to :func:`gateway.inbound.intake.accept` in a worker thread, so fsync
-and the database commit never block other sessions; only then do we answer ``250`` and send the
-processing job. A failure to store answers ``451`` so the client retries: nothing is lost.
+Recipients are checked at RCPT time (gateway/inbound/recipients.py): project addresses and valid
+signed reply addresses only — the gateway is never a relay. At end of DATA the bytes are checked
+(gateway/inbound/dataguard.py), our ``Received`` trace header is prepended (RFC 5321 §4.4) and the
+result is handed to :func:`gateway.inbound.intake.accept` in a worker thread, once per project,
+so fsync and the database commit never block other sessions; only then is the message
+acknowledged and its processing job sent. The bytes stored are the bytes received; the gateway
+never re-serialises a parsed message (CVE-2024-6923). A failure to store answers ``451 4.3.0``
+so the client retries: nothing is lost and nothing is half-stored.
+
+In LMTP mode (RFC 2033 §4.2) the answer to DATA is one reply per accepted recipient, in RCPT
+order, so the MTA in front bounces or retries each recipient on its own.
 """
 
 from __future__ import annotations
@@ -13,80 +19,162 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from concurrent.futures import Executor
 from email.utils import format_datetime
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from gateway.addresses import try_normalize
 from gateway.app import App
 from gateway.errors import IntakeClosed, StoreError
-from gateway.inbound.intake import Accepted, accept
+from gateway.inbound.dataguard import data_fault
+from gateway.inbound.groupcommit import GroupCommitter
+from gateway.inbound.intake import Accepted, accept, prepare
+from gateway.inbound.limits import ConnectionLimiter, tls_context
+from gateway.inbound.protocol import GatewayLMTP, GatewaySMTP
+from gateway.inbound.recipients import REFUSED, Recipient, accepted_recipient
+from gateway.logs import add_log_context, log_context
+from gateway.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
 
 log = logging.getLogger(__name__)
 
+TEMPFAIL = "451 4.3.0 Temporary failure storing the message, try again later"
+Outcome = Accepted | StoreError | IntakeClosed
+
 
 class GatewayHandler:
-    """aiosmtpd handler hooks; each returns the SMTP reply line."""
+    """aiosmtpd handler hooks; each returns the reply line(s)."""
 
-    def __init__(self, app: App, on_stored: Callable[[int], None]) -> None:
+    def __init__(self, app: App, on_stored: Callable[[int], None], *,
+                 executor: Executor | None = None, committer: GroupCommitter | None = None,
+                 lmtp: bool = False) -> None:
         self.app = app
         self.on_stored = on_stored
+        self.executor = executor
+        self.committer = committer
+        self.lmtp = lmtp
+        self.channel = "lmtp" if lmtp else "smtp"
         self.hostname = app.settings.gateway.smtp.hostname or socket.getfqdn()
-
-    def project_for(self, address: str) -> str | None:
-        canonical = try_normalize(address)
-        if canonical is None:
-            return None
-        project = self.app.settings.project_for_address(canonical)
-        return project.code if project else None
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        if len(envelope.rcpt_tos) >= self.app.settings.gateway.smtp.max_recipients:
-            return "452 4.5.3 Too many recipients"
-        if self.project_for(address) is None:
-            log.info("RCPT <%s> from %s refused: not a project address", address,
-                     session.peer)
-            return "550 5.1.1 Recipient address rejected: no such project address"
+        accepted = _recipients(envelope)
+        if len(accepted) >= self.app.settings.gateway.smtp.max_recipients:
+            MESSAGES_REJECTED.labels(reason="too_many_recipients").inc()
+            return "452 4.5.3 Too many recipients"  # RFC 5321 §4.5.3.1.10
+        raw_path = getattr(server, "last_rcpt_path", "") or f"<{address}>"
+        recipient = accepted_recipient(self.app.settings, raw_path, now=self.app.clock())
+        if recipient is None:
+            log.info("RCPT %r from %s refused: not a project or reply address", raw_path[:120],
+                     _peer(session))
+            MESSAGES_REJECTED.labels(reason="recipient").inc()
+            return REFUSED
+        accepted.append(recipient)
         envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
-        projects = sorted({code for rcpt in envelope.rcpt_tos
-                           if (code := self.project_for(rcpt)) is not None})
-        peer = _peer(session)
-        stamped = self.received_header(session, envelope) + raw
+        raw: bytes = envelope.original_content or b""
+        recipients = _recipients(envelope)
+        fault = data_fault(raw, max_line_length=self.app.settings.gateway.smtp.max_line_length)
+        if fault is not None:
+            log.warning("message from %s refused: %s", _peer(session), fault)
+            MESSAGES_REJECTED.labels(reason="data_fault").inc()
+            return self._reply([fault] * len(recipients))
+        stamped = self.received_header(session, recipients) + raw
+        outcomes: dict[str, Outcome] = {}
         loop = asyncio.get_running_loop()
-        try:
-            results = [await loop.run_in_executor(None, self._store, code, stamped, peer,
-                                                  envelope)
-                       for code in projects]
-        except IntakeClosed as exc:
-            return f"550 5.7.1 {exc}"
-        except StoreError as exc:
-            log.error("message from %s not stored, client told to retry: %s", peer, exc)
-            return "451 4.3.0 Temporary failure storing the message, try again later"
-        for result in results:
-            if not result.duplicate:
-                self.on_stored(result.message_pk)
-        ids = ",".join(str(r.message_pk) for r in results)
-        return f"250 2.0.0 OK: stored as {ids}"
+        for code in dict.fromkeys(r.project_code for r in recipients):
+            mine = [r.address for r in recipients if r.project_code == code]
+            try:
+                outcomes[code] = await loop.run_in_executor(
+                    self.executor, self._store, code, stamped, session, envelope, mine)
+            except (StoreError, IntakeClosed) as exc:
+                log.error("message from %s not stored for %s: %s", _peer(session), code, exc)
+                MESSAGES_REJECTED.labels(
+                    reason="intake_closed" if isinstance(exc, IntakeClosed) else "store_failed",
+                ).inc()
+                outcomes[code] = exc
+        for outcome in outcomes.values():
+            if isinstance(outcome, Accepted):
+                MESSAGES_ACCEPTED.labels(channel=self.channel).inc()
+                if not outcome.duplicate:
+                    self.on_stored(outcome.message_pk)
+        if self.lmtp:
+            return self._reply([_status(outcomes[r.project_code]) for r in recipients])
+        return _summary(list(outcomes.values()))
 
-    def _store(self, project: str, raw: bytes, peer: str, envelope: Envelope) -> Accepted:
-        return accept(self.app, project=project, raw=raw, channel="smtp", peer=peer,
-                      envelope_from=envelope.mail_from or "",
-                      envelope_to=list(envelope.rcpt_tos))
+    def _store(self, project: str, raw: bytes, session: Session, envelope: Envelope,
+               recipients: list[str]) -> Accepted:
+        """In an intake thread: fsync the raw bytes here, then commit with the group."""
+        # The context is set here: run_in_executor does not carry contextvars over.
+        # (intake's own lines name the Message-ID; later lines in this context carry it too)
+        with log_context(channel=self.channel, peer=_peer(session)):
+            outcome = self._store_logged(project, raw, session, envelope, recipients)
+            add_log_context(message_id=outcome.message_id, message_pk=outcome.message_pk)
+            return outcome
 
-    def received_header(self, session: Session, envelope: Envelope) -> bytes:
-        helo = (session.host_name or "unknown").replace("\r", "").replace("\n", "")[:100]
-        tls = " (using TLS)" if session.ssl else ""
+    def _store_logged(self, project: str, raw: bytes, session: Session, envelope: Envelope,
+                      recipients: list[str]) -> Accepted:
+        if self.committer is None:
+            return accept(self.app, project=project, raw=raw, channel=self.channel,
+                          peer=_peer(session), envelope_from=envelope.mail_from or "",
+                          envelope_to=recipients)
+        item = prepare(self.app, project=project, raw=raw, channel=self.channel,
+                       peer=_peer(session), envelope_from=envelope.mail_from or "",
+                       envelope_to=recipients)
+        outcome = self.committer.submit(item)
+        if isinstance(outcome, IntakeClosed):
+            raise outcome
+        return outcome
+
+    def _reply(self, lines: list[str]) -> str:
+        return "\r\n".join(lines if self.lmtp else lines[:1])
+
+    def received_header(self, session: Session, recipients: list[Recipient]) -> bytes:
+        """Our trace field (RFC 5321 §4.4), with the protocol type of RFC 3848."""
+        helo = "".join(c for c in (session.host_name or "unknown")[:100]
+                       if c.isascii() and c.isprintable() and c not in "()\\") or "unknown"
+        proto = "LMTP" if self.lmtp else ("ESMTP" if session.extended_smtp else "SMTP")
+        tls = ""
+        if session.ssl is not None:
+            proto += "S"
+            cipher = session.ssl.get("cipher") if isinstance(session.ssl, dict) else None
+            if cipher:
+                tls = f" (using {cipher[1]} with cipher {cipher[0]})"
         when = format_datetime(self.app.clock(), usegmt=True)
-        proto = "ESMTP" if session.extended_smtp else "SMTP"
-        line = (f"Received: from {helo} ({_peer(session)}){tls}\r\n"
-                f"\tby {self.hostname} (commgate) with {proto};\r\n\t{when}\r\n")
+        to = f"\r\n\tfor <{recipients[0].address}>" if len(recipients) == 1 else ""
+        line = (f"Received: from {helo} ({_tcp_info(session)})\r\n"
+                f"\tby {self.hostname} (commgate) with {proto}{tls}{to};\r\n\t{when}\r\n")
         return line.encode("ascii", "replace")
+
+
+def _recipients(envelope: Envelope) -> list[Recipient]:
+    """The recipients accepted for this transaction, kept beside aiosmtpd's address list."""
+    accepted: list[Recipient] | None = getattr(envelope, "commgate_recipients", None)
+    if accepted is None:
+        accepted = []
+        envelope.commgate_recipients = accepted  # type: ignore[attr-defined]
+    return accepted
+
+
+def _status(outcome: Outcome) -> str:
+    if isinstance(outcome, Accepted):
+        return f"250 2.0.0 OK: stored as {outcome.message_pk}"
+    if isinstance(outcome, IntakeClosed):
+        return f"550 5.7.1 {outcome.message}"
+    return TEMPFAIL
+
+
+def _summary(outcomes: list[Outcome]) -> str:
+    """One SMTP reply for all projects: retry if any failed, else 250 if any took it."""
+    if any(isinstance(o, StoreError) for o in outcomes):
+        return TEMPFAIL  # projects that did store note the retry as a further arrival
+    stored = [o for o in outcomes if isinstance(o, Accepted)]
+    if stored:
+        return f"250 2.0.0 OK: stored as {','.join(str(o.message_pk) for o in stored)}"
+    return _status(outcomes[0])
 
 
 def _peer(session: Session) -> str:
@@ -96,12 +184,30 @@ def _peer(session: Session) -> str:
     return str(peer or "")
 
 
-def make_smtp_factory(app: App, on_stored: Callable[[int], None]) -> Callable[[], SMTP]:
+def _tcp_info(session: Session) -> str:
+    """``[192.0.2.1]`` or ``[IPv6:2001:db8::1]`` (RFC 5321 §4.1.3 address literals)."""
+    peer: Any = session.peer
+    ip = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "unknown")
+    return f"[IPv6:{ip}]" if ":" in ip else f"[{ip}]"
+
+
+def make_smtp_factory(app: App, on_stored: Callable[[int], None], *,
+                      executor: Executor | None = None,
+                      committer: GroupCommitter | None = None) -> Callable[[], SMTP]:
+    """A protocol factory for ``loop.create_server``: one SMTP or LMTP session per connection."""
     cfg = app.settings.gateway.smtp
-    handler = GatewayHandler(app, on_stored)
+    lmtp = cfg.mode == "lmtp"
+    handler = GatewayHandler(app, on_stored, executor=executor, committer=committer, lmtp=lmtp)
+    limiter = ConnectionLimiter(cfg.max_connections_per_ip)
+    context = tls_context(cfg)
+    protocol = GatewayLMTP if lmtp else GatewaySMTP
 
     def factory() -> SMTP:
-        return SMTP(handler, data_size_limit=cfg.max_message_size, enable_SMTPUTF8=True,
-                    decode_data=False, hostname=handler.hostname, ident="commgate ESMTP")
+        return protocol(handler, limiter=limiter, max_line_length=cfg.max_line_length,
+                        data_size_limit=cfg.max_message_size, enable_SMTPUTF8=True,
+                        decode_data=False, hostname=handler.hostname,
+                        ident="commgate LMTP" if lmtp else "commgate ESMTP",
+                        tls_context=context, require_starttls=cfg.require_starttls,
+                        timeout=cfg.idle_timeout)
 
     return factory
