@@ -1,4 +1,10 @@
-"""``commgate records list|show|export``: what a project manager reads, and what scripts read."""
+"""``commgate records list|show|export|search|conclude|form|reindex``: what a project manager
+reads and does with records, and what scripts read.
+
+``show --json``, ``list --json`` and ``export`` share the field names of
+:func:`gateway.records.query.record_view` (public: never rename one); ``show`` adds the record's
+messages, attachment files and compliance findings.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +17,15 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from gateway.records.query import RecordFilter, record_views
+from gateway.records.query import RecordFilter, find_records, record_details, record_views
 
 records_app = typer.Typer(no_args_is_help=True, help="Communication records (沟通记录).")
 
 CSV_FIELDS = ("id", "project", "thread_id", "created_at", "subject", "category",
               "stakeholder_group", "formality", "urgency", "receipt_required", "receipts",
-              "message_ids", "summary", "conclusion")
+              "message_ids", "summary", "conclusion",
+              # added after the first release: new columns go at the end
+              "updated_at", "parties", "attachments", "conclusion_by", "conclusion_at")
 
 Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
 Category = Annotated[str | None, typer.Option(help="Only this category.")]
@@ -87,30 +95,164 @@ def list_records(ctx: typer.Context, project: Project, category: Category = None
     Console(width=max(120, Console().width)).print(table)
 
 
+def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, Any], Any, Any]:
+    """(view + details, project config, now) of one record, or exit 2 naming what is missing."""
+    from gateway.cli import fail, guarded, open_app
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    try:
+        config = guarded(ctx, lambda: gw.settings.project(project))
+        now = gw.clock()
+        with unit_of_work(gw.sessions) as session:
+            views = record_views(session, RecordFilter(project=project, record_id=record_id))
+            if not views:
+                raise fail(f"no record {record_id} in project {project}")
+            details = record_details(session, record_id, config, now=now, raw=gw.raw.get)
+        return {**views[0], **details}, config, now
+    finally:
+        gw.close()
+
+
 @records_app.command("show")
 def show_record(ctx: typer.Context, record_id: int, project: Project,
                 as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Show one record with its receipts and messages."""
-    from gateway.cli import fail
-
-    views = [v for v in _views(ctx, _filter(ctx, project, None, None, None, None, False))
-             if v["id"] == record_id]
-    if not views:
-        raise fail(f"no record {record_id} in project {project}")
-    v = views[0]
+    """Show one record with its parties, receipts, messages, attachments and findings."""
+    v, _config, _now = _one(ctx, project, record_id)
     if as_json:
         typer.echo(json.dumps(v, ensure_ascii=False, indent=2))
         return
     for key in ("id", "subject", "category", "stakeholder_group", "formality", "urgency",
-                "receipt_required", "created_at", "updated_at", "summary", "conclusion"):
+                "receipt_required", "created_at", "updated_at", "summary", "conclusion",
+                "conclusion_by"):
         typer.echo(f"{key:18} {v[key]}")
-    typer.echo("parties            " + ", ".join(p["address"] for p in v["parties"]))
+    for p in v["parties"]:
+        typer.echo(f"party              {p.get('name') or ''} <{p['address']}> "
+                   f"{p.get('group') or ''}".rstrip())
     for r in v["receipts"]:
         typer.echo(f"receipt            {r['recipient']}: {r['status']}")
-    for mid in v["message_ids"]:
-        typer.echo(f"message            <{mid}>")
+    for m in v["messages"]:
+        typer.echo(f"message            {m['sent_at'][:16]} {m['from']} <{m['message_id']}>")
+    for a in v["attachment_files"]:
+        typer.echo(f"attachment         {a['filename']} ({a['size']} bytes)")
+    for f in v["findings"]:
+        typer.echo(f"finding            [{f['clause']}] {f['code']}: {f['message_en']}")
+    for h in v["history"]:
+        typer.echo(f"history            {json.dumps(h, ensure_ascii=False)}")
     for reason in v["reasons"]:
         typer.echo(f"reason             {reason}")
+
+
+@records_app.command("conclude")
+def conclude_record(ctx: typer.Context, record_id: int,
+                    text: Annotated[str, typer.Option("--text", help="The conclusion.")],
+                    by: Annotated[str | None, typer.Option(
+                        "--by", help="Who concluded (default: the project manager).")] = None,
+                    project: Annotated[str | None, typer.Option(
+                        "--project", "-p", help="Check the record is in this project.")] = None,
+                    ) -> None:
+    """Set a record's conclusion (policy 4.4); the previous one stays in its history."""
+    from gateway.addresses import try_normalize
+    from gateway.cli import fail, guarded, open_app
+    from gateway.records.search import index_record
+    from gateway.records.store import set_conclusion
+    from gateway.store.db import unit_of_work
+    from gateway.store.models import Project as ProjectRow
+    from gateway.store.models import Record
+
+    if not text.strip():
+        raise fail("--text is empty: give the conclusion")
+    gw = open_app(ctx)
+    try:
+        with unit_of_work(gw.sessions) as session:
+            record = session.get(Record, record_id, with_for_update=True)
+            code = session.get_one(ProjectRow, record.project_id).code if record else None
+            if record is None or (project is not None and code != project):
+                raise fail(f"no record {record_id}" + (f" in project {project}" if project else ""))
+            config = guarded(ctx, lambda: gw.settings.project(code))
+            pms = config.members_with("project_manager")
+            who = try_normalize(by) if by else (pms[0].email if pms else "")
+            if by and not who:
+                raise fail(f"--by {by!r} is not a mail address")
+            now = gw.clock()
+            set_conclusion(record, text.strip(), by=who or "", source="cli", at=now)
+            index_record(session, record, now=now)
+    finally:
+        gw.close()
+    typer.echo(f"record {record_id}: conclusion set by {who}")
+
+
+@records_app.command("search")
+def search_command(ctx: typer.Context, query: str, project: Project,
+                   limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+                   as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Find records by words in subjects, message text and attachment names, best first."""
+    from gateway.cli import guarded, open_app
+    from gateway.records.search import search_records
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    try:
+        guarded(ctx, lambda: gw.settings.project(project))
+        project_id = gw.project_ids[project]
+        with unit_of_work(gw.sessions) as session:
+            hits = guarded(ctx, lambda: search_records(session, project_id=project_id,
+                                                       query=query, limit=limit))
+    finally:
+        gw.close()
+    if as_json:
+        typer.echo(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        typer.echo(f"no records in project {project} match {query!r}")
+    for h in hits:
+        typer.echo(f"{h.rank:>3}. #{h.record_id} {h.created_at.date()} [{h.category}] "
+                   f"{h.subject}\n     {h.snippet}")
+
+
+@records_app.command("form")
+def form_command(ctx: typer.Context, record_id: int, project: Project,
+                 lang: Annotated[str | None, typer.Option(
+                     help="zh-CN or en (default: the project's language).")] = None,
+                 out: Annotated[Path | None, typer.Option(
+                     help="FILE.html or FILE.txt (default: text on stdout).")] = None) -> None:
+    """Render the key communication record form (关键沟通记录表) of one record."""
+    from gateway.cli import fail
+    from gateway.records.forms import form_language, render_record_form
+
+    fmt = "html" if out is not None and out.suffix.lower() in (".html", ".htm") else "txt"
+    if out is not None and fmt == "txt" and out.suffix.lower() != ".txt":
+        raise fail(f"--out {out}: use a .html or .txt file")
+    view, config, now = _one(ctx, project, record_id)
+    try:
+        language = form_language(lang, config)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    rendered = render_record_form(view, view, config, lang=language, fmt=fmt, now=now)
+    if out is None:
+        typer.echo(rendered, nl=False)
+        return
+    out.write_text(rendered, encoding="utf-8")
+    typer.echo(f"wrote {out}", err=True)
+
+
+@records_app.command("reindex")
+def reindex_command(ctx: typer.Context, project: Project) -> None:
+    """Rebuild the search index of a project's records (after `db upgrade` adds it)."""
+    from gateway.cli import guarded, open_app
+    from gateway.records.search import index_record
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    count = 0
+    try:
+        guarded(ctx, lambda: gw.settings.project(project))
+        with unit_of_work(gw.sessions) as session:
+            for record in find_records(session, RecordFilter(project=project)):
+                count += index_record(session, record, now=gw.clock())
+    finally:
+        gw.close()
+    typer.echo(f"reindexed {count} record(s) of project {project}")
 
 
 def write_export(views: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
@@ -127,6 +269,10 @@ def write_export(views: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
             row = dict(v)
             row["receipts"] = "; ".join(f"{r['recipient']}={r['status']}" for r in v["receipts"])
             row["message_ids"] = " ".join(v["message_ids"])
+            row["parties"] = "; ".join(
+                f"{p.get('name') or ''} <{p['address']}>"
+                + (f" ({p['group']})" if p.get("group") else "") for p in v["parties"])
+            row["attachments"] = "; ".join(v.get("attachments", []))
             writer.writerow([row[f] if row[f] is not None else "" for f in CSV_FIELDS])
 
 

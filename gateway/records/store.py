@@ -3,16 +3,30 @@
 A new thread opens a record; replies join it. When a later message changes what the record is
 (e.g. a discussion reaches a decision), the record takes the stronger classification and keeps
 the earlier one in ``history``. When threading merges two threads, their records merge too.
+
+Each party is kept with its stakeholder group (policy 3.3, the classification's directory
+lookup), each attachment by name, and a conclusion when a message marks one — 【结论】 or
+[Conclusion] in the subject, or a line of its own text starting 结论：/Conclusion: — or a project
+manager sets it (``records conclude``). Policy 4.4: informal communications that reached a
+conclusion are records too, so a conclusion is kept whatever the record's formality. Finally the
+record's search row is rewritten (gateway/records/search.py).
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from gateway.addresses import person_key
+from gateway.classify_group import party_group
+from gateway.config import ProjectConfig
+from gateway.records.search import has_table, index_record
 from gateway.store.models import Message, Receipt, Record
+from gateway.store.search_models import RecordAttachment, RecordSearch
 
 if TYPE_CHECKING:
     from gateway.pipeline import Context
@@ -24,6 +38,15 @@ WEAK_CATEGORIES = ("general", "inquiry")
 FORMALITY_ORDER = ("formal_written", "formal_oral", "written", "informal_oral")
 SUMMARY_LINES = 3
 SUMMARY_CHARS = 300
+CONCLUSION_CHARS = 2000
+
+# A reply's subject repeats the original's marker: it is judged on its own text (as classify
+# does with category markers).
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|sv|回复|答复|转发)\s*[:：]\s*)+", re.I)
+_SUBJECT_MARK = re.compile(r"【\s*结论\s*】|\[\s*conclusion\s*\]|［\s*结论\s*］|\[\s*结论\s*\]",
+                           re.I)
+_TEXT_MARK = re.compile(r"^[ \t]*(?:【\s*结论\s*】|\[\s*conclusion\s*\]|结论\s*[:：]|"
+                        r"conclusion\s*[:：])[ \t]*(.*)$", re.I | re.M)
 
 
 def summarize(text: str) -> str:
@@ -31,21 +54,81 @@ def summarize(text: str) -> str:
     return "\n".join(lines[:SUMMARY_LINES])[:SUMMARY_CHARS]
 
 
+def find_conclusion(subject: str, own_text: str) -> str | None:
+    """The conclusion a message states, or None (see the module docstring for the markers)."""
+    found = _TEXT_MARK.search(own_text)
+    if found:
+        # The marked line and the rest of its paragraph (up to the first blank line).
+        lines = [found.group(1).strip()]
+        for line in own_text[found.end():].splitlines()[1:]:
+            if not line.strip():
+                break
+            lines.append(line.strip())
+        text = "\n".join(line for line in lines if line)
+        if text:
+            return text[:CONCLUSION_CHARS]
+    if _REPLY_PREFIX.match(subject) or not _SUBJECT_MARK.search(subject):
+        return None
+    body = "\n".join(line.strip() for line in own_text.splitlines() if line.strip())
+    return (body or _SUBJECT_MARK.sub("", subject).strip())[:CONCLUSION_CHARS] or None
+
+
+def set_conclusion(record: Record, text: str, *, by: str, source: str, at: datetime,
+                   message_id: str | None = None) -> None:
+    """Record ``text`` as the conclusion; the change (and who made it) goes to the history."""
+    event: dict[str, Any] = {"event": "conclusion", "conclusion": text, "by": by,
+                             "source": source, "at": at.isoformat()}
+    if message_id:
+        event["message_id"] = message_id
+    if record.conclusion and record.conclusion != text:
+        event["previous"] = record.conclusion
+    record.history = record.history + [event]
+    record.conclusion = text
+    record.updated_at = at
+
+
 def _stronger(order: tuple[str, ...], a: str, b: str) -> str:
     rank = {name: i for i, name in enumerate(order)}
     return a if rank.get(a, len(order)) <= rank.get(b, len(order)) else b
 
 
+def parties_with_groups(people: list[tuple[str, str, str | None]],
+                        project: ProjectConfig) -> list[dict[str, Any]]:
+    """(role, name, address) → party dicts with their stakeholder group; gateway addresses out."""
+    sender = next((addr for role, _n, addr in people if role == "from" and addr), "")
+    sender_is_member = sender != "" and project.member(sender) is not None
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for role, name, addr in people:
+        if not addr or person_key(addr) in seen:
+            continue
+        seen.add(person_key(addr))
+        found = party_group(person_key(addr), role,
+                            sender_is_member and person_key(addr) != person_key(sender), project)
+        if found is None:
+            continue  # the gateway's own addresses
+        out.append({"name": name, "address": addr, "group": found[0], "role": role})
+    return out
+
+
 def _parties(ctx: Context) -> list[dict[str, Any]]:
     p = ctx.parsed
-    people: list[tuple[str, str | None]] = [(p.from_name, p.from_addr)]
-    people += list(p.to) + list(p.cc)
-    out = []
-    for name, addr in people:
-        if addr and addr != ctx.project.address and not addr.startswith(
-                ctx.project.address.split("@")[0] + "+"):
-            out.append({"name": name, "address": addr})
-    return out
+    people: list[tuple[str, str, str | None]] = [("from", p.from_name, p.from_addr)]
+    people += [("to", n, a) for n, a in p.to] + [("cc", n, a) for n, a in p.cc]
+    return parties_with_groups(people, ctx.project)
+
+
+def _attachments(ctx: Context, record: Record) -> None:
+    if not has_table(ctx.session, RecordAttachment.__tablename__):
+        return
+    known = set(ctx.session.scalars(select(RecordAttachment.position)
+                                    .where(RecordAttachment.message_pk == ctx.message.id)))
+    for position, part in enumerate(ctx.parsed.attachments):
+        if part.filename and position not in known:  # unnamed inline parts are no attachments
+            ctx.session.add(RecordAttachment(
+                record_id=record.id, message_pk=ctx.message.id, position=position,
+                filename=part.filename[:512], content_type=part.content_type[:255],
+                size=part.size))
 
 
 def attach_to_record(ctx: Context) -> Record:
@@ -67,7 +150,7 @@ def attach_to_record(ctx: Context) -> Record:
         session.add(record)
         session.flush()
     else:
-        _update(record, c, reasons, ctx.message.message_id)
+        _update(record, c, reasons, ctx.message.message_id, now)
     for absorbed in ctx.merged_threads:
         _absorb(session, record, absorbed)
     known = {party["address"] for party in record.parties}
@@ -75,14 +158,21 @@ def attach_to_record(ctx: Context) -> Record:
     record.message_count += 1
     record.updated_at = now
     ctx.message.record_id = record.id
+    conclusion = find_conclusion(ctx.parsed.subject, ctx.parsed.own_text or "")
+    if conclusion:
+        set_conclusion(record, conclusion, by=ctx.parsed.from_addr or "", source="mail", at=now,
+                       message_id=ctx.message.message_id)
+    _attachments(ctx, record)
+    index_record(session, record, now=now)
     return record
 
 
-def _update(record: Record, c: Any, reasons: list[Any], message_id: str) -> None:
+def _update(record: Record, c: Any, reasons: list[Any], message_id: str, now: datetime) -> None:
     if c.category not in WEAK_CATEGORIES and c.category != record.category:
-        record.history = record.history + [{"category": record.category,
+        record.history = record.history + [{"event": "category", "category": record.category,
                                             "reasons": record.reasons,
-                                            "changed_by": message_id}]
+                                            "changed_by": message_id, "to": c.category,
+                                            "at": now.isoformat()}]
         record.category = c.category
         record.reasons = reasons
     record.stakeholder_group = _stronger(GROUP_ORDER, record.stakeholder_group,
@@ -102,7 +192,13 @@ def _absorb(session: Session, keep: Record, thread_id: int) -> None:
                     .values(record_id=keep.id, thread_id=keep.thread_id))
     session.execute(update(Receipt).where(Receipt.record_id == other.id)
                     .values(record_id=keep.id))
-    keep.history = keep.history + [{"merged_record": other.id, "subject": other.subject,
+    if has_table(session, RecordAttachment.__tablename__):
+        session.execute(update(RecordAttachment).where(RecordAttachment.record_id == other.id)
+                        .values(record_id=keep.id))
+    if has_table(session, RecordSearch.__tablename__):
+        session.execute(delete(RecordSearch).where(RecordSearch.record_id == other.id))
+    keep.history = keep.history + [{"event": "merged", "merged_record": other.id,
+                                    "subject": other.subject,
                                     "category": other.category}] + other.history
     keep.conclusion = keep.conclusion or other.conclusion
     keep.message_count += other.message_count

@@ -1,0 +1,145 @@
+"""Policy attachments rendered from records and config (policy 6): the 关键沟通记录表 here, the
+项目沟通计划 in gateway/records/plan.py; both use this module's template environments and labels.
+
+Templates live in ``templates/forms/<name>/`` — zh-CN files carry no suffix, the English variant
+is ``<file>.en.<ext>`` (the convention of gateway/notify/render.py). Every value passes through
+an escaper chosen by the file type: HTML is autoescaped by jinja2; Markdown values are escaped so
+a hostile subject or name cannot open a tag, a link or a table cell; plain text only loses
+control characters. A missing variable is an error (``StrictUndefined``), never an empty field.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from gateway.config import ProjectConfig
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "forms"
+LANGUAGES = ("zh-CN", "en")
+FORMATS = ("html", "txt", "md")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Inline Markdown syntax; "<", ">" and "&" become entities, newlines spaces (table rows).
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+# Value labels: zh-CN wording follows the policy text (XDYJ-04-02 3, 4.1 table 4-1, 4.2).
+LABELS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "directive": "指令", "decision": "决策", "change_notice": "变更通知", "risk": "风险",
+        "incident": "故障/事件", "meeting_minutes": "会议纪要", "report": "报告",
+        "work_contact": "工作联系单", "inquiry": "问询", "general": "一般",
+        "customer": "客户", "leadership": "上层领导", "internal": "项目内部",
+        "procurement": "采购部", "quality": "质量效能部", "hr": "人力资源部", "other": "其他",
+        "formal_written": "正式书面", "written": "书面", "formal_oral": "正式口头",
+        "informal_oral": "非正式口头", "normal": "普通", "urgent": "紧急",
+        "pending": "待确认", "read": "已读", "confirmed": "已确认", "questioned": "有疑问",
+        "declined": "拒绝", "overdue": "逾期",
+        "dept_manager": "运维管理部经理", "project_manager": "运维项目经理",
+        "engineer": "运维工程师",
+        "daily": "每日", "weekly": "每周", "monthly": "每月", "quarterly": "每季度",
+        "immediately": "即时", "on_demand": "按需", "per_phase": "每阶段",
+        "email": "电子邮件", "dingtalk": "钉钉", "meeting": "会议", "phone": "电话",
+        "mail": "邮件", "cli": "命令行", "from": "发件人", "to": "收件人", "cc": "抄送",
+        "True": "是", "False": "否",
+    },
+    "en": {
+        "directive": "directive", "decision": "decision", "change_notice": "change notice",
+        "risk": "risk", "incident": "incident", "meeting_minutes": "meeting minutes",
+        "report": "report", "work_contact": "work contact form", "inquiry": "inquiry",
+        "general": "general", "customer": "customer", "leadership": "leadership",
+        "internal": "internal", "procurement": "procurement", "quality": "quality",
+        "hr": "human resources", "other": "other", "formal_written": "formal written",
+        "written": "written", "formal_oral": "formal oral", "informal_oral": "informal oral",
+        "normal": "normal", "urgent": "urgent", "pending": "pending", "read": "read",
+        "confirmed": "confirmed", "questioned": "questioned", "declined": "declined",
+        "overdue": "overdue", "dept_manager": "O&M department manager",
+        "project_manager": "project manager", "engineer": "O&M engineer",
+        "daily": "daily", "weekly": "weekly", "monthly": "monthly", "quarterly": "quarterly",
+        "immediately": "immediately", "on_demand": "on demand", "per_phase": "each phase",
+        "email": "email", "dingtalk": "DingTalk", "meeting": "meeting", "phone": "phone",
+        "mail": "mail", "cli": "command line", "from": "from", "to": "to", "cc": "cc",
+        "True": "yes", "False": "no",
+    },
+}
+
+
+def label(value: Any, lang: str) -> str:
+    """The label of a coded value in ``lang``; unknown values are shown as they are."""
+    return LABELS.get(lang, LABELS["zh-CN"]).get(str(value), str(value))
+
+
+def md_escape(value: Any) -> str:
+    """A value for Markdown: no HTML, no emphasis, links or cell breaks, one line."""
+    text = _CONTROL.sub("", "" if value is None else str(value))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(_MD_SPECIAL.sub(r"\\\1", text).split())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return "" if value is None else value
+    return _CONTROL.sub("", value)
+
+
+def _markdown(value: Any) -> Any:
+    return value if isinstance(value, Markup) else md_escape(value)
+
+
+def local_time(value: Any, zone: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO string or aware datetime, shown in the project's time zone."""
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(moment, datetime):
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(ZoneInfo(zone))
+    return moment.strftime(fmt)
+
+
+@functools.lru_cache(maxsize=8)
+def environment(fmt: str, root: Path = TEMPLATES) -> Environment:
+    """One environment per output type, so the escaper cannot be the wrong one."""
+    env = Environment(loader=FileSystemLoader(str(root)), autoescape=fmt == "html",
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True,
+                      finalize=_markdown if fmt == "md" else _plain)
+    env.filters["when"] = local_time
+    return env
+
+
+def render(name: str, file: str, fmt: str, *, lang: str, context: Mapping[str, Any],
+           root: Path = TEMPLATES) -> str:
+    """Render ``templates/forms/<name>/<file>[.en].<fmt>``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown form format {fmt!r}")
+    suffix = "" if lang == "zh-CN" else ".en"
+    template = environment(fmt, root).get_template(f"{name}/{file}{suffix}.{fmt}")
+    return template.render({"lang": lang, "L": lambda v: label(v, lang), **context})
+
+
+def form_language(requested: str | None, project: ProjectConfig) -> str:
+    lang = requested or project.language
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}: use zh-CN or en")
+    return lang
+
+
+def render_record_form(view: Mapping[str, Any], details: Mapping[str, Any],
+                       project: ProjectConfig, *, lang: str, fmt: str, now: datetime) -> str:
+    """The key communication record form (关键沟通记录表) of one record, as HTML or text."""
+    if fmt not in ("html", "txt"):
+        raise ValueError("the record form is HTML or text")
+    pm = ", ".join(m.name for m in project.members_with("project_manager"))
+    return render("key_record", "form", fmt, lang=lang, context={
+        "project": project, "r": view, "d": details, "zone": project.timezone,
+        "recorder": pm, "generated_at": now})
