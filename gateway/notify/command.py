@@ -1,0 +1,191 @@
+"""``commgate notice …`` and ``commgate outbox …``: send templated notices, watch the outbox.
+
+``notice send`` validates (a missing field is named, exit 2, nothing sent), renders, previews
+(``--preview`` in the terminal, ``--preview-html FILE``) or queues the notice. Queued mail is
+delivered by a running ``serve`` (its outbox sweep) or by ``outbox deliver``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.exc import NoResultFound
+
+from gateway.cli import fail, guarded, open_app, settings_of
+
+notice_app = typer.Typer(no_args_is_help=True, help="Templated notices (通知).")
+outbox_app = typer.Typer(no_args_is_help=True, help="Outbound mail queue (发件箱).")
+
+
+def _values(sets: list[str], file: Path | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if file is not None:
+        try:
+            values.update(tomllib.loads(file.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise fail(f"{file}: {exc}") from None
+    for item in sets:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise fail(f"--set {item!r}: expected key=value")
+        values[key.strip()] = value
+    return values
+
+
+@notice_app.command("kinds")
+def kinds() -> None:
+    """List the notice kinds and their fields (* = required)."""
+    from gateway.notify.kinds import KINDS
+
+    for kind in KINDS.values():
+        mark = "gateway mail" if kind.automated else "sender's mail"
+        typer.echo(f"{kind.name}  {kind.title} / {kind.title_en}  ({mark}, record "
+                   f"category {kind.category})")
+        for f in kind.fields:
+            extra = f" [{'|'.join(f.choices)}]" if f.choices else ""
+            typer.echo(f"    {'*' if f.required else ' '} {f.name:<16} {f.help}{extra}")
+
+
+@notice_app.command("send")
+def send_cmd(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="change | incident | directive | minutes | "
+                                             "work_contact | record_cc")],
+    project: Annotated[str, typer.Option("--project", "-p")],
+    to: Annotated[list[str], typer.Option("--to", help="Recipient (repeat).")] = [],  # noqa: B006
+    cc: Annotated[list[str], typer.Option("--cc", help="Copy (repeat).")] = [],  # noqa: B006
+    sender: Annotated[str, typer.Option("--from", help="The member who sends it.")] = "",
+    sets: Annotated[list[str], typer.Option("--set", help="key=value (repeat).")] = [],  # noqa: B006
+    file: Annotated[Path | None, typer.Option("--file", help="Fields from a TOML file.")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="zh-CN or en for everyone.")] = None,
+    record: Annotated[int | None, typer.Option("--record", help="Reply into a record.")] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Show, do not send.")] = False,
+    preview_html: Annotated[Path | None, typer.Option("--preview-html")] = None,
+) -> None:
+    """Validate, render and queue a notice (or preview it)."""
+    from gateway.notify import notices
+    from gateway.notify.record_cc import record_context
+    from gateway.store.db import unit_of_work
+
+    values = _values(sets, file)
+    if preview or preview_html:
+        settings = settings_of(ctx)
+        cfg = guarded(ctx, lambda: settings.project(project))
+        if kind == "record_cc":
+            raise fail("record_cc reads a stored record: send it without --preview, or use "
+                       "`commgate records show`")
+        prepared = guarded(ctx, lambda: notices.prepare(
+            settings, cfg, kind=kind, sender=sender, to=to, cc=cc, values=values,
+            language=lang, record_id=record))
+        for message, rcpts in prepared.mails:
+            if preview:
+                typer.echo(f"--- envelope to: {', '.join(rcpts)}")
+                for name in ("From", "To", "Cc", "Subject", "Auto-Submitted"):
+                    if message[name]:
+                        typer.echo(f"{name}: {message[name]}")
+                typer.echo("")
+                typer.echo(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+        if preview_html:
+            preview_html.write_text(prepared.rendered[0].html, encoding="utf-8")
+            typer.echo(f"HTML preview written to {preview_html}", err=True)
+        return
+    gw = open_app(ctx)
+    cfg = guarded(ctx, lambda: gw.settings.project(project))
+    now = gw.clock()
+
+    def run() -> list[int]:
+        rec: dict[str, Any] | None = None
+        refs: list[str] = []
+        to_list = list(to)
+        if kind == "record_cc":
+            with unit_of_work(gw.sessions) as session:
+                rec, everyone, refs = record_context(session, cfg, int(values.get("record", 0)))
+            to_list = to_list or everyone
+        prepared = notices.prepare(gw.settings, cfg, kind=kind, sender=sender, to=to_list,
+                                   cc=cc, values=values, record=rec, language=lang,
+                                   record_id=rec["id"] if rec else record, references=refs)
+        return notices.send(gw, prepared, project=cfg, now=now)
+
+    ids = guarded(ctx, run)
+    typer.echo(f"queued: outbox {', '.join(map(str, ids))} (delivered by `commgate serve` "
+               "or `commgate outbox deliver`)")
+    gw.close()
+
+
+@outbox_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    project: Annotated[str | None, typer.Option("--project", "-p")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="queued|sending|retry|sent|"
+                                                              "failed")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+) -> None:
+    """Outbound mail and its delivery state, newest first."""
+    from gateway.store.db import unit_of_work
+    from gateway.store.notify_models import OutboxMail
+
+    gw = open_app(ctx)
+    query = select(OutboxMail).order_by(OutboxMail.id.desc()).limit(limit)
+    if project:
+        query = query.where(OutboxMail.project_id == gw.project_ids.get(project, -1))
+    if state:
+        query = query.where(OutboxMail.state == state)
+    with unit_of_work(gw.sessions) as session:
+        rows: list[dict[str, Any]] = [{
+            "id": m.id, "kind": m.kind, "state": m.state, "attempts": m.attempts,
+            "subject": m.subject, "message_id": m.message_id, "record_id": m.record_id,
+            "next_attempt_at": m.next_attempt_at.isoformat(), "bounced": m.bounced,
+            "last_error": m.last_error,
+            "recipients": {r.address: r.state for r in m.recipients},
+        } for m in session.scalars(query)]
+    gw.close()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        rcpts = ", ".join(f"{a}:{s}" for a, s in r["recipients"].items())
+        typer.echo(f"{r['id']:>6} {r['state']:<8} {r['attempts']:>2} {r['kind']:<12} "
+                   f"{r['subject'][:50]}  [{rcpts}]"
+                   + (f"  ! {r['last_error'][:80]}" if r["last_error"] else "")
+                   + ("  BOUNCED" if r["bounced"] else ""))
+
+
+@outbox_app.command("retry")
+def retry_cmd(ctx: typer.Context, outbox_id: Annotated[int, typer.Argument()]) -> None:
+    """Queue a failed (or waiting) mail again now."""
+    from gateway.notify.outbox import retry
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    try:
+        with unit_of_work(gw.sessions) as session:
+            mail = retry(session, outbox_id, now=gw.clock())
+            state = mail.state
+    except (ValueError, NoResultFound) as exc:
+        raise fail(f"outbox {outbox_id}: {exc}") from None
+    finally:
+        gw.close()
+    typer.echo(f"outbox {outbox_id}: {state}")
+
+
+@outbox_app.command("deliver")
+def deliver_cmd(ctx: typer.Context,
+                limit: Annotated[int, typer.Option("--limit")] = 1000) -> None:
+    """Deliver due mail once (what the sweep of `serve` does every few seconds)."""
+    from gateway.notify.outbox import deliver_due
+
+    gw = open_app(ctx)
+    sent = guarded(ctx, lambda: deliver_due(gw, now=gw.clock(), limit=limit))
+    gw.close()
+    typer.echo(f"sent {sent} mail(s)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(notice_app, name="notice")
+    app.add_typer(outbox_app, name="outbox")

@@ -1,0 +1,170 @@
+"""Templated notices: validate the fields, render per recipient language, queue, and record.
+
+    fields ─▶ kinds.validate ─▶ render (zh-CN / en per recipient) ─▶ compose ─▶ outbox.queue
+                                                                   └─▶ intake.accept + pipeline
+                                                                       (the notice's own record)
+
+A notice a person sends (change, incident, directive, minutes, work contact) is that person's
+mail: From them, not marked automatic, with the project address in Cc so replies reach the
+gateway. Its copy enters the normal pipeline (channel ``notice``), which makes the record and —
+once the receipts stage runs — its receipts. ``record_cc`` is gateway mail (policy 4.4): a
+record's summary to all relevant stakeholders, From the project address, marked automatic.
+Recipients reading different languages get one mail per language; later copies reference the
+first, so every reply threads to the same record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+
+from gateway.config import ProjectConfig, Settings
+from gateway.errors import NoticeInvalid
+from gateway.notify.compose import compose, record_code
+from gateway.notify.kinds import KINDS, NoticeKind, validate
+from gateway.notify.outbox import queue
+from gateway.notify.render import Rendered, render
+from gateway.notify.system import by_language
+from gateway.store.db import unit_of_work
+from gateway.store.notify_models import OutboxMail
+
+if TYPE_CHECKING:
+    from gateway.app import App
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """A rendered notice, ready to queue: one (message, envelope recipients) per language."""
+
+    kind: NoticeKind
+    fields: dict[str, Any]
+    author: str
+    mails: list[tuple[EmailMessage, list[str]]] = field(default_factory=list)
+    rendered: list[Rendered] = field(default_factory=list)
+    record_id: int | None = None
+
+
+def _person(project: ProjectConfig, who: str) -> tuple[str, str] | None:
+    """``(name, address)`` of a member, stakeholder or interface person, by address or name."""
+    people = [(m.name, m.email) for m in project.members]
+    people += [(s.name, s.email) for s in project.stakeholders]
+    people += [(d.interface.name, d.interface.email) for d in project.departments]
+    wanted = who.strip().lower()
+    return next(((n, e) for n, e in people if wanted in (e, n.lower())), None)
+
+
+def _recipients(project: ProjectConfig, kind: str, fields: dict[str, Any],
+                to: Sequence[str]) -> list[str]:
+    out = [(_person(project, a) or ("", a.strip().lower()))[1] for a in to]
+    if kind == "work_contact":
+        dept = next((d for d in project.departments if d.name == fields["department"]), None)
+        if dept is None:
+            known = ", ".join(d.name for d in project.departments) or "none"
+            raise NoticeInvalid(f"work_contact: no department {fields['department']!r}",
+                                hint=f"departments of {project.code}: {known}")
+        fields["interface_name"] = dept.interface.name
+        out.insert(0, dept.interface.email)
+    if kind == "minutes":  # action items open receipts for their owners: they must be recipients
+        for item in fields["action_items"]:
+            owner = _person(project, item["owner"])
+            if owner is not None:
+                out.append(owner[1])
+    return list(dict.fromkeys(a for a in out if a and a != project.address))
+
+
+def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: str,
+            to: Sequence[str], cc: Sequence[str] = (), values: Mapping[str, Any],
+            record: Mapping[str, Any] | None = None, record_id: int | None = None,
+            references: Sequence[str] = (), language: str | None = None) -> Prepared:
+    """Validate and render; raise NoticeInvalid naming what is wrong. Nothing is stored."""
+    spec = KINDS.get(kind)
+    fields = validate(kind, values)
+    assert spec is not None  # validate() refuses unknown kinds
+    if spec.automated:
+        author: tuple[str, str] = (project.name, project.address)
+    else:
+        member = project.member(sender)
+        if member is None:
+            raise NoticeInvalid(f"--from {sender}: not a member of project {project.code}",
+                                hint="a notice is the mail of a project member")
+        author = (member.name, member.email)
+    to_addrs = _recipients(project, kind, fields, to)
+    if not to_addrs:
+        raise NoticeInvalid(f"{kind}: no recipient", hint="give --to ADDRESS")
+    cc_addrs = [a for a in _recipients(project, "", {}, cc) if a not in to_addrs]
+    prepared = Prepared(kind=spec, fields=fields, author=author[1], record_id=record_id)
+    code = record_code(project.code, record_id) if record_id is not None else None
+    context = {**fields, "rec": record or {}, "sender_name": author[0]}
+    groups = {language: [*to_addrs]} if language else by_language(project, to_addrs)
+    cc_groups = {language: [*cc_addrs]} if language else by_language(project, cc_addrs)
+    first_id: str | None = None
+    for lang, group in groups.items():
+        rendered = render("notices", kind, language=lang, project=project, context=context)
+        group_cc = cc_groups.pop(lang, [])
+        refs = [*references, *([first_id] if first_id else [])]
+        message = compose(
+            settings=settings, project=project, sender=author, to=group,
+            cc=[*group_cc, *([] if spec.automated else [project.address])],
+            subject=rendered.subject, text=rendered.text, html=rendered.html,
+            automated=spec.automated, references=refs, in_reply_to=refs[-1] if refs else None,
+            record_code=code, language=lang, extra_headers={"X-Commgate-Notice": kind})
+        first_id = first_id or str(message["Message-ID"])
+        prepared.mails.append((message, [*group, *group_cc]))
+        prepared.rendered.append(rendered)
+    for lang, group in cc_groups.items():  # Cc readers of a language nobody is To in
+        rendered = render("notices", kind, language=lang, project=project, context=context)
+        message = compose(
+            settings=settings, project=project, sender=author, to=group,
+            cc=[] if spec.automated else [project.address], subject=rendered.subject,
+            text=rendered.text, html=rendered.html, automated=spec.automated,
+            references=[*references, *([first_id] if first_id else [])], in_reply_to=first_id,
+            record_code=code, language=lang, extra_headers={"X-Commgate-Notice": kind})
+        prepared.mails.append((message, group))
+        prepared.rendered.append(rendered)
+    return prepared
+
+
+def send(app: App, prepared: Prepared, *, project: ProjectConfig, now: datetime) -> list[int]:
+    """Queue every mail of ``prepared``; a person's notice is also recorded via the pipeline."""
+    from gateway.inbound.intake import accept
+    from gateway.pipeline import process
+
+    project_id = app.project_ids[project.code]
+    ids: list[int] = []
+    for message, recipients in prepared.mails:
+        with unit_of_work(app.sessions) as session:
+            mail = queue(session, project_id=project_id, kind=prepared.kind.name,
+                         idempotency_key=f"notice:{message['Message-ID']}", message=message,
+                         recipients=recipients, record_id=prepared.record_id, now=now,
+                         author=prepared.author)
+            ids.append(mail.id)
+            raw, message_id = mail.raw, mail.message_id
+        if prepared.kind.automated:
+            continue
+        accepted = accept(app, project=project.code, raw=raw, channel="notice",
+                          envelope_from=prepared.author, envelope_to=recipients,
+                          will_enqueue=False)
+        state = process(app, accepted.message_pk)
+        record_id = _record_of(app, accepted.message_pk)
+        if record_id is not None:
+            with unit_of_work(app.sessions) as session:
+                session.execute(update(OutboxMail).where(OutboxMail.id == ids[-1])
+                                .values(record_id=record_id))
+        log.info("%s notice %s queued as outbox %d, stored as message %d (%s, record %s)",
+                 prepared.kind.name, message_id, ids[-1], accepted.message_pk, state, record_id)
+    return ids
+
+
+def _record_of(app: App, message_pk: int) -> int | None:
+    from gateway.store.models import Message
+
+    with unit_of_work(app.sessions) as session:
+        return session.get_one(Message, message_pk).record_id

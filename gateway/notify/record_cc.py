@@ -1,0 +1,45 @@
+"""``record_cc``: a record's summary to all relevant stakeholders (policy 4.4).
+
+Relevant: every party of the record (its senders and recipients), every stakeholder of the
+record's stakeholder group, and the project manager who owns the records (policy 1.4). The mail
+references the record's messages so replies thread back to it, and its subject carries the
+record code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.config import ProjectConfig
+from gateway.errors import NoticeInvalid
+from gateway.records.query import message_ids_by_record
+from gateway.store.models import Record
+
+
+def relevant_stakeholders(project: ProjectConfig, record: Record) -> list[str]:
+    out = [p["address"] for p in record.parties
+           if isinstance(p, dict) and p.get("address")]
+    out += [s.email for s in project.stakeholders if s.group == record.stakeholder_group]
+    out += [m.email for m in project.members_with("project_manager")]
+    return [a for a in dict.fromkeys(out) if a != project.address]
+
+
+def record_context(session: Session, project: ProjectConfig,
+                   record_id: int) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The template's ``rec``, the recipients, and the Message-IDs to reference."""
+    record = session.get(Record, record_id)
+    if record is None:
+        raise NoticeInvalid(f"record_cc: no record {record_id}")
+    rec = {
+        "id": record.id, "subject": record.subject, "category": record.category,
+        "formality": record.formality, "urgency": record.urgency,
+        "summary": record.summary, "conclusion": record.conclusion or "",
+        "created_at": record.created_at,
+        "parties": [p.get("name") or p.get("address") for p in record.parties
+                    if isinstance(p, dict)],
+        "receipts": [{"recipient": r.recipient, "status": r.status} for r in record.receipts],
+    }
+    refs = message_ids_by_record(session, [record_id]).get(record_id, [])
+    return rec, relevant_stakeholders(project, record), refs
