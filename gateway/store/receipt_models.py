@@ -1,7 +1,118 @@
-"""Receipts and escalation state beyond the Receipt row (gateway/receipts.py, gateway/escalation.py)."""
+"""Receipts and escalation state beyond the Receipt row (gateway/receipts.py, escalation.py).
+
+``receipt_requests``: one row per message that asks for receipts — the ladder's state for it
+(deadline, steps done, when the scheduler must look again). The scheduler's one query is
+``next_due_at <= now`` on a partial index, so a pass over 100k open receipts stays cheap; a
+request that needs nothing more (all confirmed, ladder done) has ``next_due_at`` NULL and is not
+in the index at all.
+
+``escalation_steps``: one row per (message, level, repeat) that was acted on. Its unique key is
+what makes "exactly one reminder per recipient and level" hold with two schedulers at once,
+together with the outbox idempotency keys and ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
+
+``receipt_events``: every state change of a receipt or request, under a unique key (so replays
+of a message or a tick are harmless); ``audited`` says whether it reached the audit trail.
+"""
 
 from __future__ import annotations
 
-from gateway.store.models import Base
+from datetime import datetime
+from typing import Any
 
-__all__ = ["Base"]
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.store.models import Base, Id, utcnow
+
+__all__ = ["ANSWERS", "Base", "EscalationStep", "ReceiptEvent", "ReceiptRequest"]
+
+# The deferred column group of ``receipts`` that the receipts stage adds (gateway/store/models.py).
+ANSWERS = "receipt_answers"
+
+
+class ReceiptRequest(Base):
+    """One message that asks its recipients for receipts, and where its ladder stands."""
+
+    __tablename__ = "receipt_requests"
+    __table_args__ = (
+        Index("ix_receipt_requests_due", "next_due_at",
+              postgresql_where=text("next_due_at IS NOT NULL"),
+              sqlite_where=text("next_due_at IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(320), default="")  # person_key of the author
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deadline: Mapped[datetime] = mapped_column()
+    due_soon_at: Mapped[datetime] = mapped_column()
+    # Ladder steps (level × repeat, in time order) already handled, and the events noted.
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    due_soon_noted: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue_noted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the scheduler must look at it again; NULL: nothing more to do.
+    next_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)  # everyone confirmed
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EscalationStep(Base):
+    """One ladder step acted on: a reminder round or an escalation mail for one message."""
+
+    __tablename__ = "escalation_steps"
+    __table_args__ = (
+        UniqueConstraint("message_pk", "level", "repeat", name="uq_escalation_steps_level"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("receipt_requests.id"), index=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    notify: Mapped[str] = mapped_column(String(32))  # recipients | project_manager | …
+    due_at: Mapped[datetime] = mapped_column()
+    done_at: Mapped[datetime] = mapped_column(default=utcnow)
+    targets: Mapped[list[Any]] = mapped_column(default=list)  # addresses written to
+    about: Mapped[list[Any]] = mapped_column(default=list)  # [{recipient, status}] unconfirmed
+    outbox_keys: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str] = mapped_column(Text, default="")  # e.g. "promoted from level 2"
+
+
+class ReceiptEvent(Base):
+    """One state change of a receipt or request; ``key`` makes replays harmless."""
+
+    __tablename__ = "receipt_events"
+    __table_args__ = (
+        Index("ix_receipt_events_unaudited", "project_id", "id",
+              postgresql_where=text("NOT audited"), sqlite_where=text("NOT audited")),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_requests.id"),
+                                                   default=None, index=True)
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"), default=None,
+                                                   index=True)
+    cause_message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"),
+                                                         default=None)
+    # opened | read | confirmed | questioned | declined | unclear | auto_reply | forged |
+    # foreign_token | due_soon | overdue | reminded | escalated | skipped | closed
+    kind: Mapped[str] = mapped_column(String(32))
+    status_before: Mapped[str | None] = mapped_column(String(16), default=None)
+    status_after: Mapped[str | None] = mapped_column(String(16), default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    audited: Mapped[bool] = mapped_column(Boolean, default=False)

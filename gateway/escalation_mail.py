@@ -1,0 +1,164 @@
+"""The mails of the receipts flow: reminders, escalations, and "questioned/declined" notices.
+
+All of them are rendered from ``templates/reminders/<name>/`` (zh-CN first, ``.en`` variants),
+built with :func:`gateway.notify.compose.compose` (our Message-ID, ``Auto-Submitted:
+auto-generated``, the record code in the subject) and queued through the outbox under an
+idempotency key, in the caller's unit of work — never sent directly:
+
+==================  =====================================  ====================================
+mail                idempotency key                        to / cc / Reply-To
+==================  =====================================  ====================================
+reminder            ``reminder:<receipt>:<level>:<rep>``   recipient / author / signed address
+escalation          ``escalation:<message>:<level>:<rep>`` managers / author / project address
+answer notice       ``receipt-answer:<receipt>:<reply>``   author / — / the person who answered
+==================  =====================================  ====================================
+
+Each threads to the directive (In-Reply-To/References), so a reply to it threads there too. A
+:class:`Sink` receives the finished mail: the outbox normally, a list under ``tick --dry-run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from gateway.config import Member, ProjectConfig, Settings
+from gateway.notify.compose import compose, record_code
+from gateway.notify.render import recipient_language, render
+from gateway.store.models import Message, Receipt
+from gateway.store.receipt_models import ReceiptRequest
+from gateway.tokens import make_reply_address
+
+AREA = "reminders"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One mail ready for the outbox."""
+
+    kind: str
+    key: str
+    message: EmailMessage
+    recipients: tuple[str, ...]
+    record_id: int | None
+    receipt_id: int | None
+
+
+class Sink(Protocol):
+    def put(self, session: Session, mail: Outgoing, *, project_id: int, now: datetime) -> None:
+        ...
+
+
+class OutboxSink:
+    """The real thing: gateway/notify/outbox.py (idempotent on the key)."""
+
+    def put(self, session: Session, mail: Outgoing, *, project_id: int, now: datetime) -> None:
+        from gateway.notify.outbox import queue
+
+        queue(session, project_id=project_id, kind=mail.kind, idempotency_key=mail.key,
+              message=mail.message, recipients=list(mail.recipients), record_id=mail.record_id,
+              receipt_id=mail.receipt_id, now=now)
+
+
+@dataclass
+class ListSink:
+    """``tick --dry-run``: keep what would be queued."""
+
+    mails: list[Outgoing] = field(default_factory=list)
+
+    def put(self, session: Session, mail: Outgoing, *, project_id: int, now: datetime) -> None:
+        self.mails.append(mail)
+
+
+def person_row(receipt: Receipt) -> dict[str, Any]:
+    return {"name": receipt.recipient_name or receipt.recipient.split("@")[0],
+            "address": receipt.recipient, "status": receipt.status, "level": receipt.level,
+            "notes": receipt.notes[-1:] if receipt.notes else []}
+
+
+def _directive(message: Message, request: ReceiptRequest) -> dict[str, Any]:
+    return {"subject": message.subject, "message_id": message.message_id,
+            "author": message.from_name or message.from_addr or "",
+            "author_address": message.from_addr or "", "sent_at": message.sent_at
+            or message.received_at, "text": message.own_text.strip(),
+            "deadline": request.deadline, "urgency": request.urgency}
+
+
+def _threading(message: Message) -> dict[str, Any]:
+    return {"references": [message.message_id], "in_reply_to": message.message_id}
+
+
+def reminder(settings: Settings, project: ProjectConfig, *, request: ReceiptRequest,
+             directive: Message, receipt: Receipt, unconfirmed: Sequence[Receipt], level: int,
+             repeat: int, now: datetime) -> Outgoing:
+    """Level "recipients": one mail to one unconfirmed recipient, author in Cc."""
+    language = recipient_language(project, receipt.recipient)
+    reply_to = make_reply_address(settings, project.code, receipt.id, expires=now + timedelta(
+        days=project.escalation.reply_address_days))
+    rendered = render(AREA, "reminder", language=language, project=project, context={
+        "directive": _directive(directive, request), "receipt": person_row(receipt),
+        "unconfirmed": [person_row(r) for r in unconfirmed], "level": level,
+        "repeat": repeat, "reply_address": reply_to, "now": now})
+    cc = [directive.from_addr] if directive.from_addr else []
+    message = compose(settings=settings, project=project, sender=(project.name, project.address),
+                      to=[(receipt.recipient_name, receipt.recipient)], cc=cc,
+                      subject=rendered.subject, text=rendered.text, html=rendered.html,
+                      automated=True, reply_to=reply_to, language=language,
+                      record_code=record_code(project.code, request.record_id),
+                      **_threading(directive))
+    return Outgoing(kind="reminder", key=f"reminder:{receipt.id}:{level}:{repeat}",
+                    message=message, recipients=(receipt.recipient, *cc),
+                    record_id=request.record_id, receipt_id=receipt.id)
+
+
+def escalation(settings: Settings, project: ProjectConfig, *, request: ReceiptRequest,
+               directive: Message, to: Sequence[Member], unconfirmed: Sequence[Receipt],
+               level: int, repeat: int, notify: str, now: datetime) -> Outgoing:
+    """A manager level: one mail per message and level listing everyone still unconfirmed."""
+    language = project.language
+    rendered = render(AREA, "escalation", language=language, project=project, context={
+        "directive": _directive(directive, request), "level": level, "repeat": repeat,
+        "notify": notify, "unconfirmed": [person_row(r) for r in unconfirmed], "now": now})
+    addresses = [m.email for m in to]
+    cc = [directive.from_addr] if directive.from_addr and directive.from_addr not in addresses \
+        else []
+    message = compose(settings=settings, project=project, sender=(project.name, project.address),
+                      to=[(m.name, m.email) for m in to], cc=cc, subject=rendered.subject,
+                      text=rendered.text, html=rendered.html, automated=True,
+                      language=language,
+                      record_code=record_code(project.code, request.record_id),
+                      **_threading(directive))
+    return Outgoing(kind="escalation",
+                    key=f"escalation:{request.message_pk}:{level}:{repeat}",
+                    message=message, recipients=(*addresses, *cc),
+                    record_id=request.record_id, receipt_id=None)
+
+
+def queue_answer_notice(session: Session, settings: Settings, project: ProjectConfig, *,
+                        receipt: Receipt, request: ReceiptRequest, reply: Message,
+                        own_text: str, now: datetime, sink: Sink | None = None) -> None:
+    """Tell the directive's author at once that a recipient questioned or declined it."""
+    directive = session.get_one(Message, request.message_pk)
+    if not directive.from_addr:
+        return
+    language = recipient_language(project, directive.from_addr)
+    rendered = render(AREA, "answer", language=language, project=project, context={
+        "directive": _directive(directive, request), "receipt": person_row(receipt),
+        "answer": own_text.strip()[:4000], "now": now})
+    message = compose(settings=settings, project=project, sender=(project.name, project.address),
+                      to=[(directive.from_name, directive.from_addr)],
+                      subject=rendered.subject, text=rendered.text, html=rendered.html,
+                      automated=True, reply_to=(receipt.recipient_name, receipt.recipient),
+                      language=language,
+                      record_code=record_code(project.code, request.record_id),
+                      references=[directive.message_id, reply.message_id],
+                      in_reply_to=reply.message_id)
+    mail = Outgoing(kind="receipt_answer", key=f"receipt-answer:{receipt.id}:{reply.id}",
+                    message=message, recipients=(directive.from_addr,),
+                    record_id=request.record_id, receipt_id=receipt.id)
+    (sink or OutboxSink()).put(session, mail, project_id=request.project_id, now=now)

@@ -1,0 +1,205 @@
+"""Applying answers to receipts: replies, read receipts (MDN) and mail to signed reply addresses.
+
+A message answers a receipt when (DESIGN §4.2) it
+
+* threads to the message that asked — its In-Reply-To/References name that Message-ID, or the
+  threading stage put it in the same thread, after it — or it is an MDN whose
+  ``Original-Message-ID`` names it (RFC 8098 §3.2.5), or it arrived on that receipt's signed
+  reply address (gateway/tokens.py; the envelope recipients are kept on its Arrival), and
+* comes from that recipient: ``person_key`` equality, so case, display names, plus-tags and IDN
+  spellings do not matter. A reply sent to someone else's reply address does not count for them.
+
+What it does to the receipt:
+
+=================  ==========================================================================
+forged             kept, noted on the receipt, status unchanged (the message is flagged)
+MDN                pending → read; never confirmed (policy 4.3 asks for understanding)
+auto-reply         noted (RFC 3834 out-of-office); never confirms
+own text           read_intent: confirmed | questioned | declined; unclear is only noted
+=================  ==========================================================================
+
+``confirmed`` is final: a later message in the thread is a new conversation, not a withdrawal.
+A questioned or declined receipt tells the directive's author at once, through the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import undefer_group
+
+from gateway.addresses import person_key
+from gateway.authcheck import AuthVerdict
+from gateway.intent import read_intent
+from gateway.receipts_events import note_event
+from gateway.store.models import Arrival, Message, Receipt
+from gateway.store.receipt_models import ANSWERS, ReceiptRequest
+from gateway.tokens import verify_reply_address
+
+if TYPE_CHECKING:
+    from gateway.pipeline import Context
+
+log = logging.getLogger(__name__)
+
+
+def _token_receipt_ids(ctx: Context) -> set[int]:
+    """Receipts named by signed reply addresses this message was delivered to."""
+    settings, message = ctx.app.settings, ctx.message
+    addresses = ctx.session.scalars(select(Arrival.envelope_to)
+                                    .where(Arrival.message_pk == message.id))
+    ids: set[int] = set()
+    for envelope in addresses:
+        for address in envelope or []:
+            # The listener checked expiry at RCPT time; judge it as of arrival, not of now.
+            token = verify_reply_address(settings, str(address), now=message.received_at)
+            if token is not None and token.project_code == ctx.project.code:
+                ids.add(token.receipt_id)
+    return ids
+
+
+def _request_ids(ctx: Context, token_ids: set[int]) -> set[int]:
+    """Requests this message answers: named by its references (or, failing that, its thread)."""
+    p, message, session = ctx.parsed, ctx.message, ctx.session
+    refs = {*p.in_reply_to, *p.references}
+    if p.mdn is not None and p.mdn.original_message_id:
+        refs.add(p.mdn.original_message_id)
+    refs.discard(message.message_id)
+    base = (select(ReceiptRequest.id)
+            .join(Message, Message.id == ReceiptRequest.message_pk)
+            .where(Message.project_id == message.project_id, Message.id != message.id))
+    found: set[int] = set()
+    if refs:
+        found |= set(session.scalars(base.where(Message.message_id.in_(sorted(refs)))))
+    if not found and ctx.thread_id is not None:
+        # No reference names a tracked message (a client that drops In-Reply-To): the
+        # threading stage's verdict counts, for messages stored before this one.
+        found |= set(session.scalars(base.where(Message.thread_id == ctx.thread_id,
+                                                Message.received_at <= message.received_at)))
+    if token_ids:
+        found |= set(session.scalars(
+            select(ReceiptRequest.id).join(Receipt, Receipt.message_pk == ReceiptRequest.message_pk)
+            .where(Receipt.id.in_(sorted(token_ids)),
+                   ReceiptRequest.project_id == message.project_id)))
+    return found
+
+
+def _requests(ctx: Context, token_ids: set[int]) -> list[ReceiptRequest]:
+    """The requests, locked in id order (the scheduler locks them too, in the same order)."""
+    wanted = sorted(_request_ids(ctx, token_ids))
+    if not wanted:
+        return []
+    return list(ctx.session.scalars(select(ReceiptRequest)
+                                    .where(ReceiptRequest.id.in_(wanted))
+                                    .order_by(ReceiptRequest.id).with_for_update()))
+
+
+def apply_answers(ctx: Context, *, verdict: AuthVerdict, now: datetime,
+                  events: list[int]) -> bool:
+    """Apply this message to every receipt it answers; True if it answered at least one."""
+    p, message, session = ctx.parsed, ctx.message, ctx.session
+    if not p.from_addr:
+        return False
+    sender = person_key(p.from_addr)
+    token_ids = _token_receipt_ids(ctx)
+    requests = _requests(ctx, token_ids)
+    if not requests:
+        return False
+    by_message = {r.message_pk: r for r in requests}
+    receipts = list(session.scalars(select(Receipt).options(undefer_group(ANSWERS)).where(
+        Receipt.message_pk.in_(sorted(by_message))).order_by(Receipt.id)))
+    for receipt in receipts:
+        if receipt.id in token_ids and receipt.recipient_key != sender:
+            _note(ctx, receipt, by_message[receipt.message_pk], "foreign_token", now, events,
+                  {"from": sender, "owner": receipt.recipient_key})
+    mine = [r for r in receipts if r.recipient_key == sender]
+    for receipt in mine:
+        _apply_one(ctx, receipt, by_message[receipt.message_pk], verdict, now, events)
+    for request in requests:
+        close_if_done(ctx.session, request, now=now, events=events,
+                      cause_message_pk=message.id)
+    return bool(mine)
+
+
+def _note(ctx: Context, receipt: Receipt, request: ReceiptRequest, kind: str, now: datetime,
+          events: list[int], detail: dict[str, Any]) -> bool:
+    event = note_event(ctx.session, key=f"{kind}:{receipt.id}:{ctx.message.id}",
+                       project_id=request.project_id, kind=kind, now=now,
+                       request_id=request.id, receipt_id=receipt.id,
+                       cause_message_pk=ctx.message.id, status_before=receipt.status,
+                       status_after=receipt.status, detail=detail)
+    if event is None:
+        return False
+    events.append(event)
+    receipt.notes = [*receipt.notes, {"kind": kind, "message": ctx.message.message_id,
+                                      "at": now.isoformat(), **detail}]
+    receipt.updated_at = now
+    return True
+
+
+def _apply_one(ctx: Context, receipt: Receipt, request: ReceiptRequest, verdict: AuthVerdict,
+               now: datetime, events: list[int]) -> None:
+    p = ctx.parsed
+    if verdict.forged:
+        _note(ctx, receipt, request, "forged", now, events, {"reasons": list(verdict.reasons)})
+        return
+    if p.mdn is not None:
+        if receipt.status == "pending":
+            _change(ctx, receipt, request, "read", now, events, {"mdn": p.mdn.disposition})
+        return
+    if p.auto_reply:
+        _note(ctx, receipt, request, "auto_reply", now, events,
+              {"reason": p.auto_reply_reason or "auto-reply"})
+        return
+    intent = read_intent(p.own_text or "")
+    detail = {"reasons": intent.reasons[:5], "text": (p.own_text or "")[:500]}
+    if receipt.status == "confirmed" or intent.status == "unclear":
+        _note(ctx, receipt, request, "unclear" if intent.status == "unclear" else "noted",
+              now, events, detail)
+        return
+    if intent.status == receipt.status:
+        return
+    if _change(ctx, receipt, request, intent.status, now, events, detail) \
+            and intent.status in ("questioned", "declined"):
+        from gateway.escalation_mail import queue_answer_notice
+
+        queue_answer_notice(ctx.session, ctx.app.settings, ctx.project, receipt=receipt,
+                            request=request, reply=ctx.message, own_text=p.own_text or "",
+                            now=now)
+
+
+def _change(ctx: Context, receipt: Receipt, request: ReceiptRequest, status: str,
+            now: datetime, events: list[int], detail: dict[str, Any]) -> bool:
+    event = note_event(ctx.session, key=f"{status}:{receipt.id}:{ctx.message.id}",
+                       project_id=request.project_id, kind=status, now=now,
+                       request_id=request.id, receipt_id=receipt.id,
+                       cause_message_pk=ctx.message.id, status_before=receipt.status,
+                       status_after=status, detail=detail)
+    if event is None:
+        return False  # a replay of this message: already applied
+    events.append(event)
+    log.info("<%s> receipt %d (%s): %s → %s", ctx.message.message_id, receipt.id,
+             receipt.recipient, receipt.status, status)
+    receipt.status, receipt.updated_at = status, now
+    receipt.answered_at, receipt.answer_message_pk = now, ctx.message.id
+    return True
+
+
+def close_if_done(session: Any, request: ReceiptRequest, *, now: datetime, events: list[int],
+                  cause_message_pk: int | None = None) -> bool:
+    """Close the request when every receipt is confirmed: the ladder stops (DESIGN §4.4)."""
+    if request.closed_at is not None:
+        return True
+    statuses = session.scalars(select(Receipt.status)
+                               .where(Receipt.message_pk == request.message_pk)).all()
+    if any(s != "confirmed" for s in statuses):
+        return False
+    event = note_event(session, key=f"closed:{request.id}", project_id=request.project_id,
+                       kind="closed", now=now, request_id=request.id,
+                       cause_message_pk=cause_message_pk)
+    if event is not None:
+        events.append(event)
+    request.closed_at, request.next_due_at, request.updated_at = now, None, now
+    return True
