@@ -1,0 +1,168 @@
+"""Commands for traceable records: ``audit verify``, ``purge``, ``archive export|verify``,
+``project close``.
+
+Exit status: 0 fine; 1 a check found a problem (``audit verify``, ``archive verify``); 2 the
+command was refused or misused (a purge inside retention, no archive, legal hold, bad config).
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+audit_app = typer.Typer(no_args_is_help=True, help="Audit trail (审计日志).")
+archive_app = typer.Typer(no_args_is_help=True, help="Project archives (归档).")
+project_app = typer.Typer(no_args_is_help=True, help="Project life cycle.")
+
+ProjectOpt = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
+
+
+def actor() -> str:
+    """Who runs the command, for the audit trail."""
+    try:
+        return f"user:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "user:unknown"
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+
+
+def _with_progress(label: str, body: Any) -> Any:
+    with _progress() as bar:
+        task = bar.add_task(label, total=None)
+
+        def report(_phase: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return body(report)
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context, project: ProjectOpt) -> None:
+    """Check the audit hash chain and every stored raw message's SHA-256."""
+    from gateway.audit_verify import verify_project
+    from gateway.cli import guarded, open_app
+
+    gw = open_app(ctx)
+    try:
+        report = guarded(ctx, lambda: verify_project(gw, project))
+    finally:
+        gw.close()
+    for line in report.lines():
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def purge(ctx: typer.Context, project: ProjectOpt,
+          before: Annotated[datetime, typer.Option(
+              "--before", formats=["%Y-%m-%d"],
+              help="Purge records whose last activity is before this date (YYYY-MM-DD).")],
+          dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")
+                             ] = False) -> None:
+    """Delete records past retention that an archive covers (refused otherwise, exit 2)."""
+    from gateway.cli import guarded, open_app
+    from gateway.retention import execute_purge, plan_purge, remove_unshared_raw
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    cutoff: date = before.date()
+
+    def run() -> None:
+        cfg = gw.settings.project(project)
+        now = gw.clock()
+        with unit_of_work(gw.sessions) as session:
+            plan = plan_purge(session, cfg, gw.project_ids[project], cutoff, now)
+            what = (f"{len(plan.record_ids)} record(s), {len(plan.message_ids)} message(s) of "
+                    f"{project} last active before {cutoff} (archive #{plan.archive_id})")
+            if dry_run:
+                typer.echo(f"would purge {what}")
+                return
+            result = execute_purge(session, plan, actor=actor(), now=now)
+        with unit_of_work(gw.sessions) as session:
+            removed = remove_unshared_raw(session, gw.raw, result.raw_candidates)
+        typer.echo(f"purged {what}; {removed} raw file(s) removed")
+
+    try:
+        guarded(ctx, run)
+    finally:
+        gw.close()
+
+
+@archive_app.command("export")
+def archive_export(ctx: typer.Context, project: ProjectOpt,
+                   out: Annotated[Path, typer.Option("--out", "-o", help="Zip file to write.")],
+                   ) -> None:
+    """Write the project's archive (mail, attachments, records, forms, audit log, manifest)."""
+    from gateway.archive.export import export_project
+    from gateway.cli import guarded, open_app
+
+    gw = open_app(ctx)
+    try:
+        result = guarded(ctx, lambda: _with_progress(
+            f"archiving {project}", lambda report: export_project(
+                gw, project, out, actor=actor(), progress=report)))
+    finally:
+        gw.close()
+    typer.echo(f"wrote {result.path}: {result.messages} message(s), {result.attachments} "
+               f"attachment(s), {result.records} record(s), {result.audit_seq} audit event(s), "
+               f"{result.size / 1048576:.1f} MB, sha256 {result.sha256}")
+    for problem in result.problems:
+        typer.echo(f"  WARNING {problem}", err=True)
+
+
+@archive_app.command("verify")
+def archive_verify(ctx: typer.Context,
+                   path: Annotated[Path, typer.Argument(help="The archive zip.")]) -> None:
+    """Check the archive's manifest, its mail against recorded hashes, and its audit chain."""
+    from gateway.archive.verify import verify_archive
+    from gateway.cli import guarded
+
+    problems = guarded(ctx, lambda: verify_archive(path))
+    if problems:
+        for problem in problems:
+            typer.echo(f"BROKEN {problem}")
+        typer.echo(f"{path}: {len(problems)} problem(s)")
+        raise typer.Exit(1)
+    typer.echo(f"{path}: intact (manifest, mail hashes and audit chain verified)")
+
+
+@project_app.command("close")
+def project_close(ctx: typer.Context, code: Annotated[str, typer.Argument(help="Project code.")],
+                  out: Annotated[Path | None, typer.Option(
+                      "--out", "-o", help="Archive file (default: <data_dir>/archives/<code>/).")
+                  ] = None) -> None:
+    """End a project: stop intake, export the archive, hand it to the quality department."""
+    from gateway.archive.handover import close_project
+    from gateway.cli import guarded, open_app
+
+    gw = open_app(ctx)
+    try:
+        result = guarded(ctx, lambda: _with_progress(
+            f"closing {code}", lambda report: close_project(gw, code, out=out, actor=actor(),
+                                                            progress=report)))
+    finally:
+        gw.close()
+    if result.archive is None:
+        typer.echo(f"{code} was already handed over (handover #{result.handover_id} to "
+                   f"{result.recipient}); intake stays closed")
+        return
+    how = "attached" if result.attached else f"location {result.archive.path}"
+    typer.echo(f"{code} closed: intake stopped, archive {result.archive.path} "
+               f"(sha256 {result.archive.sha256}) queued for {result.recipient} ({how})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(archive_app, name="archive")
+    app.add_typer(project_app, name="project")
+    app.command("purge")(purge)

@@ -1,0 +1,51 @@
+"""Chinese and English labels for the domain words (DESIGN.md §3), shared by the archive's
+pages and the business-process messages, so one record reads the same in every channel
+(policy 1.3: accurate and consistent across channels)."""
+
+from __future__ import annotations
+
+CATEGORY = {
+    "directive": ("指令", "Directive"),
+    "decision": ("决策", "Decision"),
+    "change_notice": ("变更通知", "Change notice"),
+    "risk": ("风险", "Risk"),
+    "incident": ("故障/事件", "Incident"),
+    "meeting_minutes": ("会议纪要", "Meeting minutes"),
+    "report": ("报告", "Report"),
+    "work_contact": ("工作联系单", "Work contact form"),
+    "inquiry": ("咨询", "Inquiry"),
+    "general": ("一般沟通", "General"),
+}
+GROUP = {
+    "customer": ("客户", "Customer"),
+    "leadership": ("公司领导", "Leadership"),
+    "internal": ("内部", "Internal"),
+    "procurement": ("采购", "Procurement"),
+    "quality": ("质量", "Quality"),
+    "hr": ("人力资源", "HR"),
+    "other": ("其他", "Other"),
+}
+FORMALITY = {
+    "formal_written": ("正式书面", "Formal written"),
+    "written": ("书面", "Written"),
+    "formal_oral": ("正式口头", "Formal oral"),
+    "informal_oral": ("非正式口头", "Informal oral"),
+}
+RECEIPT = {
+    "pending": ("待确认", "Pending"),
+    "read": ("已读", "Read"),
+    "confirmed": ("已确认", "Confirmed"),
+    "questioned": ("有疑问", "Questioned"),
+    "declined": ("已拒绝", "Declined"),
+    "overdue": ("已逾期", "Overdue"),
+}
+
+
+def label(table: dict[str, tuple[str, str]], key: str | None, language: str = "zh-CN") -> str:
+    """The label of ``key`` in ``language``; the key itself when unknown."""
+    if key is None:
+        return ""
+    pair = table.get(key)
+    if pair is None:
+        return key
+    return pair[0] if language.startswith("zh") else pair[1]

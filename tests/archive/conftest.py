@@ -1,0 +1,23 @@
+"""Fixtures for the archive tests: the demo project on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from gateway.app import App
+from gateway.config import Settings
+from tests.audit.helpers import Clock, build
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(make_settings: Callable[..., Settings], database_url: str, clock: Clock) -> Iterator[App]:
+    gw = build(make_settings, database_url, clock)
+    yield gw
+    gw.close()
