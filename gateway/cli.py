@@ -3,7 +3,8 @@ reports any problem as one line (file, key, hint) with a non-zero exit — never
 ``--debug`` is given.
 
 Command groups live beside their stage (``gateway/records/command.py``,
-``gateway/parse/command.py``, …); this module holds the global options, start-up, and the commands that run the gateway.
+``gateway/parse/command.py``, …); this module holds the global options, start-up, and the
+commands that run the gateway.
 """
 
 from __future__ import annotations
@@ -108,21 +109,38 @@ def wait_for_signal() -> None:
 def serve(ctx: typer.Context) -> None:
     """Run the gateway: SMTP listener, recovery sweep, and in-process workers when embedded."""
     from gateway.jobs import make_jobs
+    from gateway.ops import start_ops
+    from gateway.reload import reload_settings, serve_until_stopped
     from gateway.server import Server
 
     gw = open_app(ctx)
     jobs = make_jobs(gw.settings.gateway.broker_url)
     server = Server(gw, jobs, run_workers=jobs.embedded)
     guarded(ctx, server.start)
+
+    def listening() -> bool:
+        return server.smtp_server is not None and server.smtp_server.is_serving()
+
+    try:  # /healthz and /metrics (docs/operations.md)
+        ops = guarded(ctx, lambda: start_ops(gw, smtp_listening=listening))
+    except BaseException:
+        server.stop()
+        gw.close()
+        raise
     mode = "embedded (in-process jobs)" if jobs.embedded else "front end (jobs to broker)"
     typer.echo(f"commgate serving {len(gw.settings.projects)} project(s), {mode}; "
                f"SMTP {gw.settings.gateway.smtp.host}:{server.smtp_port}; "
+               f"ops {ops.url if ops else 'off'}; "
                f"database {gw.settings.database_url.split('@')[-1]}; "
-               f"outbox {gw.settings.outbox_dir}. Ctrl-C stops.", err=True)
+               f"outbox {gw.settings.outbox_dir}. Ctrl-C stops, SIGHUP reloads.", err=True)
     try:
-        wait_for_signal()
+        serve_until_stopped(lambda: reload_settings(gw, ctx.obj.config, debug=ctx.obj.debug))
     finally:
+        if ops is not None:
+            ops.stopping = True  # /healthz says 503 while the listener drains
         server.stop()
+        if ops is not None:
+            ops.stop()
         gw.close()
 
 
@@ -172,8 +190,10 @@ def _register_optional() -> None:
     import importlib
 
     for module in ("gateway.ingest", "gateway.messages", "gateway.records.command",
-                   "gateway.parse.command",
-                   "gateway.classify_command"):
+                   "gateway.parse.command", "gateway.receipts_command",
+                   "gateway.classify_command", "gateway.plan_command",
+                   "gateway.notify.command", "gateway.reports.command",
+                   "gateway.audit_command", "gateway.connectors.command", "gateway.demo"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

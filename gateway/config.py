@@ -36,7 +36,9 @@ from pydantic import (
 
 from gateway.addresses import normalize_address
 from gateway.classify_config import ClassificationConfig
+from gateway.connectors_config import ConnectorsConfig
 from gateway.errors import ConfigError
+from gateway.escalation_config import EscalationConfig
 
 ENV_PREFIX = "COMMGATE_"
 DEFAULT_CONFIG_PATH = Path("config/gateway.toml")
@@ -96,13 +98,42 @@ class SmtpListener(_Model):
 
 
 class Outbound(_Model):
-    """Where outbound mail goes: a relay when ``relay_host`` is set, else a Maildir folder."""
+    """Where outbound mail goes: a relay when ``relay_host`` is set, else a Maildir folder.
+
+    Every mail is first an outbox row (gateway/notify/outbox.py); these keys steer its delivery.
+    """
 
     relay_host: str = ""
     relay_port: int = Field(default=25, ge=1, le=65535)
     security: Literal["none", "starttls", "tls"] = "none"
     username: str = ""
+    # The relay password is read from this environment variable, never from the file.
+    password_env: str = Field(default="COMMGATE_OUTBOUND_PASSWORD",
+                              pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    ca_file: str = ""  # trust this CA for the relay's certificate instead of the system store
+    timeout: float = Field(default=30.0, gt=0)  # seconds per SMTP command
     outbox_dir: str = ""  # default: <data_dir>/outbox
+    # Retries after a 4xx or a connection error: retry_base_seconds · 2^(attempt-1), at most
+    # retry_max_seconds apart, until give_up_after_hours after queueing (then: failed).
+    retry_base_seconds: float = Field(default=60.0, gt=0)
+    retry_max_seconds: float = Field(default=1800.0, gt=0)
+    give_up_after_hours: float = Field(default=72.0, gt=0)
+    lease_seconds: float = Field(default=300.0, gt=0)  # a row in `sending` longer is retried
+    # Loop breaker: at most this many mails to one address per project per hour (0: no limit).
+    rate_limit_per_recipient: int = Field(default=30, ge=0)
+    batch_size: int = Field(default=100, gt=0, le=10_000)  # rows per delivery sweep
+
+
+class Ops(_Model):
+    """The operations endpoint: ``/healthz`` and Prometheus ``/metrics`` (docs/operations.md).
+
+    Loopback by default: the endpoint is unauthenticated, so expose it only to the monitoring
+    network (a reverse proxy or a firewall rule), never to the Internet.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9425, ge=0, le=65535)  # 0: any free port (tests)
 
 
 class GatewayConfig(_Model):
@@ -119,6 +150,7 @@ class GatewayConfig(_Model):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     smtp: SmtpListener = SmtpListener()
     outbound: Outbound = Outbound()
+    ops: Ops = Ops()
 
     @field_validator("broker_url")
     @classmethod
@@ -131,10 +163,14 @@ class GatewayConfig(_Model):
 # --- project files ----------------------------------------------------------------------------
 
 
+Language = Literal["zh-CN", "en"]
+
+
 class Member(_Model):
     name: str
     email: Address
     role: Role
+    language: Language | None = None  # None: the project's language
 
 
 class Stakeholder(_Model):
@@ -142,6 +178,7 @@ class Stakeholder(_Model):
     email: Address
     group: Group
     title: str = ""
+    language: Language | None = None  # None: the project's language
 
 
 class DomainGroup(_Model):
@@ -225,6 +262,9 @@ class ProjectConfig(_Model):
     auth: AuthPolicy = AuthPolicy()
     classification: ClassificationConfig = ClassificationConfig()
     imap: ImapMailbox | None = None  # optional IMAP intake for this project
+    escalation: EscalationConfig = EscalationConfig()
+    connectors: ConnectorsConfig = ConnectorsConfig()  # DingTalk/webhook, archives
+    hold: bool = False  # legal hold: nothing of this project is purged (gateway/retention.py)
 
     @field_validator("timezone")
     @classmethod

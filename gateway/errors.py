@@ -6,6 +6,13 @@
     ├── ConfigError            a config file or environment variable is wrong (file, key, hint)
     ├── StoreError             the raw store or database cannot take a message (temporary: 4xx)
     ├── IntakeClosed           the project no longer accepts mail (closed, handed over)
+    ├── UnsafeHeader           a header value or address holds CR/LF/NUL or is no address
+    ├── NoticeInvalid          a notice or report lacks a field it needs (named), or is unknown
+    ├── RecordsError           a records command cannot do what was asked (no such record,
+    │                          search index not installed)
+    ├── RetentionRefused       a purge inside retention, not archived, or on legal hold
+    ├── ArchiveError           an archive cannot be written or read (path, manifest)
+    ├── ConnectorError         the business-process system did not take a delivery (retried)
     └── PipelineSignal         an expected outcome of a pipeline stage, caught by the driver
         ├── Quarantine         the message cannot be processed; raw bytes kept, reason recorded
         └── Discard            the message needs no record (e.g. our own mail looping back)
@@ -68,3 +75,27 @@ class Quarantine(PipelineSignal):
 
 class Discard(PipelineSignal):
     """The message is stored but needs no record."""
+
+
+class UnsafeHeader(GatewayError):
+    """A value meant for a mail header could inject a header or a recipient (CR, LF, NUL…)."""
+
+
+class NoticeInvalid(GatewayError):
+    """A notice or report cannot be rendered: unknown kind, or a required field is missing."""
+
+
+class RecordsError(GatewayError):
+    """A records command cannot do what was asked: no such record, or no search index yet."""
+
+
+class RetentionRefused(GatewayError):
+    """A purge was refused: inside retention (policy 7: ≥ 3 years), not archived, or on hold."""
+
+
+class ArchiveError(GatewayError):
+    """An archive cannot be written or read: bad path, unreadable zip, missing manifest."""
+
+
+class ConnectorError(GatewayError):
+    """The business-process system (DingTalk, webhook) did not take a delivery; it is retried."""

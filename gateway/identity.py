@@ -3,7 +3,8 @@
 Identity is (Message-ID, content hash). The content hash covers the body only, so one mail that
 reaches us twice — CC'd over SMTP and found again over IMAP, with different trace headers — is
 recognised as one. A message without a Message-ID gets a stable synthetic one from its body and
-its origin headers (Date, From, Subject), which do not change in transit.
+its header block without the trace fields that relays add (Received, Return-Path, …), which does
+not change in transit. Two messages that agree in all of that are the same message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from dataclasses import dataclass
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MSGID = re.compile(rb"<([^<>\s]{1,900})>")
 SYNTHETIC_DOMAIN = "synthetic.commgate.invalid"
+# Fields added or rewritten on the way (RFC 5321 §4.4, RFC 8601, RFC 8617, common MTAs).
+_TRACE = re.compile(rb"^(received|return-path|delivered-to|x-original-to|envelope-to|"
+                    rb"authentication-results|arc-[a-z-]+|x-received|x-spam[a-z-]*|"
+                    rb"x-virus[a-z-]*)\s*:", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,11 @@ def identify(raw: bytes) -> Identity:
             text = match.group(1).decode("utf-8", "replace")
             return Identity(normalize_message_id(text), False, content_hash)
     origin = hashlib.sha256()
-    for name in (b"date", b"from", b"subject"):
-        for value in header_values(block, name):
-            origin.update(name + b":" + value + b"\n")
+    keep = True
+    for line in block.splitlines():
+        if line[:1] not in (b" ", b"\t"):
+            keep = _TRACE.match(line) is None
+        if keep:
+            origin.update(line.rstrip(b"\r") + b"\n")
     origin.update(content_hash.encode())
     return Identity(f"{origin.hexdigest()[:32]}@{SYNTHETIC_DOMAIN}", True, content_hash)

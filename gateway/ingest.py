@@ -63,6 +63,7 @@ def ingest(app: App, project: str, paths: list[Path], *, sync: bool, history: bo
            enqueue: bool, progress: bool = False) -> IngestReport:
     from gateway.inbound.intake import accept
     from gateway.jobs import make_jobs
+    from gateway.metrics import MESSAGES_ACCEPTED
     from gateway.pipeline import process
 
     jobs = make_jobs(app.settings.gateway.broker_url) if enqueue and not sync else None
@@ -77,6 +78,7 @@ def ingest(app: App, project: str, paths: list[Path], *, sync: bool, history: bo
                 report.failed.append(f"{label}: {exc}")
                 advance()
                 continue
+            MESSAGES_ACCEPTED.labels(channel="import").inc()
             if result.duplicate:
                 report.duplicates += 1
             else:

@@ -52,9 +52,8 @@ def list_messages(
 def replay_messages(ctx: typer.Context,
                     ids: Annotated[list[int], typer.Argument(help="Message ids.")]) -> None:
     """Run the pipeline again on quarantined messages (after a fix or a config change)."""
-    from gateway.pipeline import replay
-
     from gateway.cli import open_app
+    from gateway.pipeline import replay
 
     gw = open_app(ctx)
     failed = 0

@@ -1,14 +1,15 @@
 """The processing pipeline: the order of stages, and the driver that keeps anything from being lost.
 
-    stored message ─▶ parse ─▶ thread ─▶ classify ─▶ record
+    stored message ─▶ parse ─▶ thread ─▶ classify ─▶ record ─▶ receipts ─▶ notify ─▶ reports
+                                                                                  ─▶ dingtalk
 
-Each stage is a function ``(Context) -> None`` in the module named after it; :data:`STAGES` is
+Each stage is a function ``(Context) -> None`` in the module named after it; :func:`_stages` is
 the one place their order is declared. The driver runs them in one transaction per message,
 claiming the message with a conditional update so two workers never process it twice. Expected
 outcomes are signals (:class:`~gateway.errors.Quarantine`, :class:`~gateway.errors.Discard`);
 anything unexpected quarantines the message with its error, raw bytes kept, replayable with
-``commgate replay``. Database trouble is not the message's fault: it is re-raised so the job
-retries.
+``commgate messages replay``. Database trouble is not the message's fault: it is re-raised so the
+job retries.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session
 from gateway.app import App
 from gateway.config import ProjectConfig
 from gateway.errors import Discard, Quarantine, StoreError
+from gateway.logs import add_log_context, log_context
+from gateway.metrics import observe_pipeline
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Project, Record
 
@@ -52,16 +55,30 @@ Stage = Callable[[Context], None]
 
 
 def _stages() -> tuple[tuple[str, Stage], ...]:
-    from gateway.stages import classify_stage, parse_stage, record_stage, thread_stage
+    from gateway.stages import (
+        classify_stage,
+        dingtalk_stage,
+        notify_stage,
+        parse_stage,
+        receipts_stage,
+        record_stage,
+        report_stage,
+        thread_stage,
+    )
 
     return (
         ("parse", parse_stage),
         ("thread", thread_stage),
         ("classify", classify_stage),
         ("record", record_stage),
+        ("receipts", receipts_stage),
+        ("notify", notify_stage),  # suppress automated senders, mark bounced notices
+        ("reports", report_stage),  # special report to leadership on a risk or urgent incident
+        ("dingtalk", dingtalk_stage),
     )
 
 
+@observe_pipeline  # latency histogram, outcome counter, message pk on every log line
 def process(app: App, message_pk: int) -> str:
     """Run every stage for one stored message; return its new state (or why nothing was done)."""
     try:
@@ -76,7 +93,8 @@ def process(app: App, message_pk: int) -> str:
             ctx = Context(app=app, session=session, message=message,
                           project=app.settings.project(project_row.code),
                           raw=app.raw.get(message.sha256))
-            return _run(ctx)
+            with log_context(message_id=message.message_id, record_id=message.record_id):
+                return _run(ctx)
     except (OperationalError, StoreError):
         raise  # the database or disk is unavailable: let the job retry later
     except DBAPIError as exc:
@@ -91,6 +109,8 @@ def _run(ctx: Context) -> str:
     for name, stage in _stages():
         try:
             stage(ctx)
+            if ctx.record is not None:
+                add_log_context(record_id=ctx.record.id)
         except Quarantine as signal:
             ctx.message.state = "quarantined"
             ctx.message.error = f"{signal.stage}: {signal}"

@@ -18,9 +18,11 @@ from datetime import timedelta
 import dramatiq
 
 from gateway.app import App
+from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.imap import ImapPoller, make_pollers
 from gateway.inbound.smtp import make_smtp_factory
 from gateway.jobs import QUEUE, Jobs, bind, sweep
+from gateway.shutdown import SessionTracker
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +38,19 @@ class Server:
         self.worker: dramatiq.Worker | None = None
         self.smtp_server: asyncio.AbstractServer | None = None
         self.smtp_port: int | None = None
+        self.sessions: SessionTracker | None = None  # open SMTP sessions, drained at stop()
         self._sweeper: Future[None] | None = None
+        self._outbox: Future[None] | None = None  # outbox delivery (gateway/notify)
         self._stopped = False
         # Intake threads: fsync and commit run here, never on the event loop.
         self.intake_executor = ThreadPoolExecutor(max_workers=16,
                                                   thread_name_prefix="commgate-intake")
         self.pollers: list[ImapPoller] = []
+        self.committer: GroupCommitter | None = None
 
     def start(self) -> None:
+        # First, so a missing IMAP password fails the start before anything listens.
+        self.pollers = make_pollers(self.app, self.jobs.enqueue_message)
         bind(self.app)
         if self.run_workers:
             self.worker = self.jobs.worker(self.app.settings.gateway.worker_threads)
@@ -51,19 +58,22 @@ class Server:
         self.thread.start()
         cfg = self.app.settings.gateway.smtp
         if cfg.enabled:
+            self.committer = GroupCommitter(self.app)
             factory = make_smtp_factory(self.app, self.jobs.enqueue_message,
-                                        executor=self.intake_executor)
+                                        executor=self.intake_executor,
+                                        committer=self.committer)
+            factory = self.sessions = SessionTracker(factory)
             self.smtp_server = asyncio.run_coroutine_threadsafe(
                 self.loop.create_server(factory, host=cfg.host, port=cfg.port),
                 self.loop).result(timeout=30)
             self.smtp_port = self.smtp_server.sockets[0].getsockname()[1]
             log.info("SMTP listening on %s:%d (%s mode)", cfg.host, self.smtp_port, cfg.mode)
-        self.pollers = make_pollers(self.app, self.jobs.enqueue_message)
         for poller in self.pollers:
             poller.start()
         # Recover what a previous run stored but did not process, then keep sweeping.
         sweep(self.app, self.jobs, stale_after=timedelta(0))
         self._sweeper = asyncio.run_coroutine_threadsafe(self._sweep_forever(), self.loop)
+        self._outbox = asyncio.run_coroutine_threadsafe(self._deliver_forever(), self.loop)
 
     async def _sweep_forever(self) -> None:
         interval = self.app.settings.gateway.sweep_interval
@@ -74,6 +84,29 @@ class Server:
                                                                  self.jobs)
             except Exception:
                 log.exception("sweep failed; retrying in %.0f s", interval)
+            # Receipt deadlines and escalation (gateway/scheduler.py; throttled, never raises).
+            from gateway.scheduler import serve_pass
+
+            await asyncio.get_running_loop().run_in_executor(None, serve_pass, self.app)
+
+    async def _deliver_forever(self) -> None:
+        """Deliver due outbox rows; claims in the rows make it safe in every process."""
+        from gateway.notify.outbox import deliver_due
+
+        interval = self.app.settings.gateway.sweep_interval
+        limit = self.app.settings.gateway.outbound.batch_size
+        loop = asyncio.get_running_loop()
+        last_error = ""
+        while True:
+            try:
+                await loop.run_in_executor(None, lambda: deliver_due(
+                    self.app, now=self.app.clock(), limit=limit))
+                last_error = ""
+            except Exception as exc:
+                if str(exc) != last_error:  # once per distinct fault, not every sweep
+                    log.exception("outbox delivery failed; retrying every %.0f s", interval)
+                last_error = str(exc)
+            await asyncio.sleep(interval)
 
     def stop(self, *, drain_timeout: float = 30.0) -> None:
         if self._stopped:
@@ -83,9 +116,14 @@ class Server:
             poller.stop(timeout=drain_timeout)
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._outbox is not None:
+            self._outbox.cancel()
+        if self.sessions is not None:  # close the listener, finish transactions, 421 to idle
+            asyncio.run_coroutine_threadsafe(self.sessions.drain(drain_timeout,
+                                                                 listener=self.smtp_server),
+                                             self.loop).result(timeout=drain_timeout + 5)
         if self.smtp_server is not None:
-            self.smtp_server.close()
-            asyncio.run_coroutine_threadsafe(self.smtp_server.wait_closed(),
+            asyncio.run_coroutine_threadsafe(_close_listener(self.smtp_server),
                                              self.loop).result(timeout=drain_timeout)
         if self.worker is not None:
             if self.jobs.embedded:
@@ -95,6 +133,14 @@ class Server:
                     log.warning("jobs still queued at shutdown; the next start resumes them")
             self.worker.stop()
         self.intake_executor.shutdown(wait=True)
+        if self.committer is not None:
+            self.committer.close()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=drain_timeout)
         log.info("stopped")
+
+
+async def _close_listener(server: asyncio.AbstractServer) -> None:
+    """Close on the loop's own thread: asyncio servers are not thread-safe."""
+    server.close()
+    await server.wait_closed()

@@ -1,7 +1,9 @@
 """The pipeline's stage adapters: each calls its pure domain module and writes the result.
 
 ``parse`` → :mod:`gateway.parse`, ``thread`` → :mod:`gateway.thread` (+ its SQL adapter),
-``classify`` → :mod:`gateway.classify`, ``record`` → :mod:`gateway.records`. The order lives in
+``classify`` → :mod:`gateway.classify`, ``record`` → :mod:`gateway.records`, ``receipts`` →
+:mod:`gateway.receipts`, ``notify`` → :mod:`gateway.notify.bounces`, ``reports`` →
+:mod:`gateway.reports.special`, ``dingtalk`` → :mod:`gateway.connectors`. The order lives in
 :mod:`gateway.pipeline`.
 """
 
@@ -10,8 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.classify import classify, facts_from_parsed
+from gateway.notify.bounces import notify_stage as notify_stage
 from gateway.parse import parse_message
 from gateway.records.store import attach_to_record
+from gateway.reports.special import report_stage as report_stage
 from gateway.store.threads import assign_thread
 from gateway.thread import evidence
 
@@ -62,3 +66,20 @@ def classify_stage(ctx: Context) -> None:
 
 def record_stage(ctx: Context) -> None:
     ctx.record = attach_to_record(ctx)
+
+
+def dingtalk_stage(ctx: Context) -> None:
+    """Policy 4.4: a record that qualifies goes to the business-process system (DingTalk)."""
+    from gateway.connectors.outbox import queue_for_record
+
+    # Mail imported with --history is the past: it is archived, not announced again.
+    if ctx.record is not None and ctx.project.connectors.sinks and not ctx.message.history:
+        queue_for_record(ctx.session, project=ctx.project, record=ctx.record,
+                         now=ctx.app.clock())
+
+
+def receipts_stage(ctx: Context) -> None:
+    """Policy 4.3: open receipts for a message that asks for them; count replies and MDNs."""
+    from gateway.receipts import receipts_stage as run
+
+    run(ctx)

@@ -65,7 +65,8 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Project(Base):
@@ -141,11 +142,16 @@ class Arrival(Base):
 
 class Thread(Base):
     __tablename__ = "threads"
+    __table_args__ = (
+        # the subject fall-back looks up recent threads by normalised subject
+        Index("ix_threads_subject", "project_id", "subject_key", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     subject_key: Mapped[str] = mapped_column(String(512), default="")
-    merged_into: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), default=None)
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), default=None,
+                                                    index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -193,7 +199,12 @@ class Record(Base):
 
 
 class Receipt(Base):
-    """One recipient's confirmation of one message."""
+    """One recipient's confirmation of one message (gateway/receipts.py).
+
+    ``status``: pending → read (an MDN) → confirmed | questioned | declined (a reply's own text).
+    ``level``: the highest ladder level whose mail named this receipt (0: not yet reminded).
+    The ladder's state for the whole message is its ``receipt_requests`` row.
+    """
 
     __tablename__ = "receipts"
     __table_args__ = (UniqueConstraint("message_pk", "recipient", name="uq_receipts_recipient"),)
@@ -206,5 +217,22 @@ class Receipt(Base):
     deadline: Mapped[datetime | None] = mapped_column(default=None)
     level: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Columns of the receipts stage, loaded only by the queries that use them
+    # (``undefer_group("receipt_answers")``), so older readers of this table never touch them.
+    # person_key(recipient): how replies are matched (case, plus-tags, IDN folded).
+    recipient_key: Mapped[str] = mapped_column(String(320), default="", deferred=True,
+                                               deferred_group="receipt_answers")
+    recipient_name: Mapped[str] = mapped_column(String(256), default="", deferred=True,
+                                                deferred_group="receipt_answers")
+    opened_at: Mapped[datetime | None] = mapped_column(default=None, deferred=True,
+                                                       deferred_group="receipt_answers")
+    answered_at: Mapped[datetime | None] = mapped_column(default=None, deferred=True,
+                                                         deferred_group="receipt_answers")
+    # The message that last moved this receipt (a reply or an MDN).
+    answer_message_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id"), default=None, deferred=True, deferred_group="receipt_answers")
+    # What was noticed without changing the status: auto-replies, unclear or forged replies.
+    notes: Mapped[list[Any]] = mapped_column(default=list, deferred=True,
+                                             deferred_group="receipt_answers")
 
     record: Mapped[Record] = relationship(back_populates="receipts")

@@ -29,7 +29,7 @@ class RawStore:
         if target.exists() and target.stat().st_size == len(data):
             return digest
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._make_dirs(target.parent)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as fh:
@@ -45,6 +45,20 @@ class RawStore:
             raise StoreError(f"cannot write raw message: {exc.strerror or exc}",
                              hint="check free space and permissions of the data folder") from exc
         return digest
+
+    def _make_dirs(self, folder: Path) -> None:
+        """Create the fan-out folders; a new folder's entry is fsynced in its parent, so a power
+        cut cannot drop the folder (and with it a message already answered 250)."""
+        if folder.is_dir():
+            return
+        missing = []
+        probe = folder
+        while not probe.is_dir():
+            missing.append(probe)
+            probe = probe.parent
+        for path in reversed(missing):
+            path.mkdir(exist_ok=True)
+            _fsync_dir(path.parent)
 
     def get(self, sha256: str) -> bytes:
         try:

@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 21:09:27.525898
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import gateway.store.models
+from gateway.store.search_models import SEARCH_DDL, SEARCH_DROP_DDL
 
 
 revision: str = '0001'
@@ -32,6 +32,78 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_projects')),
     sa.UniqueConstraint('code', name=op.f('uq_projects_code'))
     )
+    op.create_table('archive_exports',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('path', sa.Text(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('messages', sa.Integer(), nullable=False),
+    sa.Column('records', sa.Integer(), nullable=False),
+    sa.Column('audit_seq', sa.BigInteger(), nullable=False),
+    sa.Column('covers_until', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=320), nullable=False),
+    sa.Column('created_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_archive_exports_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_archive_exports'))
+    )
+    with op.batch_alter_table('archive_exports', schema=None) as batch_op:
+        batch_op.create_index('ix_archive_exports_project', ['project_id', 'covers_until'], unique=False)
+
+    op.create_table('audit_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=320), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('subject_type', sa.String(length=32), nullable=False),
+    sa.Column('subject_id', sa.String(length=128), nullable=False),
+    sa.Column('before', sa.JSON(), nullable=True),
+    sa.Column('after', sa.JSON(), nullable=True),
+    sa.Column('prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_audit_events_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events')),
+    sa.UniqueConstraint('project_id', 'seq', name='uq_audit_events_seq')
+    )
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_events_subject', ['subject_type', 'subject_id'], unique=False)
+
+    op.create_table('audit_heads',
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.Column('updated_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_audit_heads_project_id_projects')),
+    sa.PrimaryKeyConstraint('project_id', name=op.f('pk_audit_heads'))
+    )
+    op.create_table('imap_cursors',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account', sa.String(length=320), nullable=False),
+    sa.Column('folder', sa.String(length=255), nullable=False),
+    sa.Column('uidvalidity', sa.BigInteger(), nullable=False),
+    sa.Column('last_uid', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_imap_cursors_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_imap_cursors')),
+    sa.UniqueConstraint('project_id', 'account', 'folder', name='uq_imap_cursors_mailbox')
+    )
+    with op.batch_alter_table('imap_cursors', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_imap_cursors_project_id'), ['project_id'], unique=False)
+
+    op.create_table('suppressions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('address', sa.String(length=320), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('created_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_suppressions_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_suppressions')),
+    sa.UniqueConstraint('project_id', 'address', name='uq_suppressions_address')
+    )
     op.create_table('threads',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -44,8 +116,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_threads'))
     )
     with op.batch_alter_table('threads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_threads_merged_into'), ['merged_into'], unique=False)
         batch_op.create_index(batch_op.f('ix_threads_project_id'), ['project_id'], unique=False)
+        batch_op.create_index('ix_threads_subject', ['project_id', 'subject_key', 'updated_at'], unique=False)
 
+    op.create_table('handovers',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('archive_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('department', sa.String(length=128), nullable=False),
+    sa.Column('recipient_name', sa.String(length=128), nullable=False),
+    sa.Column('recipient', sa.String(length=320), nullable=False),
+    sa.Column('outbox_key', sa.String(length=255), nullable=True),
+    sa.Column('actor', sa.String(length=320), nullable=False),
+    sa.Column('created_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['archive_id'], ['archive_exports.id'], name=op.f('fk_handovers_archive_id_archive_exports')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_handovers_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_handovers')),
+    sa.UniqueConstraint('project_id', name=op.f('uq_handovers_project_id'))
+    )
     op.create_table('records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -88,6 +177,29 @@ def upgrade() -> None:
     with op.batch_alter_table('thread_refs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_thread_refs_thread_id'), ['thread_id'], unique=False)
 
+    op.create_table('connector_deliveries',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('connector', sa.String(length=64), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=255), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', gateway.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_connector_deliveries_project_id_projects')),
+    sa.ForeignKeyConstraint(['record_id'], ['records.id'], name=op.f('fk_connector_deliveries_record_id_records')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_connector_deliveries')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_connector_deliveries_idempotency_key')),
+    sa.UniqueConstraint('record_id', 'connector', name='uq_connector_deliveries')
+    )
+    with op.batch_alter_table('connector_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_connector_deliveries_due', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_connector_deliveries_project_id'), ['project_id'], unique=False)
+
     op.create_table('messages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -125,6 +237,20 @@ def upgrade() -> None:
         batch_op.create_index('ix_messages_state', ['state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_thread_id'), ['thread_id'], unique=False)
 
+    op.create_table('record_search',
+    sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('subject', sa.Text(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('attachments', sa.Text(), nullable=False),
+    sa.Column('updated_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_record_search_project_id_projects')),
+    sa.ForeignKeyConstraint(['record_id'], ['records.id'], name=op.f('fk_record_search_record_id_records'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('record_id', name=op.f('pk_record_search'))
+    )
+    with op.batch_alter_table('record_search', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_record_search_project_id'), ['project_id'], unique=False)
+
     op.create_table('arrivals',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('message_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -139,6 +265,33 @@ def upgrade() -> None:
     with op.batch_alter_table('arrivals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_arrivals_message_pk'), ['message_pk'], unique=False)
 
+    op.create_table('receipt_requests',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('message_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('sender', sa.String(length=320), nullable=False),
+    sa.Column('urgency', sa.String(length=16), nullable=False),
+    sa.Column('opened_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('deadline', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('due_soon_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('steps_done', sa.Integer(), nullable=False),
+    sa.Column('due_soon_noted', sa.Boolean(), nullable=False),
+    sa.Column('overdue_noted', sa.Boolean(), nullable=False),
+    sa.Column('next_due_at', gateway.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', gateway.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['message_pk'], ['messages.id'], name=op.f('fk_receipt_requests_message_pk_messages')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_receipt_requests_project_id_projects')),
+    sa.ForeignKeyConstraint(['record_id'], ['records.id'], name=op.f('fk_receipt_requests_record_id_records')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipt_requests')),
+    sa.UniqueConstraint('message_pk', name=op.f('uq_receipt_requests_message_pk'))
+    )
+    with op.batch_alter_table('receipt_requests', schema=None) as batch_op:
+        batch_op.create_index('ix_receipt_requests_due', ['next_due_at'], unique=False, postgresql_where=sa.text('next_due_at IS NOT NULL'), sqlite_where=sa.text('next_due_at IS NOT NULL'))
+        batch_op.create_index(batch_op.f('ix_receipt_requests_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_requests_record_id'), ['record_id'], unique=False)
+
     op.create_table('receipts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -148,6 +301,13 @@ def upgrade() -> None:
     sa.Column('deadline', gateway.store.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('level', sa.Integer(), nullable=False),
     sa.Column('updated_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('recipient_key', sa.String(length=320), nullable=False),
+    sa.Column('recipient_name', sa.String(length=256), nullable=False),
+    sa.Column('opened_at', gateway.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('answered_at', gateway.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('answer_message_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('notes', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['answer_message_pk'], ['messages.id'], name=op.f('fk_receipts_answer_message_pk_messages')),
     sa.ForeignKeyConstraint(['message_pk'], ['messages.id'], name=op.f('fk_receipts_message_pk_messages')),
     sa.ForeignKeyConstraint(['record_id'], ['records.id'], name=op.f('fk_receipts_record_id_records')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_receipts')),
@@ -156,19 +316,214 @@ def upgrade() -> None:
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_receipts_record_id'), ['record_id'], unique=False)
 
+    op.create_table('record_attachments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('message_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=512), nullable=False),
+    sa.Column('content_type', sa.String(length=255), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['message_pk'], ['messages.id'], name=op.f('fk_record_attachments_message_pk_messages')),
+    sa.ForeignKeyConstraint(['record_id'], ['records.id'], name=op.f('fk_record_attachments_record_id_records'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_record_attachments')),
+    sa.UniqueConstraint('message_pk', 'position', name='uq_record_attachments_part')
+    )
+    with op.batch_alter_table('record_attachments', schema=None) as batch_op:
+        batch_op.create_index('ix_record_attachments_record', ['record_id', 'id'], unique=False)
+
+    op.create_table('escalation_steps',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('request_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('message_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('level', sa.Integer(), nullable=False),
+    sa.Column('repeat', sa.Integer(), nullable=False),
+    sa.Column('notify', sa.String(length=32), nullable=False),
+    sa.Column('due_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('done_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('targets', sa.JSON(), nullable=False),
+    sa.Column('about', sa.JSON(), nullable=False),
+    sa.Column('outbox_keys', sa.JSON(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['message_pk'], ['messages.id'], name=op.f('fk_escalation_steps_message_pk_messages')),
+    sa.ForeignKeyConstraint(['request_id'], ['receipt_requests.id'], name=op.f('fk_escalation_steps_request_id_receipt_requests')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation_steps')),
+    sa.UniqueConstraint('message_pk', 'level', 'repeat', name='uq_escalation_steps_level')
+    )
+    with op.batch_alter_table('escalation_steps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_escalation_steps_request_id'), ['request_id'], unique=False)
+
+    op.create_table('outbox',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=255), nullable=False),
+    sa.Column('message_id', sa.String(length=998), nullable=False),
+    sa.Column('subject', sa.Text(), nullable=False),
+    sa.Column('envelope_from', sa.String(length=320), nullable=False),
+    sa.Column('author', sa.String(length=320), nullable=False),
+    sa.Column('automated', sa.Boolean(), nullable=False),
+    sa.Column('raw', sa.LargeBinary(), nullable=False),
+    sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('receipt_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', gateway.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('lease_token', sa.String(length=32), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('bounced', sa.Boolean(), nullable=False),
+    sa.Column('created_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', gateway.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_outbox_project_id_projects')),
+    sa.ForeignKeyConstraint(['receipt_id'], ['receipts.id'], name=op.f('fk_outbox_receipt_id_receipts')),
+    sa.ForeignKeyConstraint(['record_id'], ['records.id'], name=op.f('fk_outbox_record_id_records')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_idempotency_key'))
+    )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_due', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_message_id'), ['message_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_record_id'), ['record_id'], unique=False)
+
+    op.create_table('receipt_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('request_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('receipt_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('cause_message_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('status_before', sa.String(length=16), nullable=True),
+    sa.Column('status_after', sa.String(length=16), nullable=True),
+    sa.Column('at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('audited', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['cause_message_pk'], ['messages.id'], name=op.f('fk_receipt_events_cause_message_pk_messages')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_receipt_events_project_id_projects')),
+    sa.ForeignKeyConstraint(['receipt_id'], ['receipts.id'], name=op.f('fk_receipt_events_receipt_id_receipts')),
+    sa.ForeignKeyConstraint(['request_id'], ['receipt_requests.id'], name=op.f('fk_receipt_events_request_id_receipt_requests')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipt_events')),
+    sa.UniqueConstraint('key', name=op.f('uq_receipt_events_key'))
+    )
+    with op.batch_alter_table('receipt_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipt_events_receipt_id'), ['receipt_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_events_request_id'), ['request_id'], unique=False)
+        batch_op.create_index('ix_receipt_events_unaudited', ['project_id', 'id'], unique=False, postgresql_where=sa.text('NOT audited'), sqlite_where=sa.text('NOT audited'))
+
+    op.create_table('expected_alerts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('owner', sa.String(length=320), nullable=False),
+    sa.Column('period', sa.String(length=64), nullable=False),
+    sa.Column('level', sa.Integer(), nullable=False),
+    sa.Column('outbox_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_expected_alerts_outbox_id_outbox')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_expected_alerts_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_expected_alerts')),
+    sa.UniqueConstraint('project_id', 'kind', 'owner', 'period', 'level', name='uq_expected_alerts_level')
+    )
+    op.create_table('outbox_recipients',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('outbox_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('address', sa.String(length=320), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_outbox_recipients_outbox_id_outbox')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_outbox_recipients_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_recipients')),
+    sa.UniqueConstraint('outbox_id', 'address', name='uq_outbox_recipients_address')
+    )
+    with op.batch_alter_table('outbox_recipients', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_recipients_outbox_id'), ['outbox_id'], unique=False)
+        batch_op.create_index('ix_outbox_recipients_rate', ['project_id', 'address', 'created_at'], unique=False)
+
+    op.create_table('report_runs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('period', sa.String(length=64), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('draft_message_id', sa.String(length=998), nullable=True),
+    sa.Column('outbox_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('facts', sa.JSON(), nullable=False),
+    sa.Column('created_at', gateway.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', gateway.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_report_runs_outbox_id_outbox')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_report_runs_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_runs')),
+    sa.UniqueConstraint('project_id', 'kind', 'period', name='uq_report_runs_period')
+    )
+    with op.batch_alter_table('report_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_runs_draft_message_id'), ['draft_message_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_runs_project_id'), ['project_id'], unique=False)
+
     # ### end Alembic commands ###
+    for statement in SEARCH_DDL.get(op.get_bind().dialect.name, ()):
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    for statement in SEARCH_DROP_DDL.get(op.get_bind().dialect.name, ()):
+        op.execute(statement)
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('report_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_runs_project_id'))
+        batch_op.drop_index(batch_op.f('ix_report_runs_draft_message_id'))
+
+    op.drop_table('report_runs')
+    with op.batch_alter_table('outbox_recipients', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_recipients_rate')
+        batch_op.drop_index(batch_op.f('ix_outbox_recipients_outbox_id'))
+
+    op.drop_table('outbox_recipients')
+    op.drop_table('expected_alerts')
+    with op.batch_alter_table('receipt_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_receipt_events_unaudited', postgresql_where=sa.text('NOT audited'), sqlite_where=sa.text('NOT audited'))
+        batch_op.drop_index(batch_op.f('ix_receipt_events_request_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_events_receipt_id'))
+
+    op.drop_table('receipt_events')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_record_id'))
+        batch_op.drop_index(batch_op.f('ix_outbox_project_id'))
+        batch_op.drop_index(batch_op.f('ix_outbox_message_id'))
+        batch_op.drop_index('ix_outbox_due')
+
+    op.drop_table('outbox')
+    with op.batch_alter_table('escalation_steps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_escalation_steps_request_id'))
+
+    op.drop_table('escalation_steps')
+    with op.batch_alter_table('record_attachments', schema=None) as batch_op:
+        batch_op.drop_index('ix_record_attachments_record')
+
+    op.drop_table('record_attachments')
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_receipts_record_id'))
 
     op.drop_table('receipts')
+    with op.batch_alter_table('receipt_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_receipt_requests_record_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_requests_project_id'))
+        batch_op.drop_index('ix_receipt_requests_due', postgresql_where=sa.text('next_due_at IS NOT NULL'), sqlite_where=sa.text('next_due_at IS NOT NULL'))
+
+    op.drop_table('receipt_requests')
     with op.batch_alter_table('arrivals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_arrivals_message_pk'))
 
     op.drop_table('arrivals')
+    with op.batch_alter_table('record_search', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_record_search_project_id'))
+
+    op.drop_table('record_search')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_thread_id'))
         batch_op.drop_index('ix_messages_state')
@@ -177,6 +532,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_messages_project_id'))
 
     op.drop_table('messages')
+    with op.batch_alter_table('connector_deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_connector_deliveries_project_id'))
+        batch_op.drop_index('ix_connector_deliveries_due')
+
+    op.drop_table('connector_deliveries')
     with op.batch_alter_table('thread_refs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_thread_refs_thread_id'))
 
@@ -186,9 +546,26 @@ def downgrade() -> None:
         batch_op.drop_index('ix_records_project_created')
 
     op.drop_table('records')
+    op.drop_table('handovers')
     with op.batch_alter_table('threads', schema=None) as batch_op:
+        batch_op.drop_index('ix_threads_subject')
         batch_op.drop_index(batch_op.f('ix_threads_project_id'))
+        batch_op.drop_index(batch_op.f('ix_threads_merged_into'))
 
     op.drop_table('threads')
+    op.drop_table('suppressions')
+    with op.batch_alter_table('imap_cursors', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_imap_cursors_project_id'))
+
+    op.drop_table('imap_cursors')
+    op.drop_table('audit_heads')
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_events_subject')
+
+    op.drop_table('audit_events')
+    with op.batch_alter_table('archive_exports', schema=None) as batch_op:
+        batch_op.drop_index('ix_archive_exports_project')
+
+    op.drop_table('archive_exports')
     op.drop_table('projects')
     # ### end Alembic commands ###
