@@ -175,6 +175,24 @@ def db_upgrade(ctx: typer.Context) -> None:
     gw.close()
 
 
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="What changed.")]
+                ) -> None:
+    """For developers: write a new Alembic revision from the difference between the models and
+    the migrations (compared on a scratch SQLite database)."""
+    import tempfile
+
+    from alembic import command
+
+    from gateway.store.db import alembic_config, make_engine, upgrade
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(f"sqlite:///{scratch}/revision.db")
+        upgrade(engine)
+        command.revision(alembic_config(engine), message=message, autogenerate=True)
+        engine.dispose()
+
+
 @app.command("check-config")
 def check_config(ctx: typer.Context) -> None:
     """Validate the gateway file and every project file."""
