@@ -114,16 +114,16 @@ def _run(ctx: Context) -> str:
         except Quarantine as signal:
             ctx.message.state = "quarantined"
             ctx.message.error = f"{signal.stage}: {signal}"
-            log.warning("<%s> message %d quarantined at %s: %s", ctx.message.message_id,
-                        ctx.message.id, signal.stage, signal)
+            # (the log context puts the Message-ID and record id on every line)
+            log.warning("message %d quarantined at %s: %s", ctx.message.id, signal.stage,
+                        signal)
             return "quarantined"
         except Discard as signal:
             ctx.message.flags = {**ctx.message.flags, "discarded": f"{signal.stage}: {signal}"}
-            log.info("<%s> message %d needs no record: %s", ctx.message.message_id,
-                     ctx.message.id, signal)
+            log.info("message %d needs no record: %s", ctx.message.id, signal)
             return "processed"
-        log.debug("<%s> stage %s done", ctx.message.message_id, name)
-    log.info("<%s> message %d processed: record %s", ctx.message.message_id, ctx.message.id,
+        log.debug("stage %s done", name)
+    log.info("message %d processed: record %s", ctx.message.id,
              ctx.record.id if ctx.record else "-")
     return "processed"
 

@@ -84,12 +84,16 @@ def list_records(ctx: typer.Context, project: Project, category: Category = None
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{project}: {len(views)} record(s)")
+    from gateway.cli import settings_of
+
+    zone = settings_of(ctx).project(project).zone
+    table = Table(title=f"{project}: {len(views)} record(s), times in {zone.key}")
     for col in ("id", "created", "category", "group", "formality", "receipts", "msgs",
                 "subject"):
         table.add_column(col, overflow="fold")
     for v in views:
-        table.add_row(str(v["id"]), v["created_at"][:16].replace("T", " "), v["category"],
+        created = datetime.fromisoformat(v["created_at"]).astimezone(zone)
+        table.add_row(str(v["id"]), created.strftime("%Y-%m-%d %H:%M"), v["category"],
                       v["stakeholder_group"], v["formality"], _receipts_summary(v),
                       str(v["message_count"]), v["subject"])
     Console(width=max(120, Console().width)).print(table)
