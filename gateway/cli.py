@@ -209,6 +209,7 @@ def _register_optional() -> None:
 
     for module in ("gateway.ingest", "gateway.messages", "gateway.records.command",
                    "gateway.parse.command", "gateway.receipts_command",
+                   "gateway.records.threads_command",
                    "gateway.classify_command", "gateway.plan_command",
                    "gateway.notify.command", "gateway.reports.command",
                    "gateway.audit_command", "gateway.connectors.command", "gateway.demo"):

@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gateway.addresses import person_key
+from gateway.audit import record_event
 from gateway.classify_group import party_group
 from gateway.config import ProjectConfig
 from gateway.records.search import has_table, index_record
@@ -139,6 +140,7 @@ def attach_to_record(ctx: Context) -> Record:
                              .with_for_update()).one_or_none()
     now = ctx.app.clock()
     reasons = [r.as_dict() if hasattr(r, "as_dict") else str(r) for r in c.reasons]
+    events: list[tuple[str, Any, Any]] = []  # (action, before, after) for the audit trail
     if record is None:
         record = Record(project_id=ctx.message.project_id, thread_id=ctx.thread_id,
                         subject=ctx.parsed.subject, category=c.category,
@@ -149,10 +151,15 @@ def attach_to_record(ctx: Context) -> Record:
                         created_at=ctx.parsed.date or now, updated_at=now)
         session.add(record)
         session.flush()
+        events.append(("record.created", None, _classification(record)))
     else:
+        before = _classification(record)
         _update(record, c, reasons, ctx.message.message_id, now)
+        if record.category != before["category"]:
+            events.append(("record.reclassified", before, _classification(record)))
     for absorbed in ctx.merged_threads:
         _absorb(session, record, absorbed)
+        events.append(("record.merged", {"thread": absorbed}, {"record": record.id}))
     known = {party["address"] for party in record.parties}
     record.parties = record.parties + [p for p in _parties(ctx) if p["address"] not in known]
     record.message_count += 1
@@ -160,11 +167,26 @@ def attach_to_record(ctx: Context) -> Record:
     ctx.message.record_id = record.id
     conclusion = find_conclusion(ctx.parsed.subject, ctx.parsed.own_text or "")
     if conclusion:
+        before_conclusion = record.conclusion
         set_conclusion(record, conclusion, by=ctx.parsed.from_addr or "", source="mail", at=now,
                        message_id=ctx.message.message_id)
+        events.append(("record.concluded", {"conclusion": before_conclusion},
+                       {"conclusion": conclusion, "by": ctx.parsed.from_addr}))
     _attachments(ctx, record)
     index_record(session, record, now=now)
+    for action, before_state, after_state in events:
+        record_event(session, project_id=record.project_id, actor="system:pipeline",
+                     action=action, subject_type="record", subject_id=record.id,
+                     before=before_state,
+                     after={**(after_state or {}), "message_id": ctx.message.message_id},
+                     now=now)
     return record
+
+
+def _classification(record: Record) -> dict[str, Any]:
+    return {"category": record.category, "stakeholder_group": record.stakeholder_group,
+            "formality": record.formality, "urgency": record.urgency,
+            "receipt_required": record.receipt_required}
 
 
 def _update(record: Record, c: Any, reasons: list[Any], message_id: str, now: datetime) -> None:
