@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from gateway.addresses import normalize_address
 from gateway.config import ProjectConfig, Settings
 from gateway.errors import NoticeInvalid
 from gateway.notify.compose import compose, record_code
@@ -91,7 +96,10 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
     if spec.automated:
         author: tuple[str, str] = (project.name, project.address)
     else:
-        member = project.member(sender)
+        try:
+            member = project.member(sender)
+        except ValueError:  # not an address at all (CR/LF, lists…): refused like a stranger
+            member = None
         if member is None:
             raise NoticeInvalid(f"--from {sender}: not a member of project {project.code}",
                                 hint="a notice is the mail of a project member")
@@ -133,33 +141,73 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
 
 
 def send(app: App, prepared: Prepared, *, project: ProjectConfig, now: datetime) -> list[int]:
-    """Queue every mail of ``prepared``; a person's notice is also recorded via the pipeline."""
-    from gateway.inbound.intake import accept
-    from gateway.pipeline import process
+    """Queue every mail of ``prepared``; return the outbox ids.
 
-    project_id = app.project_ids[project.code]
+    A notice a person sends is recorded first: a copy goes through the pipeline, which opens its
+    record and receipts. Then each recipient who owes a receipt gets a copy whose Reply-To is
+    that receipt's signed reply address (policy 4.3: the reply counts even when a client strips
+    the threading headers); everyone else gets the plain notice. Automated notices are only
+    queued.
+    """
     ids: list[int] = []
     for message, recipients in prepared.mails:
-        with unit_of_work(app.sessions) as session:
-            mail = queue(session, project_id=project_id, kind=prepared.kind.name,
-                         idempotency_key=f"notice:{message['Message-ID']}", message=message,
-                         recipients=recipients, record_id=prepared.record_id, now=now,
-                         author=prepared.author)
-            ids.append(mail.id)
-            raw, message_id = mail.raw, mail.message_id
         if prepared.kind.automated:
-            continue
-        accepted = accept(app, project=project.code, raw=raw, channel="notice",
-                          envelope_from=prepared.author, envelope_to=recipients,
-                          will_enqueue=False)
-        state = process(app, accepted.message_pk)
-        record_id = _record_of(app, accepted.message_pk)
-        if record_id is not None:
             with unit_of_work(app.sessions) as session:
-                session.execute(update(OutboxMail).where(OutboxMail.id == ids[-1])
-                                .values(record_id=record_id))
-        log.info("%s notice %s queued as outbox %d, stored as message %d (%s, record %s)",
-                 prepared.kind.name, message_id, ids[-1], accepted.message_pk, state, record_id)
+                ids.append(_queue(session, app.project_ids[project.code], prepared, message,
+                                  recipients, now=now).id)
+            continue
+        ids.extend(_send_personal(app, prepared, message, recipients, project=project, now=now))
+    return ids
+
+
+def _queue(session: Session, project_id: int, prepared: Prepared, message: EmailMessage,
+           recipients: Sequence[str], *, now: datetime, key_suffix: str = "",
+           record_id: int | None = None, receipt_id: int | None = None) -> OutboxMail:
+    return queue(session, project_id=project_id, kind=prepared.kind.name,
+                 idempotency_key=f"notice:{message['Message-ID']}{key_suffix}",
+                 message=message, recipients=recipients,
+                 record_id=record_id or prepared.record_id, receipt_id=receipt_id, now=now,
+                 author=prepared.author)
+
+
+def _send_personal(app: App, prepared: Prepared, message: EmailMessage,
+                   recipients: Sequence[str], *, project: ProjectConfig,
+                   now: datetime) -> list[int]:
+    from gateway.inbound.intake import accept
+    from gateway.pipeline import process
+    from gateway.store.models import Receipt
+    from gateway.tokens import make_reply_address
+
+    del message["Bcc"]  # never in the bytes we store or hand over (RFC 5322 §3.6.3)
+    if message["Date"] is None:
+        message["Date"] = format_datetime(now)
+    accepted = accept(app, project=project.code, raw=message.as_bytes(policy=SMTP),
+                      channel="notice", envelope_from=prepared.author, envelope_to=recipients,
+                      will_enqueue=False)
+    state = process(app, accepted.message_pk)
+    record_id = _record_of(app, accepted.message_pk)
+    expires = now + timedelta(days=project.escalation.reply_address_days)
+    project_id = app.project_ids[project.code]
+    ids: list[int] = []
+    with unit_of_work(app.sessions) as session:
+        owing = {r.recipient: r.id for r in session.scalars(
+            select(Receipt).where(Receipt.message_pk == accepted.message_pk))}
+        wanted = list(dict.fromkeys(normalize_address(r) for r in recipients))
+        plain = [r for r in wanted if r not in owing]
+        if plain:
+            ids.append(_queue(session, project_id, prepared, message, plain, now=now,
+                              record_id=record_id).id)
+        for address in (r for r in wanted if r in owing):
+            copy = deepcopy(message)
+            del copy["Reply-To"]
+            copy["Reply-To"] = make_reply_address(app.settings, project.code, owing[address],
+                                                  expires=expires)
+            ids.append(_queue(session, project_id, prepared, copy, [address], now=now,
+                              key_suffix=f":{address}", record_id=record_id,
+                              receipt_id=owing[address]).id)
+    log.info("%s notice %s stored as message %d (%s, record %s), queued as outbox %s",
+             prepared.kind.name, message["Message-ID"], accepted.message_pk, state, record_id,
+             ids)
     return ids
 
 

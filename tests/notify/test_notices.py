@@ -18,14 +18,18 @@ from typer.testing import CliRunner
 from gateway.app import App
 from gateway.cli import app as cli
 from gateway.errors import NoticeInvalid
+from gateway.inbound.intake import accept
 from gateway.notify import notices
 from gateway.notify.bounces import notify_stage
 from gateway.notify.kinds import KINDS
 from gateway.notify.outbox import deliver_due
 from gateway.parse import parse_message
+from gateway.pipeline import process
 from gateway.store.db import unit_of_work
-from gateway.store.models import Message, Record
+from gateway.store.models import Message, Receipt, Record
 from gateway.store.notify_models import OutboxMail, Suppression
+from gateway.tokens import verify_reply_address
+from tests.support.mail import make_mail
 
 PM = "zhangwei@xdyj.example.com"
 CLIENT = "huang@client.example.cn"
@@ -178,3 +182,28 @@ def test_a_bounce_marks_the_notice_and_tells_the_sender(embedded_app: App) -> No
         assert told.automated and told.record_id == mail.record_id
         assert s.scalars(select(Suppression.address)).all() == [
             "mailer-daemon@mx.client.example.cn"]
+
+
+def test_a_change_notice_carries_a_signed_reply_address_that_confirms(
+        embedded_app: App) -> None:
+    # Given 张伟 sends the client a change notice through the gateway
+    project = embedded_app.settings.project("demo")
+    [pk] = notices.send(embedded_app, _prepare(embedded_app, "change"), project=project,
+                        now=embedded_app.clock())
+    with unit_of_work(embedded_app.sessions) as s:
+        mail = s.get_one(OutboxMail, pk)
+        sent = message_from_bytes(mail.raw, policy=default)
+        receipt_id = mail.receipt_id
+    # Then the client's copy answers to the signed address of the client's receipt
+    reply_to = str(sent["Reply-To"])
+    assert reply_to.startswith("proj-demo+r-") and receipt_id is not None
+    token = verify_reply_address(embedded_app.settings, reply_to, now=embedded_app.clock())
+    assert token is not None and token.receipt_id == receipt_id
+    # When the client answers "收到" on that address with no threading headers at all
+    reply = make_mail(subject="收到", sender=CLIENT, to=reply_to, cc="", body="收到，同意。\n")
+    accepted = accept(embedded_app, project="demo", raw=bytes(reply), channel="smtp",
+                      envelope_to=[reply_to], will_enqueue=False)
+    assert process(embedded_app, accepted.message_pk) == "processed"
+    # Then the receipt is confirmed
+    with unit_of_work(embedded_app.sessions) as s:
+        assert s.get_one(Receipt, receipt_id).status == "confirmed"
