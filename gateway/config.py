@@ -87,6 +87,9 @@ class SmtpListener(_Model):
     tls_cert: str = ""  # PEM certificate chain; with tls_key, STARTTLS is offered (RFC 3207)
     tls_key: str = ""
     require_starttls: bool = False  # refuse MAIL until STARTTLS (needs tls_cert)
+    # How raw files become durable before 250 (docs/inbound.md): "batch" = one syncfs(2) per
+    # group commit (Linux >= 5.8; elsewhere falls back to "file"), "file" = fsync per file.
+    raw_sync: Literal["batch", "file"] = "batch"
 
     @model_validator(mode="after")
     def _tls_pair(self) -> SmtpListener:
@@ -209,6 +212,8 @@ class MatrixEntry(_Model):
     frequency: str
     channel: str = "email"
     owner: Role = "project_manager"
+    # Client-facing reports (issue 7): drafted to the owner first, sent on "同意发送"/"approve".
+    approval: bool = False
 
 
 class AuthPolicy(_Model):

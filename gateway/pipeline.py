@@ -1,7 +1,7 @@
 """The processing pipeline: the order of stages, and the driver that keeps anything from being lost.
 
     stored message ─▶ parse ─▶ thread ─▶ classify ─▶ record ─▶ receipts ─▶ notify ─▶ reports
-                                                                                  ─▶ dingtalk
+                                                                    ─▶ approvals ─▶ dingtalk
 
 Each stage is a function ``(Context) -> None`` in the module named after it; :func:`_stages` is
 the one place their order is declared. The driver runs them in one transaction per message,
@@ -56,6 +56,7 @@ Stage = Callable[[Context], None]
 
 def _stages() -> tuple[tuple[str, Stage], ...]:
     from gateway.stages import (
+        approvals_stage,
         classify_stage,
         dingtalk_stage,
         notify_stage,
@@ -74,6 +75,7 @@ def _stages() -> tuple[tuple[str, Stage], ...]:
         ("receipts", receipts_stage),
         ("notify", notify_stage),  # suppress automated senders, mark bounced notices
         ("reports", report_stage),  # special report to leadership on a risk or urgent incident
+        ("approvals", approvals_stage),  # owner's "同意发送" to a report draft sends it
         ("dingtalk", dingtalk_stage),
     )
 

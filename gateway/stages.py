@@ -3,7 +3,8 @@
 ``parse`` → :mod:`gateway.parse`, ``thread`` → :mod:`gateway.thread` (+ its SQL adapter),
 ``classify`` → :mod:`gateway.classify`, ``record`` → :mod:`gateway.records`, ``receipts`` →
 :mod:`gateway.receipts`, ``notify`` → :mod:`gateway.notify.bounces`, ``reports`` →
-:mod:`gateway.reports.special`, ``dingtalk`` → :mod:`gateway.connectors`. The order lives in
+:mod:`gateway.reports.special`, ``approvals`` → :mod:`gateway.reports.approval`,
+``dingtalk`` → :mod:`gateway.connectors`. The order lives in
 :mod:`gateway.pipeline`.
 """
 
@@ -83,3 +84,10 @@ def receipts_stage(ctx: Context) -> None:
     from gateway.receipts import receipts_stage as run
 
     run(ctx)
+
+
+def approvals_stage(ctx: Context) -> None:
+    """Issue 7: the owner's reply to a report draft — "同意发送"/"approve" sends the report."""
+    from gateway.reports.approval import approval_stage
+
+    approval_stage(ctx)

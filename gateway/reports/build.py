@@ -8,7 +8,8 @@ Weekly and monthly reports go to the recipients of the matrix rows ``weekly_repo
 ``monthly_report`` (plus members holding the row's ``recipient_roles``). Special reports
 (policy 4.2.2 and 4.3): a recorded risk → leadership; an urgent incident → leadership and the
 project manager. Sending is idempotent per (kind, period) through the outbox key and the
-``report_runs`` unique key.
+``report_runs`` unique key. A matrix row with ``approval = true`` is drafted to its owner first
+(gateway/reports/approval.py), which calls :func:`queue_report` once the owner approves.
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ def due_reports(project: ProjectConfig, last_sent: Mapping[str, str],
 
 
 def last_sent(session: Session, project_id: int) -> dict[str, str]:
+    """The last period key of each kind that was sent or drafted (a draft awaits its owner:
+    scheduling it again would only hit the unique key on every tick)."""
     out: dict[str, str] = {}
     for kind, period in session.execute(select(ReportRun.kind, ReportRun.period).where(
-            ReportRun.project_id == project_id, ReportRun.state == "sent")):
+            ReportRun.project_id == project_id, ReportRun.state.in_(("sent", "draft")))):
         out[kind] = max(out.get(kind, ""), period)
     return out
 
@@ -139,6 +142,17 @@ def send_report(app: App, session: Session, *, project: ProjectConfig, kind: str
             session.add(run)
     except IntegrityError:
         return False
+    queue_report(app, session, run, project=project, period=period, to=to, now=now,
+                 extra=extra, record_id=record_id)
+    return True
+
+
+def queue_report(app: App, session: Session, run: ReportRun, *, project: ProjectConfig,
+                 period: Period, to: list[str], now: datetime,
+                 extra: Mapping[str, Any] | None = None, record_id: int | None = None) -> None:
+    """Render ``run``'s report and queue it for ``to``; the outbox key makes it once only."""
+    project_id = app.project_ids[project.code]
+    kind, key = run.kind, run.period
     data = collect(session, project_id=project_id, period=period, now=now, zone=project.zone)
     name = "periodic" if kind in ("weekly", "monthly", "phase") else "special"
     fields = {"record_id": record_id, **{k: v for k, v in context(
@@ -147,6 +161,5 @@ def send_report(app: App, session: Session, *, project: ProjectConfig, kind: str
                               fields=fields, idempotency_key=f"report:{project.code}:{kind}:{key}",
                               record_id=record_id, now=now)
     run.outbox_id = mail.id if mail else None
-    run.facts = {"total": data.total, "directives": data.directives,
+    run.facts = {**(run.facts or {}), "total": data.total, "directives": data.directives,
                  "risks": len(data.risks), "incidents": len(data.incidents)}
-    return True

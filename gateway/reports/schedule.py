@@ -5,6 +5,9 @@ it queues is keyed (``report_runs`` / ``expected_alerts`` unique keys and outbox
 keys), so a second run in the same period queues nothing. Wire it into the periodic sweep or a
 ``commgate report tick`` cron line.
 
+A report whose matrix row says ``approval = true`` is drafted to the row's owner instead and
+sent when the owner approves (gateway/reports/approval.py).
+
 Only periods that end after the project was registered with the gateway are scheduled: a new
 deployment does not send reports (or chase expected mail) for weeks it never saw.
 """
@@ -15,6 +18,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gateway.reports.approval import draft_report
 from gateway.reports.build import due_reports, last_sent, recipients, send_report
 from gateway.reports.expected import remind_missing
 from gateway.store.db import unit_of_work
@@ -36,8 +40,12 @@ def tick(app: App, now: datetime) -> int:
             for due in due_reports(project, done, now):
                 if due.period.end <= since:
                     continue
-                if send_report(app, session, project=project, kind=due.kind,
-                               period=due.period, to=recipients(project, due.row), now=now):
+                to = recipients(project, due.row)
+                if due.row.approval:  # drafted to the row's owner, sent when approved
+                    if draft_report(app, session, project=project, due=due, to=to, now=now):
+                        queued += 1
+                elif send_report(app, session, project=project, kind=due.kind,
+                                 period=due.period, to=to, now=now):
                     log.info("%s: %s report %s queued", code, due.kind, due.period.key)
                     queued += 1
             queued += remind_missing(app, session, project, now, since=since)
