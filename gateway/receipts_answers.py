@@ -114,7 +114,9 @@ def apply_answers(ctx: Context, *, verdict: AuthVerdict, now: datetime,
         if receipt.id in token_ids and receipt.recipient_key != sender:
             _note(ctx, receipt, by_message[receipt.message_pk], "foreign_token", now, events,
                   {"from": sender, "owner": receipt.recipient_key})
-    mine = [r for r in receipts if r.recipient_key == sender]
+    # Mail on someone else's reply address counts for nobody, not even its sender's own receipt.
+    foreign = {r.message_pk for r in receipts if r.id in token_ids and r.recipient_key != sender}
+    mine = [r for r in receipts if r.recipient_key == sender and r.message_pk not in foreign]
     for receipt in mine:
         _apply_one(ctx, receipt, by_message[receipt.message_pk], verdict, now, events)
     for request in requests:

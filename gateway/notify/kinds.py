@@ -120,6 +120,22 @@ def _as_actions(value: Any) -> list[dict[str, str]]:
     return items
 
 
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _control_char(value: Any) -> str | None:
+    """The first C0 control (other than TAB, LF, CR) or DEL anywhere in a field's value."""
+    if isinstance(value, str):
+        return next((c for c in value
+                     if (c < " " and c not in _ALLOWED_CONTROLS) or c == "\x7f"), None)
+    if isinstance(value, list | tuple):
+        return next((bad for item in value if (bad := _control_char(item)) is not None), None)
+    if isinstance(value, dict):
+        return next((bad for item in value.values()
+                     if (bad := _control_char(item)) is not None), None)
+    return None
+
+
 def validate(kind_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """The checked, typed fields of a notice; NoticeInvalid names the first problem."""
     kind = KINDS.get(kind_name)
@@ -145,6 +161,12 @@ def validate(kind_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
             out[spec.name] = _as_actions(raw)
         else:
             out[spec.name] = str(raw).strip()
+        bad = _control_char(out[spec.name])
+        if bad is not None:
+            # NUL and other C0 controls may not appear in mail text (RFC 5322 §2.3, RFC 2045
+            # §2.8); our own listener refuses them, so we never send them either.
+            raise NoticeInvalid(f"{kind_name}: field {spec.name!r} contains the control "
+                                f"character U+{ord(bad):04X}", hint="remove it and send again")
         if spec.type == "choice" and out[spec.name] not in spec.choices:
             raise NoticeInvalid(f"{kind_name}: {spec.name} must be one of "
                                 f"{', '.join(spec.choices)}, not {out[spec.name]!r}")

@@ -1,0 +1,141 @@
+"""Fixtures for the attack suite (issue 9): a gateway with every table and a movable clock, a
+second project for cross-project tokens, a running listener on loopback, and the CLI in-process.
+
+The suite runs on SQLite only: every attack here targets the edge (SMTP, parsing, rendering,
+composing), not the data layer, and the 2 shared cores are better spent elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic import command
+from typer.testing import CliRunner
+
+import gateway.scheduler
+import gateway.store.schema
+from gateway.app import App, build_app
+from gateway.cli import app as cli_app
+from gateway.config import Settings
+from gateway.server import Server
+from gateway.store.db import alembic_config, make_engine
+from gateway.store.models import Base
+
+SH = ZoneInfo("Asia/Shanghai")
+
+OPS_PROJECT = """\
+code = "ops"
+name = "第二个项目"
+address = "proj-ops@gw.example.com"
+company_domain = "xdyj.example.com"
+
+[[members]]
+name = "王强"
+email = "wangqiang@xdyj.example.com"
+role = "dept_manager"
+
+[[members]]
+name = "张伟"
+email = "zhangwei@xdyj.example.com"
+role = "project_manager"
+"""
+
+
+def at(text: str) -> datetime:
+    """``"2026-11-24 10:00"`` in Asia/Shanghai."""
+    return datetime.fromisoformat(text).replace(tzinfo=SH)
+
+
+class Clock:
+    """The gateway's clock, moved by the test (App.clock speaks UTC)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now.astimezone(UTC)
+
+    def set(self, text: str) -> datetime:
+        self.now = at(text)
+        return self.now
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only (see the module docstring)."""
+    (tmp_path / "var").mkdir(exist_ok=True)
+    return f"sqlite:///{tmp_path / 'var' / 'commgate.db'}"
+
+
+@pytest.fixture
+def config_dir(config_dir: Path) -> Path:
+    """The shipped config plus a second project, ``ops``, for other-project reply tokens."""
+    (config_dir / "projects" / "ops.toml").write_text(OPS_PROJECT, encoding="utf-8")
+    return config_dir
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(at("2026-11-24 10:00"))  # a Tuesday, a working day
+
+
+@pytest.fixture
+def make_app(make_settings: Callable[..., Settings], database_url: str, clock: Clock,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
+    """``make_app(**env)``: every model's table, stamped at head so the CLI leaves it alone."""
+    monkeypatch.setattr(gateway.scheduler, "SERVE_TICK_INTERVAL", 1e9)  # the test ticks
+    apps: list[App] = []
+
+    def make(**env: str) -> App:
+        settings = make_settings(database_url=database_url, **env)
+        engine = make_engine(settings.database_url)
+        Base.metadata.create_all(engine)
+        command.stamp(alembic_config(engine), "head")
+        engine.dispose()
+        app = build_app(settings, clock=clock, migrate=False)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., App]) -> App:
+    return make_app()
+
+
+@pytest.fixture
+def serve(start_server: Callable[..., Server]) -> Callable[..., int]:
+    """``serve(app, run_workers=True)``: a running front end for ``app``; returns its port."""
+
+    def start(app: App, *, run_workers: bool = True) -> int:
+        server = start_server(app, run_workers=run_workers)
+        assert server.smtp_port is not None
+        return server.smtp_port
+
+    return start
+
+
+@pytest.fixture
+def cli(app: App) -> Callable[..., Any]:
+    """``commgate …`` in-process, on the test's database and data folder."""
+    settings = app.settings
+    env = {"COMMGATE_DATABASE_URL": settings.database_url,
+           "COMMGATE_DATA_DIR": str(settings.data_dir),
+           "COMMGATE_SECRET_KEY": "test-secret-key-0123456789"}
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> Any:
+        result = runner.invoke(cli_app, ["--config", str(settings.config_path), *args],
+                               env=env, catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result
+
+    return run

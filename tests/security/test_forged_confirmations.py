@@ -1,0 +1,142 @@
+"""Forged confirmations: what may and may not confirm a receipt (docs/receipts.md, authcheck.py).
+
+The documented policy, tested as written: a reply is forged only when the project's *trusted*
+upstream (``[auth] trusted_authserv_ids``, demo: ``mx.xdyj.example.com``) reports ``dmarc=fail``
+or ``dkim=fail|permerror`` — unless DKIM passed for the From domain. A spoofed From with no
+trusted result is *not* judged forged (the gateway cannot know better; the front MTA must add
+the results). Forged replies are kept and flagged, the receipt unchanged. A reply on someone
+else's reply address counts for nobody; an expired reply address is refused at RCPT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.app import App
+from gateway.receipts_query import list_receipts
+from gateway.store.db import unit_of_work
+from gateway.store.models import Message
+from gateway.tokens import make_reply_address
+from tests.inbound.wire import Wire
+from tests.security.conftest import SH, at
+from tests.security.helpers import (
+    CHENJING,
+    HUANG,
+    LINA,
+    LIUYANG,
+    PROJECT,
+    ZHANGWEI,
+    send,
+    settled,
+)
+
+HE, SUNZONG = "he@client.example.cn", "sunzong@xdyj.example.com"
+SUBJECT = "【指令】今晚22:00前完成核心交换机巡检"
+TRUSTED = "mx.xdyj.example.com"
+
+
+def mail(*, sender: str, to: list[str], subject: str, body: str, cc: list[str] | None = None,
+         in_reply_to: str | None = None, auth: Sequence[str] = ()) -> EmailMessage:
+    msg = EmailMessage()
+    for value in auth:
+        msg["Authentication-Results"] = value
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(at("2026-11-24 10:30"))
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    msg.set_content(body)
+    return msg
+
+
+def receipts(app: App) -> dict[str, dict[str, Any]]:
+    with unit_of_work(app.sessions) as session:
+        rows = list_receipts(session, project_id=app.project_ids["demo"], zone=SH,
+                             now=app.clock())
+    return {r["recipient"]: r for r in rows}
+
+
+def flags(app: App, message_id: str) -> dict[str, Any]:
+    with unit_of_work(app.sessions) as session:
+        return dict(session.scalars(select(Message.flags).where(
+            Message.message_id == message_id.strip("<>"))).one())
+
+
+def test_forged_and_foreign_replies_never_confirm(app: App, serve: Callable[..., int]) -> None:
+    port = serve(app)
+    order = mail(sender=LINA, to=[LIUYANG, CHENJING, HUANG, HE, ZHANGWEI, SUNZONG],
+                 cc=[PROJECT], subject=SUBJECT,
+                 body="请于今晚22:00前完成核心交换机巡检，完成后回复确认。\n李娜\n")
+    send(port, order)
+    settled(app, 1)
+    assert set(receipts(app)) == {LIUYANG, CHENJING, HUANG, HE, ZHANGWEI, SUNZONG}
+    parent = str(order["Message-ID"])
+
+    def answer(sender: str, auth: list[str]) -> EmailMessage:
+        return mail(sender=sender, to=[LINA], cc=[PROJECT], subject="Re: " + SUBJECT,
+                    body="收到，今晚完成。\n", in_reply_to=parent, auth=auth)
+
+    replies = {
+        # the trusted upstream says DMARC failed
+        LIUYANG: answer(LIUYANG, [f"{TRUSTED}; dmarc=fail header.from=xdyj.example.com"]),
+        # the trusted upstream says the From domain's DKIM signature failed
+        CHENJING: answer(CHENJING, [f"{TRUSTED}; dkim=fail header.d=xdyj.example.com"]),
+        # DMARC failed; a second, attacker-written header with the trusted id claims DKIM pass
+        HE: answer(HE, [f"{TRUSTED}; dkim=pass header.d=client.example.cn",
+                        f"{TRUSTED}; dmarc=fail header.from=client.example.cn"]),
+        # a spoofed From and no trusted result at all: not judged forged (documented)
+        HUANG: answer(HUANG, ["evil.example; dmarc=pass header.from=client.example.cn"]),
+        # a broken relay signature, but DKIM passed for the From domain: not forged
+        ZHANGWEI: answer(ZHANGWEI, [f"{TRUSTED}; dkim=fail header.d=relay.example; "
+                                    f"dkim=pass header.d=xdyj.example.com"]),
+    }
+    for sender, reply in replies.items():
+        send(port, reply, sender=sender)
+    settled(app, 1 + len(replies))
+
+    # someone else's reply address: 孙总 answers on 刘洋's token, outside the thread
+    liuyang_receipt = receipts(app)[LIUYANG]["receipt_id"]
+    token = make_reply_address(app.settings, "demo", liuyang_receipt,
+                               expires=app.clock() + timedelta(days=7))
+    foreign = mail(sender=SUNZONG, to=[token], subject="收到", body="收到，马上处理。\n")
+    send(port, foreign, sender=SUNZONG, rcpt=[token])
+    settled(app, 2 + len(replies))
+
+    rows = receipts(app)
+    assert {r: rows[r]["status"] for r in rows} == {
+        LIUYANG: "pending", CHENJING: "pending", HE: "pending",
+        HUANG: "confirmed", ZHANGWEI: "confirmed", SUNZONG: "pending"}
+    for forged in (LIUYANG, CHENJING, HE):
+        assert "forged" in [n["kind"] for n in rows[forged]["notes"]], rows[forged]["notes"]
+    assert "dmarc=fail" in flags(app, str(replies[LIUYANG]["Message-ID"]))["forged"]["reasons"]
+    assert any("dkim=fail" in r
+               for r in flags(app, str(replies[CHENJING]["Message-ID"]))["forged"]["reasons"])
+    assert "forged" not in flags(app, str(replies[HUANG]["Message-ID"]))
+    assert "forged" not in flags(app, str(replies[ZHANGWEI]["Message-ID"]))
+    assert [n["kind"] for n in rows[LIUYANG]["notes"]][-1] == "foreign_token"
+    assert rows[SUNZONG]["notes"] == []  # nothing counted for the sender either
+
+
+def test_an_expired_or_foreign_project_reply_address_is_refused_at_rcpt(
+        app: App, serve: Callable[..., int]) -> None:
+    port = serve(app, run_workers=False)
+    now = app.clock()
+    expired = make_reply_address(app.settings, "demo", 7, expires=now - timedelta(seconds=1))
+    ops = make_reply_address(app.settings, "ops", 7, expires=now + timedelta(days=1))
+    with Wire(port) as wire:
+        wire.command("EHLO client.example")
+        wire.command(f"MAIL FROM:<{LIUYANG}>")
+        assert wire.command(f"RCPT TO:<{expired}>")[0] == 550
+        assert wire.command(f"RCPT TO:<{ops.replace('proj-ops+', 'proj-demo+')}>")[0] == 550
+        assert wire.command(f"RCPT TO:<{ops}>")[0] == 250  # valid for its own project
