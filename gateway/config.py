@@ -149,6 +149,9 @@ class GatewayConfig(_Model):
     projects_dir: str = "projects"  # relative to the gateway file
     worker_threads: int = Field(default=2, ge=1, le=64)
     sweep_interval: float = Field(default=5.0, gt=0)
+    # A stored message whose job was sent this long ago and is still unprocessed is queued
+    # again (the job was lost: a broker restart, a crash). Longer than the normal queue wait.
+    sweep_stale_after: float = Field(default=120.0, gt=0)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     smtp: SmtpListener = SmtpListener()
@@ -362,6 +365,9 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         if key in skip or not key:
             continue
         parts = [p.lower() for p in key.split("__")]
+        if parts[0] not in GatewayConfig.model_fields:
+            # Not a setting: e.g. a secret a setting names (password_env = "COMMGATE_…").
+            continue
         node = tree
         for part in parts[:-1]:
             node = node.setdefault(part, {})

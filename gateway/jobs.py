@@ -70,9 +70,20 @@ class Jobs:
     def embedded(self) -> bool:
         return isinstance(self.broker, StubBroker)
 
-    def enqueue_message(self, message_pk: int) -> None:
-        """Send the processing job. The caller has set ``enqueued_at`` in its transaction."""
-        self.process_message.send(message_pk)
+    def enqueue_message(self, message_pk: int) -> bool:
+        """Send the processing job; never raises. The caller has set ``enqueued_at``.
+
+        The message is already stored, so a broker that is down must not turn into an error
+        for the sender (an SMTP client would bounce mail we kept): the job is left to the
+        sweep, which re-sends it once ``sweep_stale_after`` has passed.
+        """
+        try:
+            self.process_message.send(message_pk)
+        except Exception as exc:  # noqa: BLE001 - any broker failure: the sweep recovers it
+            log.warning("message %d stored, but the job could not be queued (%s: %s); the "
+                        "sweep will queue it again", message_pk, type(exc).__name__, exc)
+            return False
+        return True
 
     def worker(self, threads: int) -> dramatiq.Worker:
         return dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=200)
@@ -86,9 +97,11 @@ def make_jobs(url: str) -> Jobs:
     return Jobs(broker=broker, process_message=actor)
 
 
-def sweep(app: App, jobs: Jobs, *, stale_after: timedelta = timedelta(minutes=2),
+def sweep(app: App, jobs: Jobs, *, stale_after: timedelta | None = None,
           limit: int = 1000) -> int:
     """Re-enqueue stored messages not yet processed whose job is missing or stale."""
+    if stale_after is None:
+        stale_after = timedelta(seconds=app.settings.gateway.sweep_stale_after)
     cutoff = app.clock() - stale_after
     with unit_of_work(app.sessions) as session:
         pks = list(session.scalars(

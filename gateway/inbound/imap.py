@@ -38,7 +38,7 @@ class ImapPoller:
     """Keeps one project's mailbox drained into the gateway until stopped."""
 
     def __init__(self, app: App, project: str, cfg: ImapMailbox,
-                 on_stored: Callable[[int], None], *, password: str) -> None:
+                 on_stored: Callable[[int], object], *, password: str) -> None:
         self.app = app
         self.project = project
         self.cfg = cfg
@@ -131,7 +131,7 @@ class ImapPoller:
             client.idle_done()
 
 
-def make_pollers(app: App, on_stored: Callable[[int], None], *,
+def make_pollers(app: App, on_stored: Callable[[int], object], *,
                  environ: Mapping[str, str] | None = None) -> list[ImapPoller]:
     """One poller per project with an ``[imap]`` table; a missing password fails loudly."""
     environ = os.environ if environ is None else environ

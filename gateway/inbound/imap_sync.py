@@ -67,7 +67,7 @@ def advance_cursor(app: App, project: str, cfg: ImapMailbox, uidvalidity: int,
 
 
 def sync_folder(app: App, project: str, cfg: ImapMailbox, client: Any,
-                on_stored: Callable[[int], None],
+                on_stored: Callable[[int], object],
                 should_stop: Callable[[], bool] = lambda: False) -> int:
     """Store every message above the cursor; return how many were new to the gateway."""
     selected = client.select_folder(cfg.folder)

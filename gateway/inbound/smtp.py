@@ -45,7 +45,7 @@ Outcome = Accepted | StoreError | IntakeClosed
 class GatewayHandler:
     """aiosmtpd handler hooks; each returns the reply line(s)."""
 
-    def __init__(self, app: App, on_stored: Callable[[int], None], *,
+    def __init__(self, app: App, on_stored: Callable[[int], object], *,
                  executor: Executor | None = None, committer: GroupCommitter | None = None,
                  lmtp: bool = False) -> None:
         self.app = app
@@ -191,7 +191,7 @@ def _tcp_info(session: Session) -> str:
     return f"[IPv6:{ip}]" if ":" in ip else f"[{ip}]"
 
 
-def make_smtp_factory(app: App, on_stored: Callable[[int], None], *,
+def make_smtp_factory(app: App, on_stored: Callable[[int], object], *,
                       executor: Executor | None = None,
                       committer: GroupCommitter | None = None) -> Callable[[], SMTP]:
     """A protocol factory for ``loop.create_server``: one SMTP or LMTP session per connection."""

@@ -1,0 +1,98 @@
+"""The raw store's disk full: ``451`` while it is, mail accepted again when space returns.
+
+The data folder's raw store is a tiny tmpfs mounted for the test (root only; skipped with the
+reason elsewhere). A real ``commgate serve`` takes a stream of directives; the file system is
+filled mid-stream, so raw files cannot be written: the listener must answer ``451`` (the client
+retries), store nothing half (no temporary file, no row without its file), and accept again as
+soon as the filler is removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.store.models import Message
+from tests.faults.support import (
+    Gateway,
+    Stream,
+    assert_processed_exactly_once,
+    database,
+    gateway_in,
+    wait_until,
+)
+
+
+@pytest.fixture
+def tiny_raw_store(tmp_path: Path) -> Iterator[Path]:
+    raw = tmp_path / "var" / "raw"
+    raw.mkdir(parents=True)
+    if os.getuid() != 0:
+        pytest.skip("mounting a tiny file system for the raw store needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(raw)],
+                          capture_output=True, text=True, timeout=30, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield raw
+    finally:
+        subprocess.run(["umount", "-l", str(raw)], capture_output=True, timeout=30,
+                       check=False)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, tiny_raw_store: Path) -> Iterator[Gateway]:
+    with gateway_in(tmp_path) as gw:
+        yield gw
+
+
+def fill(folder: Path) -> Path:
+    """Write until the file system says ENOSPC; the filler file is returned for removal."""
+    filler = folder / "filler"
+    with filler.open("wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.slow
+def test_a_full_raw_store_answers_451_and_accepts_again_when_space_returns(
+        gateway: Gateway, tiny_raw_store: Path) -> None:
+    # Given a gateway whose raw store is a 2 MiB file system, and a client streaming directives
+    gateway.serve()
+    stream = Stream(gateway.port, 100, pause=0.02).start()
+    wait_until(lambda: len(stream.acked) >= 20, timeout=90, what="20 messages acknowledged")
+    # When the file system fills up
+    filler = fill(tiny_raw_store)
+    wait_until(lambda: stream.tempfails or not stream.thread.is_alive(), timeout=60,
+               what="a refusal while the disk is full")
+    stalled = len(stream.acked)
+    # Then the client is told to retry (451) and nothing more is acknowledged
+    assert stream.tempfails["451"] > 0, (stream.tempfails, gateway.log())
+    wait_until(lambda: stream.tempfails["451"] >= 3, timeout=60, what="three retries refused")
+    assert len(stream.acked) == stalled
+    # And when space returns the rest is accepted
+    filler.unlink()
+    stream.join()
+    assert len(stream.acked) == 100
+    # And every acknowledged message is processed exactly once, its raw file whole
+    assert_processed_exactly_once(gateway.database_url, stream.acked, log=gateway.log)
+    leftovers = [p.name for p in tiny_raw_store.rglob(".tmp-*")]
+    assert leftovers == []
+    with database(gateway.database_url) as engine, Session(engine) as session:
+        digests = list(session.scalars(select(Message.sha256)))
+    files = {p.name.removesuffix(".eml"): p for p in tiny_raw_store.rglob("*.eml")}
+    assert set(digests) <= set(files)
+    assert [d for d in digests if hashlib.sha256(files[d].read_bytes()).hexdigest() != d] == []
