@@ -9,14 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
-from alembic.command import stamp
-
 from gateway.app import App, build_app
 from gateway.config import Settings
 from gateway.inbound.intake import accept
 from gateway.pipeline import process
-from gateway.store.db import alembic_config, make_engine
-from gateway.store.models import Base
 from tests.support.mail import make_mail
 
 CLIENT = "huang@client.example.cn"
@@ -36,15 +32,7 @@ class Clock:
 
 def build(make_settings: Callable[..., Settings], database_url: str, clock: Clock,
           **env: str) -> App:
-    import gateway.store.schema  # noqa: F401 - registers every table
-
-    # The tables straight from the models (the migrations are generated later, by the lead).
-    settings = make_settings(database_url=database_url, **env)
-    engine = make_engine(settings.database_url)
-    Base.metadata.create_all(engine)
-    stamp(alembic_config(engine), "head")  # so a CLI's start-up upgrade finds nothing to do
-    engine.dispose()
-    return build_app(settings, migrate=False, clock=clock)
+    return build_app(make_settings(database_url=database_url, **env), clock=clock)
 
 
 def deliver(app: App, message: EmailMessage | bytes, project: str = "demo") -> int:

@@ -11,8 +11,6 @@ import pytest
 from gateway.app import App, build_app
 from gateway.config import Settings
 from gateway.server import Server
-from gateway.store.imap_models import ImapCursor
-from gateway.store.models import Base
 
 OPS_PROJECT = """\
 code = "ops"
@@ -46,8 +44,6 @@ def make_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., A
 
     def make(database_url: str = "", **env: str) -> App:
         app = build_app(make_settings(database_url=database_url, **env))
-        # Until the Alembic migration for the IMAP cursor exists.
-        Base.metadata.create_all(app.engine, tables=[ImapCursor.__table__])  # type: ignore[list-item]
         apps.append(app)
         return app
 

@@ -22,8 +22,6 @@ from aiosmtpd.controller import Controller
 import gateway.store.schema  # noqa: F401 - registers every table
 from gateway.app import App, build_app
 from gateway.config import Settings
-from gateway.store.db import make_engine
-from gateway.store.models import Base
 
 START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Asia/Shanghai
 
@@ -108,11 +106,7 @@ def make_app(make_settings: Callable[..., Settings], database_url: str,
     apps: list[App] = []
 
     def make(**env: str) -> App:
-        # The schema from the models (not the migrations): other stages' tables change while
-        # their migrations are generated later.
-        settings = make_settings(database_url=database_url, **env)
-        Base.metadata.create_all(make_engine(settings.database_url))
-        app = build_app(settings, clock=clock, migrate=False)
+        app = build_app(make_settings(database_url=database_url, **env), clock=clock)
         apps.append(app)
         return app
 

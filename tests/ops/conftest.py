@@ -10,8 +10,6 @@ from gateway.app import App, build_app
 from gateway.config import Ops, Settings
 from gateway.ops import OpsServer
 from gateway.server import Server
-from gateway.store.db import make_engine
-from gateway.store.models import Base
 from gateway.store.schema import metadata as _all_tables  # noqa: F401 - maps every model
 
 StartOps = Callable[..., OpsServer]
@@ -20,13 +18,8 @@ StartServer = Callable[..., Server]
 
 @pytest.fixture
 def ops_app(make_settings: Callable[..., Settings], database_url: str) -> Iterator[App]:
-    """An app whose schema is the models' own (create_all), not the migrations: the receipts,
-    outbox and IMAP tables are still changing and their migrations are generated later."""
-    settings = make_settings(database_url=database_url)
-    engine = make_engine(settings.database_url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    app = build_app(settings, migrate=False)
+    """An app on a database built by the migrations, as ``serve`` builds it."""
+    app = build_app(make_settings(database_url=database_url))
     yield app
     app.close()
 

@@ -74,18 +74,13 @@ class Serve:
 
 
 def prepare_database(config: Path, env: dict[str, str]) -> None:
-    """The schema of the models as they are now (create_all), stamped as migrated: the receipts
-    and outbox tables change faster than their migrations are generated."""
-    from alembic import command
-
+    """The schema, built by the migrations before the gateway starts."""
     from gateway.config import load_settings
-    from gateway.store.db import alembic_config, make_engine
-    from gateway.store.schema import metadata
+    from gateway.store.db import make_engine, upgrade
 
     engine = make_engine(load_settings(config, env).database_url)
     try:
-        metadata.create_all(engine)
-        command.stamp(alembic_config(engine), "head")
+        upgrade(engine)
     finally:
         engine.dispose()
 

@@ -20,8 +20,8 @@ import gateway.store.schema
 from gateway.app import App, build_app
 from gateway.config import Settings
 from gateway.receipts_query import list_receipts
-from gateway.store.db import make_engine, unit_of_work
-from gateway.store.models import Base, Message
+from gateway.store.db import unit_of_work
+from gateway.store.models import Message
 from gateway.store.notify_models import OutboxMail
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -62,11 +62,7 @@ def make_app(make_settings: Callable[..., Settings], database_url: str, clock: C
     apps: list[App] = []
 
     def make(**env: str) -> App:
-        settings = make_settings(database_url=database_url, **env)
-        engine = make_engine(settings.database_url)
-        Base.metadata.create_all(engine)  # models, not migrations: the lead generates those
-        engine.dispose()
-        app = build_app(settings, clock=clock, migrate=False)
+        app = build_app(make_settings(database_url=database_url, **env), clock=clock)
         apps.append(app)
         return app
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -20,24 +19,21 @@ from gateway.cli import app as cli_app
 from gateway.config import Settings
 from gateway.inbound.intake import accept
 from gateway.pipeline import process
-from gateway.store.db import alembic_config, make_engine
-from gateway.store.models import Base
+from gateway.store.db import make_engine, upgrade
 from tests.support.mail import make_mail
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai, a Tuesday
 
 
 def app_with_schema(settings: Settings, *, without: tuple[str, ...] = ()) -> App:
-    """A gateway whose schema is every model's (the search tables with their FTS5 / pg_trgm
-    indexes included, as the migration will create them), less the tables in ``without``,
-    stamped at the Alembic head so the CLI's upgrade leaves it alone — other stages' tables may
-    be ahead of the migrations while the tree is being worked on. A fixed clock."""
+    """A gateway on a database built by the migrations (the search tables with their FTS5 /
+    pg_trgm indexes included), less the tables in ``without`` (to test a database that lacks
+    them). A fixed clock."""
     engine = make_engine(settings.database_url)
-    Base.metadata.create_all(engine)
+    upgrade(engine)
     with engine.begin() as conn:
         for table in without:
             conn.execute(text(f"DROP TABLE {table}"))
-    command.stamp(alembic_config(engine), "head")
     engine.dispose()
     return build_app(settings, migrate=False, clock=lambda: T0 + timedelta(hours=1))
 

@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from alembic import command
 from typer.testing import CliRunner
 
 import gateway.scheduler
@@ -23,8 +22,6 @@ from gateway.app import App, build_app
 from gateway.cli import app as cli_app
 from gateway.config import Settings
 from gateway.server import Server
-from gateway.store.db import alembic_config, make_engine
-from gateway.store.models import Base
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -87,17 +84,12 @@ def clock() -> Clock:
 @pytest.fixture
 def make_app(make_settings: Callable[..., Settings], database_url: str, clock: Clock,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
-    """``make_app(**env)``: every model's table, stamped at head so the CLI leaves it alone."""
+    """``make_app(**env)``: an app on a database built by the migrations."""
     monkeypatch.setattr(gateway.scheduler, "SERVE_TICK_INTERVAL", 1e9)  # the test ticks
     apps: list[App] = []
 
     def make(**env: str) -> App:
-        settings = make_settings(database_url=database_url, **env)
-        engine = make_engine(settings.database_url)
-        Base.metadata.create_all(engine)
-        command.stamp(alembic_config(engine), "head")
-        engine.dispose()
-        app = build_app(settings, clock=clock, migrate=False)
+        app = build_app(make_settings(database_url=database_url, **env), clock=clock)
         apps.append(app)
         return app
 
