@@ -1,15 +1,20 @@
-"""Durable intake, shared by every channel: raw bytes fsynced and the row committed, then done.
+"""Durable intake, shared by every channel: raw bytes flushed and the row committed, then done.
 
 Only after :func:`accept` returns may a channel acknowledge the message (SMTP ``250``, IMAP flag,
 import progress). The same mail arriving twice — another channel, a client retry, the same mbox
 imported again — is recognised by (Message-ID, content hash) and noted as a further arrival of
 the stored message instead of being stored again.
 
-Intake is two steps: :func:`prepare` makes the raw bytes durable (content-addressed, so writing
-them again is harmless) and :func:`record` commits the rows for one or more prepared messages in
-one transaction. The SMTP listener batches concurrent sessions' ``record`` calls into one commit
+Intake is two steps: :func:`prepare` writes the raw bytes (content-addressed, so writing them
+again is harmless) and :func:`record` commits the rows for one or more prepared messages in one
+transaction. The SMTP listener batches concurrent sessions' ``record`` calls into one commit
 (gateway/inbound/groupcommit.py); everyone else calls :func:`accept`, which does both for one.
 The row is the commit point: a raw file without a row is an orphan that a retry reuses.
+
+Where the listener's committer turned on batch sync (``[smtp] raw_sync = "batch"``), ``prepare``
+leaves the bytes unflushed and ``record`` flushes the whole batch with one ``syncfs`` before its
+commit; otherwise ``prepare`` fsyncs each file. Either way ``record`` never commits a row whose
+raw bytes are not durable.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,20 +57,27 @@ class Prepared:
     history: bool
     will_enqueue: bool
     arrival: dict[str, Any] = field(default_factory=dict)
+    durable: bool = True  # False: written but not flushed; record() syncs it before the commit
 
 
 def prepare(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
             envelope_from: str = "", envelope_to: Sequence[str] = (), history: bool = False,
-            will_enqueue: bool = True) -> Prepared:
-    """Make ``raw`` durable in the raw store; raise StoreError when the disk fails."""
+            will_enqueue: bool = True, defer_sync: bool | None = None) -> Prepared:
+    """Write ``raw`` to the raw store; raise StoreError when the disk fails.
+
+    ``defer_sync``: leave the flush to :func:`record`'s batch; by default, when the raw store's
+    batch sync is on (the SMTP committer's choice), else the file is fsynced here.
+    """
     identity = identify(raw)
-    digest = app.raw.put(raw)
+    deferred = app.raw.batch_sync if defer_sync is None else defer_sync
+    digest = app.raw.put(raw, defer_sync=deferred)
     return Prepared(project=project, message_id=identity.message_id,
                     synthetic=identity.synthetic, content_hash=identity.content_hash,
                     sha256=digest, size=len(raw), history=history, will_enqueue=will_enqueue,
                     arrival={"channel": channel, "peer": peer[:255],
                              "envelope_from": envelope_from[:320],
-                             "envelope_to": list(envelope_to)})
+                             "envelope_to": list(envelope_to)},
+                    durable=not deferred)
 
 
 Outcome = Accepted | IntakeClosed
@@ -75,8 +87,15 @@ def record(app: App, items: Sequence[Prepared]) -> list[Outcome]:
     """Commit rows for ``items`` in one transaction; per item an Accepted or IntakeClosed.
 
     Raises StoreError when the database is unavailable (nothing was committed). A unique-key race
-    with another writer rolls the batch back and records the items one by one.
+    with another writer rolls the batch back and records the items one by one. Items whose raw
+    bytes are not yet durable are flushed first (one ``syncfs`` for the batch); when that fails,
+    StoreError is raised and no row is written.
     """
+    pending = [item for item in items if not item.durable]
+    if pending:
+        app.raw.sync(item.sha256 for item in pending)
+        for item in pending:
+            item.durable = True
     try:
         with unit_of_work(app.sessions) as session:
             return _record_in(session, app, items)
@@ -102,17 +121,21 @@ def _record_in(session: Session, app: App, items: Sequence[Prepared]) -> list[Ou
         for row in session.execute(select(Message.id, Message.project_id, Message.message_id,
                                           Message.content_hash)
                                    .where(Message.message_id.in_({k[1] for k in keys})))}
-    new: dict[Key, Message] = {}
+    rows: dict[Key, dict[str, Any]] = {}
     for key, item in zip(keys, items, strict=True):
-        if open_projects[key[0]] and key not in stored and key not in new:
-            new[key] = Message(project_id=key[0], message_id=item.message_id,
-                               message_id_synthetic=item.synthetic, sha256=item.sha256,
-                               content_hash=item.content_hash, size=item.size,
-                               history=item.history, received_at=app.clock(),
-                               enqueued_at=app.clock() if item.will_enqueue else None)
-    session.add_all(new.values())
-    session.flush()  # one INSERT … RETURNING for the batch
+        if open_projects[key[0]] and key not in stored and key not in rows:
+            rows[key] = {"project_id": key[0], "message_id": item.message_id,
+                         "message_id_synthetic": item.synthetic, "sha256": item.sha256,
+                         "content_hash": item.content_hash, "size": item.size,
+                         "history": item.history, "received_at": app.clock(),
+                         "enqueued_at": app.clock() if item.will_enqueue else None}
+    new: dict[Key, int] = {}
+    if rows:  # one bulk INSERT … RETURNING for the batch, without the ORM's unit of work
+        ids = session.scalars(insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                              list(rows.values()))
+        new = dict(zip(rows, ids, strict=True))
     outcomes: list[Outcome] = []
+    arrivals: list[dict[str, Any]] = []
     first_of: set[Key] = set()
     for key, item in zip(keys, items, strict=True):
         if not open_projects[key[0]]:
@@ -120,9 +143,9 @@ def _record_in(session: Session, app: App, items: Sequence[Prepared]) -> list[Ou
                                          "more mail"))
             continue
         duplicate = key in stored or key in first_of
-        pk = stored[key] if key in stored else new[key].id
+        pk = stored[key] if key in stored else new[key]
         first_of.add(key)
-        session.add(Arrival(message_pk=pk, received_at=app.clock(), **item.arrival))
+        arrivals.append({"message_pk": pk, "received_at": app.clock(), **item.arrival})
         if duplicate:
             log.info("<%s> again via %s: noted as a further arrival of message %d",
                      item.message_id, item.arrival["channel"], pk)
@@ -130,6 +153,8 @@ def _record_in(session: Session, app: App, items: Sequence[Prepared]) -> list[Ou
             log.info("<%s> stored as message %d via %s (%d bytes)", item.message_id, pk,
                      item.arrival["channel"], item.size)
         outcomes.append(Accepted(pk, item.message_id, duplicate))
+    if arrivals:
+        session.execute(insert(Arrival), arrivals)
     return outcomes
 
 
@@ -143,7 +168,7 @@ def accept(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
     """
     item = prepare(app, project=project, raw=raw, channel=channel, peer=peer,
                    envelope_from=envelope_from, envelope_to=envelope_to, history=history,
-                   will_enqueue=will_enqueue)
+                   will_enqueue=will_enqueue, defer_sync=False)  # one message: fsync it here
     [outcome] = record(app, [item])
     if isinstance(outcome, IntakeClosed):
         raise outcome

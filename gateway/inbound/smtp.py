@@ -4,7 +4,7 @@ Recipients are checked at RCPT time (gateway/inbound/recipients.py): project add
 signed reply addresses only — the gateway is never a relay. At end of DATA the bytes are checked
 (gateway/inbound/dataguard.py), our ``Received`` trace header is prepended (RFC 5321 §4.4) and the
 result is handed to :func:`gateway.inbound.intake.accept` in a worker thread, once per project,
-so fsync and the database commit never block other sessions; only then is the message
+so disk flushes and the database commit never block other sessions; only then is the message
 acknowledged and its processing job sent. The bytes stored are the bytes received; the gateway
 never re-serialises a parsed message (CVE-2024-6923). A failure to store answers ``451 4.3.0``
 so the client retries: nothing is lost and nothing is half-stored.
@@ -107,7 +107,7 @@ class GatewayHandler:
 
     def _store(self, project: str, raw: bytes, session: Session, envelope: Envelope,
                recipients: list[str]) -> Accepted:
-        """In an intake thread: fsync the raw bytes here, then commit with the group."""
+        """In an intake thread: write the raw bytes here; the group flushes and commits them."""
         # The context is set here: run_in_executor does not carry contextvars over.
         # (intake's own lines name the Message-ID; later lines in this context carry it too)
         with log_context(channel=self.channel, peer=_peer(session)):

@@ -1,0 +1,213 @@
+"""Durable before 250 with batch sync: the raw files of a group commit are flushed with one
+syncfs(2) — spied on here — before the rows are committed, and only then is anyone answered."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import ORMExecuteState, Session
+
+import gateway.store.raw as raw_module
+from gateway.app import App
+from gateway.inbound.groupcommit import GroupCommitter
+from gateway.inbound.intake import Accepted, prepare, record
+from gateway.store.db import unit_of_work
+from gateway.store.models import Message
+from gateway.store.raw import RawStore
+from tests.inbound.wire import Wire, stored_messages
+
+Events = list[str]
+
+
+def mail(n: int) -> bytes:
+    return (f"From: lina@xdyj.example.com\r\nSubject: durable {n}\r\n"
+            f"Message-ID: <durable-{n}@xdyj.example.com>\r\n\r\nhello\r\n").encode()
+
+
+def row_count(app: App) -> int:
+    with unit_of_work(app.sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(Message)) or 0)
+
+
+@pytest.fixture
+def events() -> Events:
+    return []
+
+
+@pytest.fixture
+def spy_syncfs(monkeypatch: pytest.MonkeyPatch, events: Events) -> dict[str, Any]:
+    """Replace libc's syncfs: note each call, fail while ``state["fail"]`` is set."""
+    state: dict[str, Any] = {"fail": False, "on_call": None}
+
+    def syncfs(fd: int) -> int:
+        events.append("sync")
+        if state["on_call"] is not None:
+            state["on_call"]()
+        if state["fail"]:
+            ctypes.set_errno(errno.EIO)
+            return -1
+        return 0
+
+    monkeypatch.setattr(raw_module, "_syncfs", syncfs)
+    return state
+
+
+def note_commits(app: App, events: Events) -> None:
+    """Note commits that wrote message rows (not the sweeps' or anyone else's)."""
+
+    @event.listens_for(app.sessions, "do_orm_execute")
+    def _inserting(state: ORMExecuteState) -> None:
+        if state.is_insert and state.bind_mapper is Message.__mapper__:
+            state.session.info["intake"] = True
+
+    @event.listens_for(app.sessions, "after_commit")
+    def _committed(session: Session) -> None:
+        if session.info.pop("intake", False):
+            events.append("commit")
+
+
+def test_a_session_is_answered_only_after_its_batch_is_synced_and_committed(
+        app: App, spy_syncfs: dict[str, Any], events: Events) -> None:
+    # Given a committer with batch sync on, and a spy that looks at the world while syncing
+    note_commits(app, events)
+    committer = GroupCommitter(app)
+    try:
+        assert app.raw.batch_sync
+        spy_syncfs["on_call"] = lambda: events.append(f"rows at sync: {row_count(app)}")
+        # When a session prepares a message (written, not flushed) and submits it
+        item = prepare(app, project="demo", raw=mail(1), channel="smtp")
+        assert not item.durable
+        outcome = committer.submit(item)
+        events.append("answered")
+    finally:
+        committer.close()
+    # Then the flush came first, with no row yet; then the commit; then the answer
+    assert events == ["sync", "rows at sync: 0", "commit", "answered"]
+    assert isinstance(outcome, Accepted)
+    assert app.raw.get(item.sha256) == mail(1)
+    assert not app.raw.batch_sync  # closed with the committer
+
+
+def test_a_failed_sync_answers_451_and_stores_no_row(app: App, listen: Callable[..., int],
+                                                     spy_syncfs: dict[str, Any],
+                                                     events: Events) -> None:
+    note_commits(app, events)
+    port = listen(app)
+    # Given a disk whose flush fails (EIO from syncfs)
+    spy_syncfs["fail"] = True
+    with Wire(port) as wire:
+        wire.envelope()
+        code, text = wire.data(mail(1) + b".\r\n")
+        # Then the client is told to retry, and nothing was committed
+        assert (code, text[:5]) == (451, b"4.3.0")
+        assert events == ["sync"]
+        assert stored_messages(app) == []
+        # When the disk is back, the retry is flushed, committed and answered 250, in that order
+        spy_syncfs["fail"] = False
+        wire.envelope(helo="RSET")
+        code, _ = wire.data(mail(1) + b".\r\n")
+        events.append(f"reply {code}")
+    assert events == ["sync", "sync", "commit", "reply 250"]
+    assert len(stored_messages(app)) == 1
+
+
+def test_concurrent_sessions_share_one_sync(app: App, spy_syncfs: dict[str, Any],
+                                            events: Events) -> None:
+    committer = GroupCommitter(app)
+    try:
+        items = [prepare(app, project="demo", raw=mail(n), channel="smtp") for n in range(5)]
+        # When five prepared messages are recorded as one batch (what the committer does with
+        # everything waiting), one syncfs covers all five files
+        outcomes = record(app, items)
+    finally:
+        committer.close()
+    assert events == ["sync"]
+    assert all(isinstance(o, Accepted) for o in outcomes) and row_count(app) == 5
+
+
+def test_raw_sync_file_fsyncs_each_file_in_its_session(make_app: Callable[..., App],
+                                                       spy_syncfs: dict[str, Any],
+                                                       events: Events) -> None:
+    app = make_app(COMMGATE_SMTP__RAW_SYNC="file")
+    committer = GroupCommitter(app)
+    try:
+        item = prepare(app, project="demo", raw=mail(1), channel="smtp")
+        assert item.durable and not app.raw.batch_sync
+        assert isinstance(committer.submit(item), Accepted)
+    finally:
+        committer.close()
+    assert events == []
+
+
+def test_without_syncfs_batch_falls_back_to_fsync_per_file(
+        app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(raw_module, "_syncfs", None)  # not Linux, or a kernel before 5.8
+    committer = GroupCommitter(app)
+    try:
+        assert not app.raw.batch_sync
+        assert prepare(app, project="demo", raw=mail(1), channel="smtp").durable
+    finally:
+        committer.close()
+    assert "syncfs(2) unavailable" in caplog.text
+
+
+def spy_chain(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    flushed: list[Path] = []
+    real = raw_module._fsync_chain
+
+    def chain(root: Path, target: Path) -> None:
+        flushed.append(target)
+        real(root, target)
+
+    monkeypatch.setattr(raw_module, "_fsync_chain", chain)
+    return flushed
+
+
+def test_deferred_files_synced_without_syncfs_are_fsynced_one_by_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = RawStore(tmp_path / "raw")
+    flushed = spy_chain(monkeypatch)
+    digests = [store.put(mail(n), defer_sync=True) for n in range(3)]
+    assert flushed == []
+    store.sync(digests + digests[:1])  # batch sync off: file, folders and store, once each
+    assert sorted(flushed) == sorted(store.path(d) for d in digests)
+
+
+def test_a_file_another_session_has_not_flushed_yet_is_flushed_by_a_per_file_writer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = RawStore(tmp_path / "raw")
+    digest = store.put(mail(1), defer_sync=True)
+    flushed = spy_chain(monkeypatch)
+    # An IMAP or import intake finds the same bytes already there: it must not trust them
+    assert store.put(mail(1)) == digest
+    assert flushed == [store.path(digest)]
+
+
+def test_a_per_file_writer_flushes_folders_a_deferred_write_created(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = RawStore(tmp_path / "raw")
+    store.put(mail(1), defer_sync=True)  # may have made fan-out folders nobody flushed yet
+    flushed = spy_chain(monkeypatch)
+    digest = store.put(mail(2))
+    assert flushed == [store.path(digest)]  # file, its folders and the store's entry
+
+
+@pytest.mark.parametrize("left", [b"", b"\0" * len(mail(1))], ids=["empty", "torn"])
+def test_a_file_renamed_but_never_flushed_before_a_power_cut_is_rewritten(
+        tmp_path: Path, left: bytes) -> None:
+    # Given what a power cut may leave of a deferred write: the name, without (all) the data
+    store = RawStore(tmp_path / "raw")
+    digest = hashlib.sha256(mail(1)).hexdigest()
+    target = store.path(digest)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(left)
+    # When the client retries, the bytes are written again rather than trusted
+    assert store.put(mail(1), defer_sync=True) == digest
+    assert store.get(digest) == mail(1) and store.verify(digest)
