@@ -59,7 +59,7 @@ def sync_projects(app: App) -> None:
         for code, project in app.settings.projects.items():
             row = session.scalars(select(Project).where(Project.code == code)).one_or_none()
             if row is None:
-                row = Project(code=code, address=project.address)
+                row = Project(code=code, address=project.address, created_at=app.clock())
                 session.add(row)
                 session.flush()
                 log.info("project %s registered (%s)", code, project.address)

@@ -256,6 +256,40 @@ def serve_pass(app: App) -> None:
         _last_serve_pass[id(app)] = time.monotonic()
     safe_tick(app)
     safe_reports_tick(app)
+    safe_connectors(app)
+    start_periodic_archives(app)
+
+
+def safe_connectors(app: App, *, now: datetime | None = None) -> None:
+    """Post due business-process deliveries (DingTalk, webhooks: gateway/connectors)."""
+    from gateway.connectors import dispatch_due
+
+    try:
+        dispatch_due(app, now=now or app.clock())
+    except Exception:
+        log.exception("connector dispatch failed; the next pass retries")
+
+
+_archiving = threading.Lock()
+
+
+def start_periodic_archives(app: App) -> None:
+    """Periodic handover archives (gateway/archive/periodic.py). An export takes minutes, so it
+    runs in a thread of its own, one at a time, and never holds up reminders."""
+    from gateway.archive.periodic import archive_due
+
+    if not _archiving.acquire(blocking=False):
+        return
+
+    def run() -> None:
+        try:
+            archive_due(app)
+        except Exception:
+            log.exception("periodic archive failed; the next pass retries")
+        finally:
+            _archiving.release()
+
+    threading.Thread(target=run, name="commgate-archive", daemon=True).start()
 
 
 def safe_reports_tick(app: App, *, now: datetime | None = None) -> int:
@@ -274,4 +308,6 @@ def run_forever(app: App, *, interval: float, stop: threading.Event) -> None:
     while not stop.is_set():
         safe_tick(app)
         safe_reports_tick(app)
+        safe_connectors(app)
+        start_periodic_archives(app)
         stop.wait(interval)

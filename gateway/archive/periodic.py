@@ -20,6 +20,7 @@ from gateway.archive.export import ExportResult, export_project
 from gateway.config import ProjectConfig
 from gateway.store.audit_models import ArchiveExport, Handover
 from gateway.store.db import unit_of_work
+from gateway.store.models import Project
 
 if TYPE_CHECKING:
     from gateway.app import App
@@ -59,6 +60,8 @@ def archive_due(app: App, *, now: datetime | None = None) -> list[ExportResult]:
             last = session.scalars(select(ArchiveExport.created_at).where(
                 ArchiveExport.project_id == pid, ArchiveExport.kind == "periodic")
                 .order_by(ArchiveExport.created_at.desc()).limit(1)).first()
+            if last is None:  # the first archive comes at the first period boundary
+                last = session.get_one(Project, pid).created_at
         if not is_due(project, last, now):
             continue
         target = archive_dir(app, project) / f"{code}-{period_of(project, now)}.zip"

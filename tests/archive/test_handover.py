@@ -50,11 +50,13 @@ def test_closing_a_project_hands_the_archive_to_quality(app: App, tmp_path: Path
 
 def test_periodic_archives_once_per_month(app: App, clock: Clock) -> None:
     deliver(app, change_notice())
-    first = archive_due(app)
-    assert [r.path.name for r in first] == ["demo-2026-11.zip"]
+    # The project was registered in November: the first archive waits for the month's end
     assert archive_due(app) == []
     clock.now = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai: December
     assert [r.path.name for r in archive_due(app)] == ["demo-2026-12.zip"]
+    assert archive_due(app) == []
+    clock.now = datetime(2027, 1, 1, 0, 30, tzinfo=UTC)
+    assert [r.path.name for r in archive_due(app)] == ["demo-2027-01.zip"]
     with unit_of_work(app.sessions) as s:
         kinds = list(s.scalars(select(ArchiveExport.kind)))
     assert kinds == ["periodic", "periodic"]
