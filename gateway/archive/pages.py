@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from gateway.audit_labels import CATEGORY, FORMALITY, GROUP, RECEIPT, label
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "archive"
+from gateway.paths import templates_dir
 
 
 def href(path: str) -> str:
@@ -48,7 +47,8 @@ def _size(value: int) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def environment(root: Path = TEMPLATES) -> Environment:
+def environment(root: Path | None = None) -> Environment:
+    root = root or templates_dir() / "archive"
     env = Environment(loader=FileSystemLoader(str(root)),
                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)

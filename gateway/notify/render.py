@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from gateway.config import Member, ProjectConfig, Stakeholder
+from gateway.paths import templates_dir
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 LANGUAGES = ("zh-CN", "en")
 
 
@@ -47,7 +47,8 @@ def _fmt_time(value: Any, zone: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%
 
 
 @functools.lru_cache(maxsize=4)
-def environment(root: Path = TEMPLATES) -> Environment:
+def environment(root: Path | None = None) -> Environment:
+    root = root or templates_dir()
     env = Environment(
         loader=FileSystemLoader(str(root)),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -63,7 +64,7 @@ def template_path(area: str, name: str, file: str, language: str) -> str:
 
 
 def render(area: str, name: str, *, language: str, project: ProjectConfig,
-           context: Mapping[str, Any], root: Path = TEMPLATES) -> Rendered:
+           context: Mapping[str, Any], root: Path | None = None) -> Rendered:
     """Render subject, text and HTML of one template set in ``language``."""
     if language not in LANGUAGES:
         language = project.language

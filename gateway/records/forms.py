@@ -22,8 +22,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from gateway.config import ProjectConfig
+from gateway.paths import templates_dir
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "forms"
 LANGUAGES = ("zh-CN", "en")
 FORMATS = ("html", "txt", "md")
 
@@ -107,8 +107,9 @@ def local_time(value: Any, zone: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def environment(fmt: str, root: Path = TEMPLATES) -> Environment:
+def environment(fmt: str, root: Path | None = None) -> Environment:
     """One environment per output type, so the escaper cannot be the wrong one."""
+    root = root or templates_dir() / "forms"
     env = Environment(loader=FileSystemLoader(str(root)), autoescape=fmt == "html",
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True,
@@ -118,7 +119,7 @@ def environment(fmt: str, root: Path = TEMPLATES) -> Environment:
 
 
 def render(name: str, file: str, fmt: str, *, lang: str, context: Mapping[str, Any],
-           root: Path = TEMPLATES) -> str:
+           root: Path | None = None) -> str:
     """Render ``templates/forms/<name>/<file>[.en].<fmt>``."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown form format {fmt!r}")
