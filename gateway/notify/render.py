@@ -55,7 +55,19 @@ def environment(root: Path | None = None) -> Environment:
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True)
     env.filters["when"] = _fmt_time
+    # domain words as people read them: {{ "directive"|zh }} → 指令, {{ ...|en }} → Directive
+    env.filters["zh"] = lambda key: _label(key, "zh-CN")
+    env.filters["en"] = lambda key: _label(key, "en")
     return env
+
+
+def _label(key: str, language: str) -> str:
+    from gateway.audit_labels import CATEGORY, FORMALITY, GROUP, RECEIPT, label
+
+    for table in (CATEGORY, GROUP, FORMALITY, RECEIPT):
+        if key in table:
+            return label(table, key, language)
+    return key
 
 
 def template_path(area: str, name: str, file: str, language: str) -> str:
