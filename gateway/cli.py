@@ -203,26 +203,24 @@ def check_config(ctx: typer.Context) -> None:
                    f"{len(project.stakeholders)} stakeholders, {len(project.matrix)} matrix rows")
 
 
-def _register_optional() -> None:
-    """Add the command groups that live beside their stage."""
+# The command groups that live beside their stage; each module has ``register(app)``.
+COMMAND_MODULES = (
+    "gateway.ingest", "gateway.messages", "gateway.records.command",
+    "gateway.records.threads_command", "gateway.parse.command", "gateway.receipts_command",
+    "gateway.classify_command", "gateway.plan_command", "gateway.notify.command",
+    "gateway.reports.command", "gateway.audit_command", "gateway.connectors.command",
+    "gateway.demo",
+)
+
+
+def _register_commands() -> None:
     import importlib
 
-    for module in ("gateway.ingest", "gateway.messages", "gateway.records.command",
-                   "gateway.parse.command", "gateway.receipts_command",
-                   "gateway.records.threads_command",
-                   "gateway.classify_command", "gateway.plan_command",
-                   "gateway.notify.command", "gateway.reports.command",
-                   "gateway.audit_command", "gateway.connectors.command", "gateway.demo"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue
-            raise
-        mod.register(app)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(app)
 
 
-_register_optional()
+_register_commands()
 
 
 def run() -> None:
