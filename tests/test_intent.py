@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -219,10 +217,10 @@ def test_noise_around_a_confirmation_keeps_it_confirmed(noise: str) -> None:
 
 @pytest.mark.parametrize("hostile", ["在" * 50_000, "不" * 50_000, "what " * 20_000,
                                      "?" * 100_000, "能不" * 30_000])
-def test_long_hostile_text_is_read_quickly(hostile: str) -> None:
-    started = time.perf_counter()
+@pytest.mark.timeout(120)  # a hang guard, not a speed test: bench/ measures speed
+def test_long_hostile_text_is_read_with_bounded_reasons(hostile: str) -> None:
     intent = read_intent(hostile)
-    assert time.perf_counter() - started < 2.0
+    assert intent.status in ("confirmed", "questioned", "declined", "unclear")
     assert len(intent.reasons) <= 20
 
 

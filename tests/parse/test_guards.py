@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from gateway.errors import Quarantine
@@ -48,12 +46,15 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize(("name", "raw", "reason"), HOSTILE, ids=[h[0] for h in HOSTILE])
-def test_hostile_structure_is_quarantined_in_well_under_two_seconds(
-        name: str, raw: bytes, reason: str) -> None:
-    started = time.perf_counter()
+@pytest.mark.timeout(60)  # a hang guard; the guards' speed is measured, not asserted
+def test_hostile_structure_is_quarantined_before_the_stdlib_parser_sees_it(
+        name: str, raw: bytes, reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def stdlib_parser(_raw: bytes) -> None:
+        raise AssertionError("the stdlib parser was reached")
+
+    monkeypatch.setattr("gateway.parse.message.parse_bytes", stdlib_parser)
     with pytest.raises(Quarantine) as caught:
         parse_message(raw)
-    assert time.perf_counter() - started < 0.5, name
     assert reason in str(caught.value).lower()
     assert caught.value.stage == "parse"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 
@@ -111,10 +110,6 @@ def test_a_long_chain_threads_in_linear_time(threader: Driver, refs_kept: int) -
     chain = [f"m{i}" for i in range(depth)]
     mail = [msg(name, refs=" ".join(chain[:1] + chain[max(1, i - refs_kept):i]) if refs_kept
                 else "", irt=chain[i - 1] if i else "") for i, name in enumerate(chain)]
-    started = time.perf_counter()
+    # (its speed is measured by bench/threading.py; tests hold no timing thresholds)
     threads = {threader.add(ev).thread_id for ev in mail}
-    elapsed = time.perf_counter() - started
     assert len(threads) == 1
-    if threader.name == "memory":
-        budget = 3.0 if refs_kept else 0.5
-        assert elapsed < budget, f"{depth}-deep chain took {elapsed:.2f}s"
