@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import App, build_app
+from gateway.app import App
 from gateway.config import Settings
 from gateway.server import Server
+from tests.support.apps import app_factory
 
 OPS_PROJECT = """\
 code = "ops"
@@ -40,16 +41,8 @@ def config_dir(config_dir: Path) -> Path:
 @pytest.fixture
 def make_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., App]]:
     """``make_app(**env)``: an App on the test's database (SQLite unless ``database_url``)."""
-    apps: list[App] = []
-
-    def make(database_url: str = "", **env: str) -> App:
-        app = build_app(make_settings(database_url=database_url, **env))
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
+    with app_factory(make_settings) as make:
+        yield make
 
 
 @pytest.fixture

@@ -20,8 +20,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 import gateway.store.schema  # noqa: F401 - registers every table
-from gateway.app import App, build_app
+from gateway.app import App
 from gateway.config import Settings
+from tests.support.apps import app_factory
 
 START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Asia/Shanghai
 
@@ -103,16 +104,8 @@ def clock() -> Clock:
 @pytest.fixture
 def make_app(make_settings: Callable[..., Settings], database_url: str,
              clock: Clock) -> Iterator[Callable[..., App]]:
-    apps: list[App] = []
-
-    def make(**env: str) -> App:
-        app = build_app(make_settings(database_url=database_url, **env), clock=clock)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
+    with app_factory(make_settings, database_url, clock) as make:
+        yield make
 
 
 @pytest.fixture

@@ -17,12 +17,13 @@ from sqlalchemy import select
 
 import gateway.scheduler
 import gateway.store.schema
-from gateway.app import App, build_app
+from gateway.app import App
 from gateway.config import Settings
 from gateway.receipts_query import list_receipts
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from gateway.store.notify_models import OutboxMail
+from tests.support.apps import app_factory
 
 SH = ZoneInfo("Asia/Shanghai")
 PROJECT = "proj-demo@gw.example.com"
@@ -59,16 +60,8 @@ def make_app(make_settings: Callable[..., Settings], database_url: str, clock: C
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     # The test decides when the scheduler runs: the one inside `serve` stays quiet.
     monkeypatch.setattr(gateway.scheduler, "SERVE_TICK_INTERVAL", 1e9)
-    apps: list[App] = []
-
-    def make(**env: str) -> App:
-        app = build_app(make_settings(database_url=database_url, **env), clock=clock)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
+    with app_factory(make_settings, database_url, clock) as make:
+        yield make
 
 
 @pytest.fixture

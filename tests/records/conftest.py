@@ -11,15 +11,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 import gateway.store.schema  # noqa: F401 - registers every table, the search tables too
 from gateway.app import App, build_app
-from gateway.cli import app as cli_app
 from gateway.config import Settings
 from gateway.inbound.intake import accept
 from gateway.pipeline import process
 from gateway.store.db import make_engine, upgrade
+from tests.support.apps import cli_for
 from tests.support.mail import make_mail
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai, a Tuesday
@@ -72,19 +71,7 @@ def with_attachment(msg: EmailMessage, filename: str, data: bytes = b"xlsx bytes
 @pytest.fixture
 def cli(records_app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
     """``commgate …`` in-process, on the test's database and data folder."""
-    settings = records_app.settings
-    env = {"COMMGATE_DATABASE_URL": settings.database_url,
-           "COMMGATE_DATA_DIR": str(settings.data_dir),
-           "COMMGATE_SECRET_KEY": "test-secret-key-0123456789"}
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> Any:
-        result = runner.invoke(cli_app, ["--config", str(settings.config_path), *args],
-                               env=env, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    yield run
+    yield cli_for(records_app)
 
 
 @pytest.fixture

@@ -14,14 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from typer.testing import CliRunner
 
 import gateway.scheduler
 import gateway.store.schema
-from gateway.app import App, build_app
-from gateway.cli import app as cli_app
+from gateway.app import App
 from gateway.config import Settings
 from gateway.server import Server
+from tests.support.apps import app_factory, cli_for
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -86,16 +85,8 @@ def make_app(make_settings: Callable[..., Settings], database_url: str, clock: C
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     """``make_app(**env)``: an app on a database built by the migrations."""
     monkeypatch.setattr(gateway.scheduler, "SERVE_TICK_INTERVAL", 1e9)  # the test ticks
-    apps: list[App] = []
-
-    def make(**env: str) -> App:
-        app = build_app(make_settings(database_url=database_url, **env), clock=clock)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
+    with app_factory(make_settings, database_url, clock) as make:
+        yield make
 
 
 @pytest.fixture
@@ -118,16 +109,4 @@ def serve(start_server: Callable[..., Server]) -> Callable[..., int]:
 @pytest.fixture
 def cli(app: App) -> Callable[..., Any]:
     """``commgate …`` in-process, on the test's database and data folder."""
-    settings = app.settings
-    env = {"COMMGATE_DATABASE_URL": settings.database_url,
-           "COMMGATE_DATA_DIR": str(settings.data_dir),
-           "COMMGATE_SECRET_KEY": "test-secret-key-0123456789"}
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> Any:
-        result = runner.invoke(cli_app, ["--config", str(settings.config_path), *args],
-                               env=env, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return run
+    return cli_for(app)
