@@ -42,7 +42,7 @@ class Server:
         self._sweeper: Future[None] | None = None
         self._outbox: Future[None] | None = None  # outbox delivery (gateway/notify)
         self._stopped = False
-        # Intake threads: fsync and commit run here, never on the event loop.
+        # Intake threads: large messages are written here, never on the event loop.
         self.intake_executor = ThreadPoolExecutor(max_workers=16,
                                                   thread_name_prefix="commgate-intake")
         self.pollers: list[ImapPoller] = []
@@ -58,7 +58,7 @@ class Server:
         self.thread.start()
         cfg = self.app.settings.gateway.smtp
         if cfg.enabled:
-            self.committer = GroupCommitter(self.app)
+            self.committer = GroupCommitter(self.app, on_stored=self.jobs.enqueue_message)
             factory = make_smtp_factory(self.app, self.jobs.enqueue_message,
                                         executor=self.intake_executor,
                                         committer=self.committer)

@@ -1,54 +1,85 @@
 """Group commit for the SMTP listener: concurrent sessions share one flush and one commit.
 
-Durable before ``250`` costs flushing the raw file (its data, and its name in the folder) and a
-database commit — which SQLite serialises, one WAL fsync each. Flushing and committing each
-message on its own puts three disk flushes in series per message, however many clients send.
-Here the sessions hand their prepared messages to one committer thread, which takes everything
-waiting, makes the batch's raw files durable with one ``syncfs(2)`` (``[smtp] raw_sync =
-"batch"``; with ``"file"``, or without syncfs, each intake thread fsyncs its own file), commits
-the rows in one transaction and only then wakes each session to answer. Nobody is acknowledged
+Durable before ``250`` costs writing the raw file, flushing it (its data, and its name in the
+folder) and a database commit — which SQLite serialises, one WAL fsync each. Doing that per
+message puts three disk flushes in series per message, however many clients send, and handing
+each message to a thread of its own and back costs more CPU than the SMTP dialogue itself.
+
+So the sessions hand their messages to one committer thread. It takes everything waiting,
+writes the raw files of the batch, makes them durable with one ``syncfs(2)`` (``[smtp]
+raw_sync = "batch"``; with ``"file"``, or without syncfs, each file is fsynced as it is
+written), commits the rows in one transaction and only then wakes the waiting sessions — all of
+one event loop's sessions with one call — and queues the processing jobs. Nobody is acknowledged
 before their bytes are flushed and their row is committed; a batch whose flush or commit fails
 fails all of its sessions with ``451`` and no row of it is stored.
+
+A large message is written by an intake thread before it is handed over (the listener decides,
+see gateway/inbound/smtp.py), so hashing and writing ten megabytes never holds up the small
+messages batched behind it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 from gateway.app import App
 from gateway.errors import StoreError
-from gateway.inbound.intake import Outcome, Prepared, record
+from gateway.inbound.intake import Accepted, Outcome, Prepared, record
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 128
 
+Work = Prepared | Callable[[], Prepared]  # ready, or written by the committer in its batch
+Waiter = Future[Outcome] | asyncio.Future[Outcome]
+
+
+@dataclass
+class _Entry:
+    work: Work
+    waiter: Waiter
+    item: Prepared | None = None
+
 
 class GroupCommitter:
-    """Commits prepared messages in batches from one thread; :meth:`submit` blocks until done."""
+    """Commits messages in batches from one thread.
 
-    def __init__(self, app: App) -> None:
+    :meth:`submit` blocks its caller until done; :meth:`submit_async` returns an asyncio future
+    of the caller's event loop. ``on_stored`` is called with the key of each newly stored message
+    after its session was answered (the processing job); it must not raise.
+    """
+
+    def __init__(self, app: App, on_stored: Callable[[int], object] | None = None) -> None:
         self.app = app
+        self.on_stored = on_stored
         # Before the first session writes: batch sync reports errors seen since it started.
         if app.settings.gateway.smtp.raw_sync == "batch" and not app.raw.start_batch_sync():
             log.warning("syncfs(2) unavailable here (Linux >= 5.8 needed): raw files are "
                         "fsynced one by one")
-        self._queue: queue.SimpleQueue[tuple[Prepared, Future[Outcome]] | None] = \
-            queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="commgate-groupcommit",
                                         daemon=True)
         self._thread.start()
         self.batches = 0
         self.committed = 0
 
-    def submit(self, item: Prepared) -> Outcome:
-        """Record ``item`` with whatever else is waiting; raise StoreError on failure."""
+    def submit(self, work: Work) -> Outcome:
+        """Record ``work`` with whatever else is waiting; raise StoreError on failure."""
         done: Future[Outcome] = Future()
-        self._queue.put((item, done))
+        self._queue.put(_Entry(work, done))
         return done.result()
+
+    def submit_async(self, work: Work) -> asyncio.Future[Outcome]:
+        """Like :meth:`submit`, for a coroutine: await the future this returns."""
+        done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Entry(work, done))
+        return done
 
     def close(self) -> None:
         self._queue.put(None)
@@ -73,19 +104,65 @@ class GroupCommitter:
                 batch.append(more)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[Prepared, Future[Outcome]]]) -> None:
+    def _commit(self, batch: list[_Entry]) -> None:
+        answers: list[tuple[_Entry, Outcome | BaseException]] = []
+        ready: list[_Entry] = []
+        for entry in batch:
+            try:
+                entry.item = entry.work if isinstance(entry.work, Prepared) else entry.work()
+                ready.append(entry)
+            except StoreError as exc:  # this file could not be written: this session only
+                answers.append((entry, exc))
+            except Exception as exc:  # never leave a session waiting forever
+                log.exception("writing a raw message failed")
+                answers.append((entry, StoreError(f"write failed: {type(exc).__name__}")))
+        stored: list[int] = []
+        if ready:
+            try:
+                outcomes = record(self.app, [entry.item for entry in ready if entry.item])
+            except StoreError as exc:
+                answers.extend((entry, exc) for entry in ready)
+            except Exception as exc:
+                log.exception("group commit failed")
+                failure = StoreError(f"commit failed: {type(exc).__name__}")
+                answers.extend((entry, failure) for entry in ready)
+            else:
+                self.batches += 1
+                self.committed += len(ready)
+                answers.extend(zip(ready, outcomes, strict=True))
+                stored = [o.message_pk for o in outcomes
+                          if isinstance(o, Accepted) and not o.duplicate]
+        _answer(answers)
+        if self.on_stored is not None:
+            for pk in stored:
+                self.on_stored(pk)
+
+
+def _answer(answers: list[tuple[_Entry, Outcome | BaseException]]) -> None:
+    """Wake the waiting sessions: one call into each event loop, not one per session."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Outcome],
+                                                        Outcome | BaseException]]] = {}
+    for entry, answer in answers:
+        waiter = entry.waiter
+        if isinstance(waiter, asyncio.Future):
+            by_loop.setdefault(waiter.get_loop(), []).append((waiter, answer))
+        elif isinstance(answer, BaseException):
+            waiter.set_exception(answer)
+        else:
+            waiter.set_result(answer)
+    for loop, pairs in by_loop.items():
         try:
-            outcomes = record(self.app, [item for item, _ in batch])
-        except StoreError as exc:
-            for _, done in batch:
-                done.set_exception(exc)
-            return
-        except Exception as exc:  # never leave a session waiting forever
-            log.exception("group commit failed")
-            for _, done in batch:
-                done.set_exception(StoreError(f"commit failed: {type(exc).__name__}"))
-            return
-        self.batches += 1
-        self.committed += len(batch)
-        for (_, done), outcome in zip(batch, outcomes, strict=True):
-            done.set_result(outcome)
+            loop.call_soon_threadsafe(_settle, pairs)
+        except RuntimeError:  # the loop was closed: its sessions are gone
+            log.warning("%d session(s) ended before their messages were committed; the "
+                        "messages are stored", len(pairs))
+
+
+def _settle(pairs: list[tuple[asyncio.Future[Outcome], Outcome | BaseException]]) -> None:
+    for waiter, answer in pairs:
+        if waiter.done():  # the session was cancelled (client gone); the message is stored
+            continue
+        if isinstance(answer, BaseException):
+            waiter.set_exception(answer)
+        else:
+            waiter.set_result(answer)

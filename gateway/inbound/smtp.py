@@ -3,9 +3,10 @@
 Recipients are checked at RCPT time (gateway/inbound/recipients.py): project addresses and valid
 signed reply addresses only — the gateway is never a relay. At end of DATA the bytes are checked
 (gateway/inbound/dataguard.py), our ``Received`` trace header is prepended (RFC 5321 §4.4) and the
-result is handed to :func:`gateway.inbound.intake.accept` in a worker thread, once per project,
-so disk flushes and the database commit never block other sessions; only then is the message
-acknowledged and its processing job sent. The bytes stored are the bytes received; the gateway
+result is handed, once per project, to the group committer (gateway/inbound/groupcommit.py),
+which writes, flushes and commits it with the other sessions' messages in its own thread, so
+disk flushes and the database commit never block the event loop; only then is the message
+acknowledged, and then its processing job sent. The bytes stored are the bytes received; the gateway
 never re-serialises a parsed message (CVE-2024-6923). A failure to store answers ``451 4.3.0``
 so the client retries: nothing is lost and nothing is half-stored.
 
@@ -21,6 +22,7 @@ import socket
 from collections.abc import Callable
 from concurrent.futures import Executor
 from email.utils import format_datetime
+from functools import partial
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -29,17 +31,19 @@ from gateway.app import App
 from gateway.errors import IntakeClosed, StoreError
 from gateway.inbound.dataguard import data_fault
 from gateway.inbound.groupcommit import GroupCommitter
-from gateway.inbound.intake import Accepted, accept, prepare
+from gateway.inbound.intake import Accepted, Prepared, prepare, record
 from gateway.inbound.limits import ConnectionLimiter, tls_context
 from gateway.inbound.protocol import GatewayLMTP, GatewaySMTP
 from gateway.inbound.recipients import REFUSED, Recipient, accepted_recipient
-from gateway.logs import add_log_context, log_context
 from gateway.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
 
 log = logging.getLogger(__name__)
 
 TEMPFAIL = "451 4.3.0 Temporary failure storing the message, try again later"
 Outcome = Accepted | StoreError | IntakeClosed
+# Up to this size a message is written by the committer thread in its batch (no thread hop of
+# its own); a larger one is written by an intake thread first, outside the batch.
+WRITE_IN_BATCH_MAX = 256 * 1024
 
 
 class GatewayHandler:
@@ -83,50 +87,53 @@ class GatewayHandler:
             MESSAGES_REJECTED.labels(reason="data_fault").inc()
             return self._reply([fault] * len(recipients))
         stamped = self.received_header(session, recipients) + raw
+        projects = {code: [r.address for r in recipients if r.project_code == code]
+                    for code in dict.fromkeys(r.project_code for r in recipients)}
+        results = await asyncio.gather(
+            *(self._store(code, stamped, session, envelope, mine)
+              for code, mine in projects.items()), return_exceptions=True)
         outcomes: dict[str, Outcome] = {}
-        loop = asyncio.get_running_loop()
-        for code in dict.fromkeys(r.project_code for r in recipients):
-            mine = [r.address for r in recipients if r.project_code == code]
-            try:
-                outcomes[code] = await loop.run_in_executor(
-                    self.executor, self._store, code, stamped, session, envelope, mine)
-            except (StoreError, IntakeClosed) as exc:
-                log.error("message from %s not stored for %s: %s", _peer(session), code, exc)
+        for code, result in zip(projects, results, strict=True):
+            if isinstance(result, (StoreError, IntakeClosed)):
+                log.error("message from %s not stored for %s: %s", _peer(session), code, result)
                 MESSAGES_REJECTED.labels(
-                    reason="intake_closed" if isinstance(exc, IntakeClosed) else "store_failed",
+                    reason="intake_closed" if isinstance(result, IntakeClosed) else "store_failed",
                 ).inc()
-                outcomes[code] = exc
-        for outcome in outcomes.values():
-            if isinstance(outcome, Accepted):
-                MESSAGES_ACCEPTED.labels(channel=self.channel).inc()
-                if not outcome.duplicate:
-                    self.on_stored(outcome.message_pk)
+                outcomes[code] = result
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                outcomes[code] = result
+                if isinstance(result, Accepted):
+                    MESSAGES_ACCEPTED.labels(channel=self.channel).inc()
         if self.lmtp:
             return self._reply([_status(outcomes[r.project_code]) for r in recipients])
         return _summary(list(outcomes.values()))
 
-    def _store(self, project: str, raw: bytes, session: Session, envelope: Envelope,
-               recipients: list[str]) -> Accepted:
-        """In an intake thread: write the raw bytes here; the group flushes and commits them."""
-        # The context is set here: run_in_executor does not carry contextvars over.
-        # (intake's own lines name the Message-ID; later lines in this context carry it too)
-        with log_context(channel=self.channel, peer=_peer(session)):
-            outcome = self._store_logged(project, raw, session, envelope, recipients)
-            add_log_context(message_id=outcome.message_id, message_pk=outcome.message_pk)
-            return outcome
-
-    def _store_logged(self, project: str, raw: bytes, session: Session, envelope: Envelope,
-                      recipients: list[str]) -> Accepted:
-        if self.committer is None:
-            return accept(self.app, project=project, raw=raw, channel=self.channel,
-                          peer=_peer(session), envelope_from=envelope.mail_from or "",
-                          envelope_to=recipients)
-        item = prepare(self.app, project=project, raw=raw, channel=self.channel,
+    async def _store(self, project: str, raw: bytes, session: Session, envelope: Envelope,
+                     recipients: list[str]) -> Outcome:
+        """Store for one project: durable, or StoreError / IntakeClosed raised."""
+        work = partial(prepare, self.app, project=project, raw=raw, channel=self.channel,
                        peer=_peer(session), envelope_from=envelope.mail_from or "",
                        envelope_to=recipients)
-        outcome = self.committer.submit(item)
+        loop = asyncio.get_running_loop()
+        if self.committer is None:  # no group commit: write, flush and commit in a thread
+            outcome = await loop.run_in_executor(
+                self.executor, self._accept_alone, partial(work, defer_sync=False))
+        elif len(raw) > WRITE_IN_BATCH_MAX:  # hash and write it here, not in the batch
+            item = await loop.run_in_executor(self.executor, work)
+            outcome = await self.committer.submit_async(item)
+        else:
+            outcome = await self.committer.submit_async(work)
         if isinstance(outcome, IntakeClosed):
             raise outcome
+        return outcome
+
+    def _accept_alone(self, work: Callable[[], Prepared]) -> Outcome:
+        item = work()
+        [outcome] = record(self.app, [item])
+        if isinstance(outcome, Accepted) and not outcome.duplicate:
+            self.on_stored(outcome.message_pk)
         return outcome
 
     def _reply(self, lines: list[str]) -> str:

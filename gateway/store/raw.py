@@ -18,11 +18,13 @@ Durability comes in two ways, and a row may reference a file only after one of t
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
+import itertools
 import os
 import platform
-import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -46,9 +48,21 @@ _syncfs = _load_syncfs()
 
 class RawStore:
     def __init__(self, root: Path) -> None:
+        self._known_dirs: set[str] = set()  # fan-out folders known to exist
         self.root = root
         self._fs_fd: int | None = None  # open on the store's file system while batch sync is on
         self._unflushed_dirs = False  # a deferred put made folders whose entries syncfs flushes
+        self._names = itertools.count()  # temporary file names, unique with pid and thread
+
+    @property
+    def root(self) -> Path:
+        return self._root_path
+
+    @root.setter
+    def root(self, root: Path) -> None:
+        self._root_path = root
+        self._root = str(root)
+        self._known_dirs.clear()
 
     @property
     def batch_sync(self) -> bool:
@@ -76,35 +90,59 @@ class RawStore:
         """Store ``data`` and return its SHA-256; raise StoreError when the disk fails.
 
         Durable on return, unless ``defer_sync``: then only after :meth:`sync` of the digest.
+        On the SMTP listener's hot path: plain string paths, and folders known to exist are
+        not looked at again.
         """
         digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
+        folder = os.path.join(self._root, digest[:2], digest[2:4])
+        target = os.path.join(folder, f"{digest}.eml")
         try:
             if self._intact(target, digest, len(data)):
                 if not defer_sync:  # it may be another session's file, not yet flushed
-                    _fsync_chain(self.root, target)
+                    _fsync_chain(self.root, Path(target))
                 return digest
-            self._make_dirs(target.parent, durable=not defer_sync)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    if not defer_sync:
-                        fh.flush()
-                        os.fsync(fh.fileno())
+                tmp = self._write_temp(folder, data, durable=not defer_sync)
+            except FileNotFoundError:  # the folder is gone (removed by hand): make it again
+                self._known_dirs.discard(folder)
+                tmp = self._write_temp(folder, data, durable=not defer_sync)
+            try:
                 os.replace(tmp, target)
             except BaseException:
-                Path(tmp).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
                 raise
             if not defer_sync:
                 if self._unflushed_dirs:  # our folder may be a deferred put's, not yet flushed
-                    _fsync_chain(self.root, target)
+                    _fsync_chain(self.root, Path(target))
                 else:
-                    _fsync_dir(target.parent)
+                    _fsync_dir(Path(folder))
         except OSError as exc:
             raise StoreError(f"cannot write raw message: {exc.strerror or exc}",
                              hint="check free space and permissions of the data folder") from exc
         return digest
+
+    def _write_temp(self, folder: str, data: bytes, *, durable: bool) -> str:
+        """Write ``data`` to a new private file in ``folder`` (made first if need be)."""
+        if folder not in self._known_dirs:
+            self._make_dirs(Path(folder), durable=durable)
+            self._known_dirs.add(folder)
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{threading.get_ident()}-"
+                                   f"{next(self._names)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if durable:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        os.close(fd)
+        return tmp
 
     def sync(self, digests: Iterable[str]) -> None:
         """Make files put with ``defer_sync`` durable: one syncfs, or fsync per file and folder.
@@ -124,13 +162,14 @@ class RawStore:
             raise StoreError(f"cannot flush raw messages: {exc.strerror or exc}",
                              hint="check the disk holding the data folder") from exc
 
-    def _intact(self, target: Path, digest: str, size: int) -> bool:
+    def _intact(self, target: str, digest: str, size: int) -> bool:
         """An existing file counts only with the right bytes: after a power cut, a file renamed
         but never flushed may be empty or torn (it has no row yet; rewriting it is safe)."""
         try:
-            if target.stat().st_size != size:
+            if os.stat(target).st_size != size:
                 return False
-            return hashlib.sha256(target.read_bytes()).hexdigest() == digest
+            with open(target, "rb") as fh:
+                return hashlib.sha256(fh.read()).hexdigest() == digest
         except FileNotFoundError:
             return False
 

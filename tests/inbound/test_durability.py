@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import Connection, event, func, select
 
 import gateway.store.raw as raw_module
 from gateway.app import App
@@ -62,14 +61,14 @@ def spy_syncfs(monkeypatch: pytest.MonkeyPatch, events: Events) -> dict[str, Any
 def note_commits(app: App, events: Events) -> None:
     """Note commits that wrote message rows (not the sweeps' or anyone else's)."""
 
-    @event.listens_for(app.sessions, "do_orm_execute")
-    def _inserting(state: ORMExecuteState) -> None:
-        if state.is_insert and state.bind_mapper is Message.__mapper__:
-            state.session.info["intake"] = True
+    @event.listens_for(app.engine, "before_cursor_execute")
+    def _inserting(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO MESSAGES"):
+            conn.info["intake"] = True
 
-    @event.listens_for(app.sessions, "after_commit")
-    def _committed(session: Session) -> None:
-        if session.info.pop("intake", False):
+    @event.listens_for(app.engine, "commit")
+    def _committed(conn: Connection) -> None:
+        if conn.info.pop("intake", False):
             events.append("commit")
 
 

@@ -191,12 +191,13 @@ def test_an_unwritable_raw_store_answers_451_and_stores_nothing(
 def test_a_database_outage_answers_451_and_stores_nothing(app: App, listen: Callable[..., int],
                                                           tmp_path: Path) -> None:
     port = listen(app)
-    working = app.sessions
-    app.sessions = make_sessionmaker(make_engine(f"sqlite:///{tmp_path}"))  # a folder: no DB
+    working = app.engine, app.sessions
+    app.engine = make_engine(f"sqlite:///{tmp_path}")  # a folder: no database
+    app.sessions = make_sessionmaker(app.engine)
     with Wire(port) as wire:
         wire.envelope()
         assert wire.data(plain() + b".\r\n")[0] == 451
-    app.sessions = working
+    app.engine, app.sessions = working
     assert stored_messages(app) == []
 
 
