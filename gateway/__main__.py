@@ -2,4 +2,5 @@
 
 from gateway.cli import run
 
-run()
+if __name__ == "__main__":  # not when a child process (gateway/inbound/writer.py) imports it
+    run()

@@ -90,6 +90,9 @@ class SmtpListener(_Model):
     # How raw files become durable before 250 (docs/inbound.md): "batch" = one syncfs(2) per
     # group commit (Linux >= 5.8; elsewhere falls back to "file"), "file" = fsync per file.
     raw_sync: Literal["batch", "file"] = "batch"
+    # Where messages are written and committed (docs/inbound.md): "process" = a child process of
+    # serve (uses a second core), "thread" = a thread of the listener's own process.
+    writer: Literal["process", "thread"] = "process"
 
     @model_validator(mode="after")
     def _tls_pair(self) -> SmtpListener:

@@ -18,9 +18,11 @@ from datetime import timedelta
 import dramatiq
 
 from gateway.app import App
+from gateway.errors import StoreError
 from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.imap import ImapPoller, make_pollers
 from gateway.inbound.smtp import make_smtp_factory
+from gateway.inbound.writer import IntakeWriter
 from gateway.jobs import QUEUE, Jobs, bind, sweep
 from gateway.shutdown import SessionTracker
 
@@ -46,7 +48,8 @@ class Server:
         self.intake_executor = ThreadPoolExecutor(max_workers=16,
                                                   thread_name_prefix="commgate-intake")
         self.pollers: list[ImapPoller] = []
-        self.committer: GroupCommitter | None = None
+        self.committer: GroupCommitter | None = None  # [smtp] writer = "thread"
+        self.writer: IntakeWriter | None = None  # [smtp] writer = "process"
 
     def start(self) -> None:
         # First, so a missing IMAP password fails the start before anything listens.
@@ -58,10 +61,18 @@ class Server:
         self.thread.start()
         cfg = self.app.settings.gateway.smtp
         if cfg.enabled:
-            self.committer = GroupCommitter(self.app, on_stored=self.jobs.enqueue_message)
+            if cfg.writer == "process":
+                self.writer = IntakeWriter(self.app.settings, log_debug=_log_debug())
+                try:
+                    self.writer.start(self.loop)
+                except StoreError:
+                    self.loop.call_soon_threadsafe(self.loop.stop)
+                    raise
+            else:
+                self.committer = GroupCommitter(self.app, on_stored=self.jobs.enqueue_message)
             factory = make_smtp_factory(self.app, self.jobs.enqueue_message,
                                         executor=self.intake_executor,
-                                        committer=self.committer)
+                                        committer=self.committer, writer=self.writer)
             factory = self.sessions = SessionTracker(factory)
             self.smtp_server = asyncio.run_coroutine_threadsafe(
                 self.loop.create_server(factory, host=cfg.host, port=cfg.port),
@@ -135,9 +146,19 @@ class Server:
         self.intake_executor.shutdown(wait=True)
         if self.committer is not None:
             self.committer.close()
+        if self.writer is not None:
+            self.writer.close(timeout=drain_timeout)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=drain_timeout)
         log.info("stopped")
+
+
+def _log_debug() -> bool | None:
+    """How the writer process logs: like us when our handler is installed, else not set up."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_commgate", False) for h in root.handlers):
+        return None
+    return root.level <= logging.DEBUG
 
 
 async def _close_listener(server: asyncio.AbstractServer) -> None:

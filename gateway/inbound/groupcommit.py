@@ -24,7 +24,7 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -44,7 +44,6 @@ Waiter = Future[Outcome] | asyncio.Future[Outcome]
 class _Entry:
     work: Work
     waiter: Waiter
-    item: Prepared | None = None
 
 
 class GroupCommitter:
@@ -105,37 +104,44 @@ class GroupCommitter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Entry]) -> None:
-        answers: list[tuple[_Entry, Outcome | BaseException]] = []
-        ready: list[_Entry] = []
-        for entry in batch:
-            try:
-                entry.item = entry.work if isinstance(entry.work, Prepared) else entry.work()
-                ready.append(entry)
-            except StoreError as exc:  # this file could not be written: this session only
-                answers.append((entry, exc))
-            except Exception as exc:  # never leave a session waiting forever
-                log.exception("writing a raw message failed")
-                answers.append((entry, StoreError(f"write failed: {type(exc).__name__}")))
-        stored: list[int] = []
-        if ready:
-            try:
-                outcomes = record(self.app, [entry.item for entry in ready if entry.item])
-            except StoreError as exc:
-                answers.extend((entry, exc) for entry in ready)
-            except Exception as exc:
-                log.exception("group commit failed")
-                failure = StoreError(f"commit failed: {type(exc).__name__}")
-                answers.extend((entry, failure) for entry in ready)
-            else:
-                self.batches += 1
-                self.committed += len(ready)
-                answers.extend(zip(ready, outcomes, strict=True))
-                stored = [o.message_pk for o in outcomes
-                          if isinstance(o, Accepted) and not o.duplicate]
-        _answer(answers)
+        answers = commit_batch(self.app, [entry.work for entry in batch])
+        self.batches += 1
+        self.committed += len(batch)
+        _answer(list(zip(batch, answers, strict=True)))
         if self.on_stored is not None:
-            for pk in stored:
-                self.on_stored(pk)
+            for answer in answers:
+                if isinstance(answer, Accepted) and not answer.duplicate:
+                    self.on_stored(answer.message_pk)
+
+
+def commit_batch(app: App, works: Sequence[Work]) -> list[Outcome | StoreError]:
+    """Write what is not yet written, flush, commit: per work its outcome or the StoreError.
+
+    A file that cannot be written fails its own message only; a failed flush or commit fails
+    every message of the batch, and then no row of it is stored.
+    """
+    answers: list[Outcome | StoreError | None] = [None] * len(works)
+    ready: list[tuple[int, Prepared]] = []
+    for i, work in enumerate(works):
+        try:
+            ready.append((i, work if isinstance(work, Prepared) else work()))
+        except StoreError as exc:  # this file could not be written: this message only
+            answers[i] = exc
+        except Exception as exc:  # never leave a session waiting forever
+            log.exception("writing a raw message failed")
+            answers[i] = StoreError(f"write failed: {type(exc).__name__}")
+    if ready:
+        try:
+            outcomes: list[Outcome | StoreError] = list(
+                record(app, [item for _, item in ready]))
+        except StoreError as exc:
+            outcomes = [exc] * len(ready)
+        except Exception as exc:
+            log.exception("group commit failed")
+            outcomes = [StoreError(f"commit failed: {type(exc).__name__}")] * len(ready)
+        for (i, _), outcome in zip(ready, outcomes, strict=True):
+            answers[i] = outcome
+    return [answer for answer in answers if answer is not None]
 
 
 def _answer(answers: list[tuple[_Entry, Outcome | BaseException]]) -> None:

@@ -22,15 +22,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select
+from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.errors import IntakeClosed, StoreError
 from gateway.identity import identify
+from gateway.store.bulk import BulkInsert
 from gateway.store.db import unit_of_work
 from gateway.store.models import Arrival, Message, Project
 
@@ -58,11 +61,16 @@ class Prepared:
     will_enqueue: bool
     arrival: dict[str, Any] = field(default_factory=dict)
     durable: bool = True  # False: written but not flushed; record() syncs it before the commit
+    # Given by a front end in another process (gateway/inbound/writer.py): its project ids and
+    # its clock are the ones that count. Else app.project_ids and app.clock() at the commit.
+    project_id: int | None = None
+    received_at: datetime | None = None
 
 
 def prepare(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
             envelope_from: str = "", envelope_to: Sequence[str] = (), history: bool = False,
-            will_enqueue: bool = True, defer_sync: bool | None = None) -> Prepared:
+            will_enqueue: bool = True, defer_sync: bool | None = None,
+            project_id: int | None = None, received_at: datetime | None = None) -> Prepared:
     """Write ``raw`` to the raw store; raise StoreError when the disk fails.
 
     ``defer_sync``: leave the flush to :func:`record`'s batch; by default, when the raw store's
@@ -77,7 +85,7 @@ def prepare(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
                     arrival={"channel": channel, "peer": peer[:255],
                              "envelope_from": envelope_from[:320],
                              "envelope_to": list(envelope_to)},
-                    durable=not deferred)
+                    durable=not deferred, project_id=project_id, received_at=received_at)
 
 
 Outcome = Accepted | IntakeClosed
@@ -89,16 +97,22 @@ def record(app: App, items: Sequence[Prepared]) -> list[Outcome]:
     Raises StoreError when the database is unavailable (nothing was committed). A unique-key race
     with another writer rolls the batch back and records the items one by one. Items whose raw
     bytes are not yet durable are flushed first (one ``syncfs`` for the batch); when that fails,
-    StoreError is raised and no row is written.
+    StoreError is raised and no row is written (the rows are written while the flush runs, in the
+    same transaction, and committed only after it succeeded).
     """
     pending = [item for item in items if not item.durable]
-    if pending:
-        app.raw.sync(item.sha256 for item in pending)
-        for item in pending:
-            item.durable = True
+    # The flush runs while the rows are written; the commit waits for it.
+    flushing = app.raw.sync_in_background([item.sha256 for item in pending]) if pending else None
     try:
         with app.engine.begin() as conn:
-            return _record_in(conn, app, items)
+            try:
+                outcomes = _record_in(conn, app, items)
+            finally:
+                if flushing is not None:
+                    flushing.result()  # StoreError: rolled back, no row of the batch stored
+                    for item in pending:
+                        item.durable = True
+            return outcomes
     except IntegrityError:
         if len(items) == 1:  # another writer stored the same message between look-up and insert
             return [_note_race(app, items[0])]
@@ -116,14 +130,25 @@ _PROJECTS: Table = Project.__table__  # type: ignore[assignment]
 _OPEN_PROJECTS = select(_PROJECTS.c.id).where(
     _PROJECTS.c.id.in_(bindparam("project_ids", expanding=True)),
     _PROJECTS.c.intake_open.is_(True))
+# project_id first: (project_id, message_id) is the unique index's prefix. On message_id alone
+# the look-up scans the whole index, a cost that grows with every message ever stored.
 _STORED = select(_MESSAGES.c.id, _MESSAGES.c.project_id, _MESSAGES.c.message_id,
                  _MESSAGES.c.content_hash).where(
+    _MESSAGES.c.project_id.in_(bindparam("project_ids", expanding=True)),
     _MESSAGES.c.message_id.in_(bindparam("message_ids", expanding=True)))
-# One INSERT … RETURNING for the batch. Rows come back in no promised order (asking for one makes
-# SQLite insert row by row), so each names its identity.
-_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, _MESSAGES.c.project_id,
-                                               _MESSAGES.c.message_id, _MESSAGES.c.content_hash)
-_INSERT_ARRIVALS = insert(_ARRIVALS)
+# One INSERT … RETURNING per table and batch (gateway/store/bulk.py), made per dialect. The
+# rows come back in no promised order, so each names its identity.
+_inserts: dict[str, tuple[BulkInsert, BulkInsert]] = {}
+
+
+def _bulk(dialect: Dialect) -> tuple[BulkInsert, BulkInsert]:
+    made = _inserts.get(dialect.name)
+    if made is None:
+        made = _inserts[dialect.name] = (
+            BulkInsert(_MESSAGES, dialect,
+                       returning=("id", "project_id", "message_id", "content_hash")),
+            BulkInsert(_ARRIVALS, dialect))
+    return made
 
 
 def _record_in(conn: Connection, app: App, items: Sequence[Prepared]) -> list[Outcome]:
@@ -131,24 +156,27 @@ def _record_in(conn: Connection, app: App, items: Sequence[Prepared]) -> list[Ou
     hot path the ORM's unit of work would cost more than the SMTP dialogue."""
     Key = tuple[int, str, str]
     now = app.clock()
-    keys: list[Key] = [(app.project_ids[i.project], i.message_id, i.content_hash) for i in items]
+    keys: list[Key] = [(app.project_ids[i.project] if i.project_id is None else i.project_id,
+                        i.message_id, i.content_hash) for i in items]
     open_projects = set(conn.scalars(_OPEN_PROJECTS,
                                      {"project_ids": sorted({key[0] for key in keys})}))
     stored: dict[Key, int] = {
         (row.project_id, row.message_id, row.content_hash): row.id
-        for row in conn.execute(_STORED, {"message_ids": sorted({k[1] for k in keys})})}
+        for row in conn.execute(_STORED, {"project_ids": sorted({k[0] for k in keys}),
+                                          "message_ids": sorted({k[1] for k in keys})})}
     rows: dict[Key, dict[str, Any]] = {}
     for key, item in zip(keys, items, strict=True):
         if key[0] in open_projects and key not in stored and key not in rows:
             rows[key] = {"project_id": key[0], "message_id": item.message_id,
                          "message_id_synthetic": item.synthetic, "sha256": item.sha256,
                          "content_hash": item.content_hash, "size": item.size,
-                         "history": item.history, "received_at": now,
-                         "enqueued_at": now if item.will_enqueue else None}
-    new: dict[Key, int] = {}
-    if rows:
-        new = {(row.project_id, row.message_id, row.content_hash): row.id
-               for row in conn.execute(_INSERT_MESSAGES, list(rows.values()))}
+                         "history": item.history, "received_at": item.received_at or now,
+                         "enqueued_at": (item.received_at or now) if item.will_enqueue
+                         else None}
+    insert_messages, insert_arrivals = _bulk(conn.dialect)
+    new: dict[Key, int] = {(project_id, message_id, content_hash): pk
+                           for pk, project_id, message_id, content_hash
+                           in insert_messages.execute(conn, list(rows.values()))}
     outcomes: list[Outcome] = []
     arrivals: list[dict[str, Any]] = []
     first_of: set[Key] = set()
@@ -160,7 +188,8 @@ def _record_in(conn: Connection, app: App, items: Sequence[Prepared]) -> list[Ou
         duplicate = key in stored or key in first_of
         pk = stored[key] if key in stored else new[key]
         first_of.add(key)
-        arrivals.append({"message_pk": pk, "received_at": now, **item.arrival})
+        arrivals.append({"message_pk": pk, "received_at": item.received_at or now,
+                         **item.arrival})
         if duplicate:
             log.info("<%s> again via %s: noted as a further arrival of message %d",
                      item.message_id, item.arrival["channel"], pk)
@@ -168,8 +197,7 @@ def _record_in(conn: Connection, app: App, items: Sequence[Prepared]) -> list[Ou
             log.info("<%s> stored as message %d via %s (%d bytes)", item.message_id, pk,
                      item.arrival["channel"], item.size)
         outcomes.append(Accepted(pk, item.message_id, duplicate))
-    if arrivals:
-        conn.execute(_INSERT_ARRIVALS, arrivals)
+    insert_arrivals.execute(conn, arrivals)
     return outcomes
 
 
@@ -199,9 +227,10 @@ def _find(session: Session, project_id: int, message_id: str,
 
 def _note_race(app: App, item: Prepared) -> Accepted:
     with unit_of_work(app.sessions) as session:
-        existing = _find(session, app.project_ids[item.project], item.message_id,
-                         item.content_hash)
+        project_id = app.project_ids[item.project] if item.project_id is None else item.project_id
+        existing = _find(session, project_id, item.message_id, item.content_hash)
         if existing is None:
             raise StoreError("message vanished while being stored")
-        session.add(Arrival(message_pk=existing.id, **item.arrival))
+        session.add(Arrival(message_pk=existing.id, received_at=item.received_at or app.clock(),
+                            **item.arrival))
         return Accepted(existing.id, item.message_id, True)

@@ -35,6 +35,7 @@ from gateway.inbound.intake import Accepted, Prepared, prepare, record
 from gateway.inbound.limits import ConnectionLimiter, tls_context
 from gateway.inbound.protocol import GatewayLMTP, GatewaySMTP
 from gateway.inbound.recipients import REFUSED, Recipient, accepted_recipient
+from gateway.inbound.writer import IntakeWriter, WriteRequest
 from gateway.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,12 @@ class GatewayHandler:
 
     def __init__(self, app: App, on_stored: Callable[[int], object], *,
                  executor: Executor | None = None, committer: GroupCommitter | None = None,
-                 lmtp: bool = False) -> None:
+                 writer: IntakeWriter | None = None, lmtp: bool = False) -> None:
         self.app = app
         self.on_stored = on_stored
         self.executor = executor
         self.committer = committer
+        self.writer = writer
         self.lmtp = lmtp
         self.channel = "lmtp" if lmtp else "smtp"
         self.hostname = app.settings.gateway.smtp.hostname or socket.getfqdn()
@@ -113,6 +115,18 @@ class GatewayHandler:
     async def _store(self, project: str, raw: bytes, session: Session, envelope: Envelope,
                      recipients: list[str]) -> Outcome:
         """Store for one project: durable, or StoreError / IntakeClosed raised."""
+        outcome: Accepted | IntakeClosed
+        if self.writer is not None:
+            outcome = await self.writer.submit(WriteRequest(
+                project=project, project_id=self.app.project_ids[project], raw=raw,
+                channel=self.channel, peer=_peer(session),
+                envelope_from=envelope.mail_from or "", envelope_to=recipients,
+                received_at=self.app.clock()))
+            if isinstance(outcome, IntakeClosed):
+                raise outcome
+            if not outcome.duplicate:
+                self.on_stored(outcome.message_pk)
+            return outcome
         work = partial(prepare, self.app, project=project, raw=raw, channel=self.channel,
                        peer=_peer(session), envelope_from=envelope.mail_from or "",
                        envelope_to=recipients)
@@ -129,7 +143,7 @@ class GatewayHandler:
             raise outcome
         return outcome
 
-    def _accept_alone(self, work: Callable[[], Prepared]) -> Outcome:
+    def _accept_alone(self, work: Callable[[], Prepared]) -> Accepted | IntakeClosed:
         item = work()
         [outcome] = record(self.app, [item])
         if isinstance(outcome, Accepted) and not outcome.duplicate:
@@ -200,11 +214,13 @@ def _tcp_info(session: Session) -> str:
 
 def make_smtp_factory(app: App, on_stored: Callable[[int], object], *,
                       executor: Executor | None = None,
-                      committer: GroupCommitter | None = None) -> Callable[[], SMTP]:
+                      committer: GroupCommitter | None = None,
+                      writer: IntakeWriter | None = None) -> Callable[[], SMTP]:
     """A protocol factory for ``loop.create_server``: one SMTP or LMTP session per connection."""
     cfg = app.settings.gateway.smtp
     lmtp = cfg.mode == "lmtp"
-    handler = GatewayHandler(app, on_stored, executor=executor, committer=committer, lmtp=lmtp)
+    handler = GatewayHandler(app, on_stored, executor=executor, committer=committer,
+                             writer=writer, lmtp=lmtp)
     limiter = ConnectionLimiter(cfg.max_connections_per_ip)
     context = tls_context(cfg)
     protocol = GatewayLMTP if lmtp else GatewaySMTP

@@ -26,6 +26,7 @@ import os
 import platform
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from gateway.errors import StoreError
@@ -53,6 +54,7 @@ class RawStore:
         self._fs_fd: int | None = None  # open on the store's file system while batch sync is on
         self._unflushed_dirs = False  # a deferred put made folders whose entries syncfs flushes
         self._names = itertools.count()  # temporary file names, unique with pid and thread
+        self._flusher: ThreadPoolExecutor | None = None
 
     @property
     def root(self) -> Path:
@@ -79,6 +81,9 @@ class RawStore:
         return True
 
     def stop_batch_sync(self) -> None:
+        if self._flusher is not None:
+            self._flusher.shutdown(wait=True)
+            self._flusher = None
         fd, self._fs_fd = self._fs_fd, None
         if fd is not None:
             os.close(fd)
@@ -125,7 +130,16 @@ class RawStore:
     def _write_temp(self, folder: str, data: bytes, *, durable: bool) -> str:
         """Write ``data`` to a new private file in ``folder`` (made first if need be)."""
         if folder not in self._known_dirs:
-            self._make_dirs(Path(folder), durable=durable)
+            if durable:
+                self._make_dirs(Path(folder), durable=True)
+            else:  # usually one mkdir: its parent exists, and syncfs will flush the new entry
+                try:
+                    os.mkdir(folder)
+                    self._unflushed_dirs = True
+                except FileExistsError:
+                    pass
+                except FileNotFoundError:
+                    self._make_dirs(Path(folder), durable=False)
             self._known_dirs.add(folder)
         tmp = os.path.join(folder, f".tmp-{os.getpid()}-{threading.get_ident()}-"
                                    f"{next(self._names)}")
@@ -161,6 +175,12 @@ class RawStore:
         except OSError as exc:
             raise StoreError(f"cannot flush raw messages: {exc.strerror or exc}",
                              hint="check the disk holding the data folder") from exc
+
+    def sync_in_background(self, digests: list[str]) -> Future[None]:
+        """:meth:`sync` in the store's flush thread; the future raises its StoreError."""
+        if self._flusher is None:
+            self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commgate-flush")
+        return self._flusher.submit(self.sync, digests)
 
     def _intact(self, target: str, digest: str, size: int) -> bool:
         """An existing file counts only with the right bytes: after a power cut, a file renamed

@@ -167,29 +167,40 @@ def test_more_than_50_received_headers_is_a_loop(app: App, listen: Callable[...,
     assert len(stored_messages(app)) == 1
 
 
+@pytest.mark.parametrize("writer", ["process", "thread"])
 def test_an_unwritable_raw_store_answers_451_and_stores_nothing(
-        app: App, listen: Callable[..., int], tmp_path: Path) -> None:
+        make_app: Callable[..., App], listen: Callable[..., int], writer: str) -> None:
+    app = make_app(COMMGATE_SMTP__WRITER=writer)
     port = listen(app)
     # Given a raw store that cannot be written (a file where its folder should be: as root,
-    # permissions would not stop us — this fails the same way a full disk does)
-    good_root = app.raw.root
-    blocker = tmp_path / "blocked"
-    blocker.write_text("not a folder")
-    app.raw.root = blocker
+    # permissions would not stop us — this fails the same way a full disk does), in whichever
+    # process writes it
+    root = app.raw.root
+    root.mkdir(parents=True, exist_ok=True)
+    aside = root.with_name("raw-aside")
+    root.rename(aside)
+    root.write_text("not a folder")
     with Wire(port) as wire:
         wire.envelope()
         code, text = wire.data(plain() + b".\r\n")
         assert (code, text[:5]) == (451, b"4.3.0")
         assert stored_messages(app) == []
         # When the disk is back, the client's retry is stored once
-        app.raw.root = good_root
+        root.unlink()
+        aside.rename(root)
         wire.envelope(helo="RSET")
         assert wire.data(plain() + b".\r\n")[0] == 250
     assert len(stored_messages(app)) == 1
+    [message] = stored_messages(app)
+    assert app.raw.verify(message.sha256)
 
 
-def test_a_database_outage_answers_451_and_stores_nothing(app: App, listen: Callable[..., int],
+def test_a_database_outage_answers_451_and_stores_nothing(make_app: Callable[..., App],
+                                                          listen: Callable[..., int],
                                                           tmp_path: Path) -> None:
+    # The database is swapped under the listener's own process (tests/faults has a real
+    # PostgreSQL restart for the writer process)
+    app = make_app(COMMGATE_SMTP__WRITER="thread")
     port = listen(app)
     working = app.engine, app.sessions
     app.engine = make_engine(f"sqlite:///{tmp_path}")  # a folder: no database

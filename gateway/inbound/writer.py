@@ -1,0 +1,313 @@
+"""The intake writer process: where the SMTP listener's messages become durable.
+
+Like Postfix's smtpd handing each message to its cleanup daemon, the listener (the front end)
+only speaks SMTP; a child process of ``commgate serve`` writes each message's raw file, flushes
+the batch with one ``syncfs(2)``, commits the rows in one transaction and answers. The front end
+then replies ``250`` (or ``451`` when the writer could not store it). Both are busy Python, and
+in one process they would share one core and hand the interpreter lock back and forth on every
+system call; as two processes they use two cores and meet once per batch. ``[smtp] writer =
+"thread"`` keeps the writer in the listener's process instead (gateway/inbound/groupcommit.py),
+with the same batch logic.
+
+The two talk over a socket pair: each frame is a 4-byte length and a pickle (both ends are this
+program). The front end sends ``(seq, request)``; the writer answers each batch in one frame of
+``(seq, reply)`` pairs. The front end's clock and project ids are sent along, so the writer
+needs only the database and the raw store from the settings.
+
+The writer ignores SIGINT and SIGTERM, which reach the whole process group: it stops when the
+front end closes its end of the socket, after answering everything it was sent — so a
+shutdown first lets the sessions finish. If the front end dies, the writer sees the socket close
+and stops the same way. If the writer dies, the sessions waiting on it are answered ``451``
+(their clients retry; a message stored just before the crash is then noted as a further
+arrival, never stored twice) and the front end starts a new writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing
+import pickle
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from gateway.config import Settings
+from gateway.errors import IntakeClosed, StoreError
+from gateway.inbound.intake import Accepted
+
+log = logging.getLogger(__name__)
+
+_LENGTH = 4
+READY_TIMEOUT = 60.0
+_RESTART_DELAYS = (0.5, 1, 2, 5, 10, 30)
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One message for one project, as the front end received it."""
+
+    project: str
+    project_id: int
+    raw: bytes
+    channel: str
+    peer: str
+    envelope_from: str
+    envelope_to: list[str]
+    received_at: datetime
+
+
+# Replies travel as plain tuples: ("ok", pk, message_id, duplicate) | ("closed", text) |
+# ("error", text) — exceptions with keyword arguments do not survive pickling.
+Reply = tuple[Any, ...]
+
+
+def _frame(obj: object) -> bytes:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(payload).to_bytes(_LENGTH, "big") + payload
+
+
+# --- the front end's side ------------------------------------------------------------------------
+
+
+class IntakeWriter:
+    """Starts and talks to the writer process; :meth:`submit` is called on the event loop."""
+
+    def __init__(self, settings: Settings, *, log_debug: bool | None = None) -> None:
+        self.settings = settings
+        self.log_debug = log_debug  # None: the writer leaves logging as Python starts it
+        self._ctx = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stream: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[Reply]] = {}
+        self._seq = itertools.count()
+        self._closing = False
+        self.restarts = 0
+
+    @property
+    def alive(self) -> bool:
+        return self._stream is not None and not self._stream.is_closing()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the writer and wait until it is ready; raise StoreError if it cannot start."""
+        self._loop = loop
+        ours = self._spawn()
+        asyncio.run_coroutine_threadsafe(self._attach(ours), loop).result(timeout=30)
+
+    def _spawn(self) -> socket.socket:
+        ours, theirs = socket.socketpair()
+        process = self._ctx.Process(target=writer_main, name="commgate-writer", daemon=True,
+                                    args=(self.settings, theirs, self.log_debug))
+        process.start()
+        theirs.close()
+        try:
+            ours.settimeout(READY_TIMEOUT)
+            first = _read_frame(ours)
+        except (OSError, EOFError) as exc:
+            ours.close()
+            process.join(timeout=5)
+            raise StoreError(f"the intake writer did not start ({exc or 'it exited'})",
+                             hint="see the log lines before this one") from exc
+        if first != ("ready",):
+            ours.close()
+            process.join(timeout=5)
+            raise StoreError(f"the intake writer did not start: {first[1]}")
+        ours.setblocking(False)
+        self._process = process
+        log.info("intake writer started (pid %d)", process.pid)
+        return ours
+
+    async def _attach(self, sock: socket.socket) -> None:
+        reader, self._stream = await asyncio.open_unix_connection(sock=sock,
+                                                                  limit=2 ** 20)
+        self._reader_task = asyncio.get_running_loop().create_task(self._read_replies(reader))
+
+    async def submit(self, request: WriteRequest) -> Accepted | IntakeClosed:
+        """Have ``request`` stored; raise StoreError when it was not (the client retries)."""
+        stream = self._stream
+        if stream is None or stream.is_closing():
+            raise StoreError("the intake writer is not running")
+        seq = next(self._seq)
+        waiter: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._pending[seq] = waiter
+        try:
+            stream.write(_frame((seq, request)))
+            await stream.drain()  # only waits when a large message fills the socket
+            reply = await waiter
+        finally:
+            self._pending.pop(seq, None)
+        kind = reply[0]
+        if kind == "ok":
+            return Accepted(reply[1], reply[2], reply[3])
+        if kind == "closed":
+            return IntakeClosed(reply[1])
+        raise StoreError(reply[1])
+
+    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                size = int.from_bytes(await reader.readexactly(_LENGTH), "big")
+                replies: list[tuple[int, Reply]] = pickle.loads(await reader.readexactly(size))
+                for seq, reply in replies:
+                    waiter = self._pending.get(seq)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(reply)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._writer_gone()
+
+    def _writer_gone(self) -> None:
+        """On the loop: answer everyone still waiting, and start a new writer unless closing."""
+        if self._stream is not None:
+            self._stream.close()
+        for waiter in self._pending.values():
+            if not waiter.done():
+                waiter.set_result(("error", "the intake writer stopped"))
+        if self._closing:
+            return
+        code = self._process.exitcode if self._process is not None else None
+        log.error("the intake writer stopped unexpectedly (exit code %s); starting a new one; "
+                  "until then messages are answered 451", code)
+        threading.Thread(target=self._restart, name="commgate-writer-restart",
+                         daemon=True).start()
+
+    def _restart(self) -> None:
+        for attempt in itertools.count():
+            if self._closing or self._loop is None:
+                return
+            time.sleep(_RESTART_DELAYS[min(attempt, len(_RESTART_DELAYS) - 1)])
+            try:
+                ours = self._spawn()
+            except StoreError as exc:
+                log.error("%s; trying again", exc)
+                continue
+            try:
+                asyncio.run_coroutine_threadsafe(self._attach(ours), self._loop).result(30)
+            except Exception:  # noqa: BLE001 - the loop is gone: we are shutting down
+                ours.close()
+                return
+            self.restarts += 1
+            return
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the writer after it has answered everything sent to it (not on the loop)."""
+        self._closing = True
+        loop = self._loop
+        if loop is not None and self._stream is not None and not loop.is_closed():
+            try:
+                asyncio.run_coroutine_threadsafe(self._finish(timeout), loop).result(timeout + 5)
+            except Exception:  # noqa: BLE001 - stop the process below in any case
+                log.warning("the intake writer did not finish in time")
+        process = self._process
+        if process is not None:
+            process.join(timeout=timeout)
+            if process.is_alive():
+                log.warning("the intake writer did not stop; killing it")
+                process.kill()
+                process.join(timeout=5)
+
+    async def _finish(self, timeout: float) -> None:
+        stream = self._stream
+        if stream is not None and not stream.is_closing() and stream.can_write_eof():
+            stream.write_eof()  # the writer answers what it has, then sees the end and exits
+        if self._reader_task is not None:
+            await asyncio.wait([self._reader_task], timeout=timeout)
+
+
+# --- the writer process --------------------------------------------------------------------------
+
+
+def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None) -> None:
+    """The writer process: store each batch the front end sends, answer, until the socket ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front end decides when we stop
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if log_debug is not None:
+        from gateway.logs import setup_logging
+
+        setup_logging(settings.gateway, debug=log_debug)
+    from gateway.app import build_app
+
+    sock.setblocking(True)
+    try:
+        app = build_app(settings, migrate=False)
+    except Exception as exc:
+        log.exception("intake writer: cannot open the store")
+        sock.sendall(_frame(("failed", f"{type(exc).__name__}: {exc}")))
+        return
+    from gateway.inbound.groupcommit import commit_batch
+    from gateway.inbound.intake import prepare
+
+    if settings.gateway.smtp.raw_sync == "batch" and not app.raw.start_batch_sync():
+        log.warning("syncfs(2) unavailable here (Linux >= 5.8 needed): raw files are "
+                    "fsynced one by one")
+    sock.sendall(_frame(("ready",)))
+    try:
+        for batch in _batches(sock):
+            works = [partial(prepare, app, project=req.project, project_id=req.project_id,
+                             raw=req.raw, channel=req.channel, peer=req.peer,
+                             envelope_from=req.envelope_from, envelope_to=req.envelope_to,
+                             received_at=req.received_at) for _, req in batch]
+            replies: list[tuple[int, Reply]] = []
+            for (seq, _), answer in zip(batch, commit_batch(app, works), strict=True):
+                if isinstance(answer, Accepted):
+                    replies.append((seq, ("ok", answer.message_pk, answer.message_id,
+                                          answer.duplicate)))
+                elif isinstance(answer, IntakeClosed):
+                    replies.append((seq, ("closed", answer.message)))
+                else:
+                    replies.append((seq, ("error", str(answer))))
+            sock.sendall(_frame(replies))
+    except (ConnectionError, EOFError):
+        pass  # the front end is gone: whatever was committed stays committed
+    finally:
+        app.raw.stop_batch_sync()
+        app.close()
+        sock.close()
+
+
+def _batches(sock: socket.socket) -> Iterator[list[tuple[int, WriteRequest]]]:
+    """Everything the front end has sent so far, as one batch; ends when the socket does."""
+    buf = bytearray()
+    while True:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            return
+        buf += chunk
+        batch: list[tuple[int, WriteRequest]] = []
+        while len(buf) >= _LENGTH:
+            size = int.from_bytes(buf[:_LENGTH], "big")
+            if len(buf) < _LENGTH + size:
+                if not batch:  # a large message still arriving: read the rest of it
+                    buf += _recv_exactly(sock, _LENGTH + size - len(buf))
+                    continue
+                break
+            batch.append(pickle.loads(buf[_LENGTH:_LENGTH + size]))
+            del buf[:_LENGTH + size]
+        if batch:
+            yield batch
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    parts = bytearray()
+    while len(parts) < size:
+        chunk = sock.recv(min(size - len(parts), 1 << 24))
+        if not chunk:
+            raise EOFError("the front end closed the socket mid-frame")
+        parts += chunk
+    return bytes(parts)
+
+
+def _read_frame(sock: socket.socket) -> Any:
+    size = int.from_bytes(_recv_exactly(sock, _LENGTH), "big")
+    return pickle.loads(_recv_exactly(sock, size))
+
