@@ -3,8 +3,10 @@
     python bench/ingest_smtp.py [--clients 8] [--seconds 5]
 
 Each server runs in its own child process (so client threads do not share its GIL): the gateway
-as ``Server(run_workers=False)`` — intake only, durable before 250 — and a stock aiosmtpd
-``SMTP`` whose handler discards the message. Printed:
+as ``Server(run_workers=False)`` — intake only, durable before 250, with its intake writer
+process as in ``commgate serve`` (``[smtp] writer = "process"``; ``--writer thread`` measures
+the in-process committer) — and a stock aiosmtpd ``SMTP`` whose handler discards the message.
+Both get one second of traffic before anything is measured. Printed:
 
 1. accepted messages/s with N concurrent clients, 1 KiB and 100 KiB, gateway vs sink, and ratio;
 2. 250-reply latency p50/p99 at a steady 100 msg/s (open loop, 1 KiB);
@@ -52,7 +54,7 @@ def serve_sink(port: int) -> None:
     loop.run_until_complete(server.serve_forever())
 
 
-def serve_gateway(port: int, root: Path) -> None:
+def serve_gateway(port: int, root: Path, writer: str = "process") -> None:
     sys.path.insert(0, str(REPO))
     from gateway.app import build_app
     from gateway.config import load_settings
@@ -61,7 +63,7 @@ def serve_gateway(port: int, root: Path) -> None:
 
     env = {"COMMGATE_DATA_DIR": str(root / "var"), "COMMGATE_SMTP__PORT": str(port),
            "COMMGATE_SECRET_KEY": "bench-secret-0123456789",
-           "COMMGATE_SMTP__MAX_CONNECTIONS_PER_IP": "100"}
+           "COMMGATE_SMTP__MAX_CONNECTIONS_PER_IP": "100", "COMMGATE_SMTP__WRITER": writer}
     app = build_app(load_settings(root / "config" / "gateway.toml", env))
     server = Server(app, make_jobs(""), run_workers=False)
     server.start()
@@ -69,9 +71,9 @@ def serve_gateway(port: int, root: Path) -> None:
     threading.Event().wait()
 
 
-def start_child(kind: str, port: int, root: Path) -> subprocess.Popen[str]:
+def start_child(kind: str, port: int, root: Path, *extra: str) -> subprocess.Popen[str]:
     log = (root / f"{kind}.log").open("w")
-    proc = subprocess.Popen([sys.executable, __file__, f"--{kind}", str(port), str(root)],
+    proc = subprocess.Popen([sys.executable, __file__, f"--{kind}", str(port), str(root), *extra],
                             stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO)
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "ready":
@@ -218,20 +220,25 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--sink", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--gateway", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--writer", choices=("process", "thread"), default="process",
+                        help="where the gateway writes and commits (default: process)")
+    parser.add_argument("--gateway", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
         return serve_sink(int(args.sink[0]))
     if args.gateway:
-        return serve_gateway(int(args.gateway[0]), Path(args.gateway[1]))
+        return serve_gateway(int(args.gateway[0]), Path(args.gateway[1]), *args.gateway[2:])
 
     root = Path(tempfile.mkdtemp(prefix="commgate-bench-"))
     shutil.copytree(REPO / "config", root / "config")
     ports = {kind: free_port() for kind in ("sink", "gateway")}
-    children = {kind: start_child(kind, port, root) for kind, port in ports.items()}
+    children = {"sink": start_child("sink", ports["sink"], root),
+                "gateway": start_child("gateway", ports["gateway"], root, args.writer)}
     try:
         print(f"{args.clients} clients, {args.seconds:.0f} s per run, {os.cpu_count()} CPUs, "
-              f"data in {root}")
+              f"writer {args.writer}, data in {root}")
+        for port in ports.values():  # warm-up: first-use imports and caches, in both servers
+            throughput(port, args.clients, 1024, 1.0)
         for size, label in ((1024, "1 KiB"), (100 * 1024, "100 KiB")):
             sink = throughput(ports["sink"], args.clients, size, args.seconds)
             gw = throughput(ports["gateway"], args.clients, size, args.seconds)

@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 
 TEMPFAIL = "451 4.3.0 Temporary failure storing the message, try again later"
 Outcome = Accepted | StoreError | IntakeClosed
-# Up to this size a message is written by the committer thread in its batch (no thread hop of
-# its own); a larger one is written by an intake thread first, outside the batch.
+# Up to this size a message is written by the writer in its batch (no thread hop of its own); a
+# larger one is written and flushed by an intake thread of the listener first, outside the batch.
 WRITE_IN_BATCH_MAX = 256 * 1024
 
 
@@ -116,12 +116,22 @@ class GatewayHandler:
                      recipients: list[str]) -> Outcome:
         """Store for one project: durable, or StoreError / IntakeClosed raised."""
         outcome: Accepted | IntakeClosed
+        loop = asyncio.get_running_loop()
         if self.writer is not None:
-            outcome = await self.writer.submit(WriteRequest(
+            request = WriteRequest(
                 project=project, project_id=self.app.project_ids[project], raw=raw,
                 channel=self.channel, peer=_peer(session),
                 envelope_from=envelope.mail_from or "", envelope_to=recipients,
-                received_at=self.app.clock()))
+                received_at=self.app.clock())
+            if len(raw) > WRITE_IN_BATCH_MAX:  # written and flushed here, in an intake thread
+                item = await loop.run_in_executor(self.executor, partial(
+                    prepare, self.app, project=project, project_id=request.project_id,
+                    raw=raw, channel=self.channel, peer=request.peer,
+                    envelope_from=request.envelope_from, envelope_to=recipients,
+                    received_at=request.received_at, defer_sync=False))
+                outcome = await self.writer.submit(item)
+            else:
+                outcome = await self.writer.submit(request)
             if isinstance(outcome, IntakeClosed):
                 raise outcome
             if not outcome.duplicate:
@@ -130,7 +140,6 @@ class GatewayHandler:
         work = partial(prepare, self.app, project=project, raw=raw, channel=self.channel,
                        peer=_peer(session), envelope_from=envelope.mail_from or "",
                        envelope_to=recipients)
-        loop = asyncio.get_running_loop()
         if self.committer is None:  # no group commit: write, flush and commit in a thread
             outcome = await loop.run_in_executor(
                 self.executor, self._accept_alone, partial(work, defer_sync=False))

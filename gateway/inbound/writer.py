@@ -12,7 +12,9 @@ with the same batch logic.
 The two talk over a socket pair: each frame is a 4-byte length and a pickle (both ends are this
 program). The front end sends ``(seq, request)``; the writer answers each batch in one frame of
 ``(seq, reply)`` pairs. The front end's clock and project ids are sent along, so the writer
-needs only the database and the raw store from the settings.
+needs only the database and the raw store from the settings. A large message is written and
+flushed by the front end (in a thread) and only its rows are left to the writer, so hashing and
+writing megabytes never holds up the small messages in the writer's batches.
 
 The writer ignores SIGINT and SIGTERM, which reach the whole process group: it stops when the
 front end closes its end of the socket, after answering everything it was sent — so a
@@ -41,7 +43,8 @@ from typing import Any
 
 from gateway.config import Settings
 from gateway.errors import IntakeClosed, StoreError
-from gateway.inbound.intake import Accepted
+from gateway.inbound.groupcommit import commit_batch
+from gateway.inbound.intake import Accepted, Prepared, prepare
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +134,12 @@ class IntakeWriter:
                                                                   limit=2 ** 20)
         self._reader_task = asyncio.get_running_loop().create_task(self._read_replies(reader))
 
-    async def submit(self, request: WriteRequest) -> Accepted | IntakeClosed:
-        """Have ``request`` stored; raise StoreError when it was not (the client retries)."""
+    async def submit(self, request: WriteRequest | Prepared) -> Accepted | IntakeClosed:
+        """Have ``request`` stored; raise StoreError when it was not (the client retries).
+
+        A :class:`Prepared` message (a large one, written and flushed by the front end) only
+        needs its rows.
+        """
         stream = self._stream
         if stream is None or stream.is_closing():
             raise StoreError("the intake writer is not running")
@@ -244,8 +251,6 @@ def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None)
         log.exception("intake writer: cannot open the store")
         sock.sendall(_frame(("failed", f"{type(exc).__name__}: {exc}")))
         return
-    from gateway.inbound.groupcommit import commit_batch
-    from gateway.inbound.intake import prepare
 
     if settings.gateway.smtp.raw_sync == "batch" and not app.raw.start_batch_sync():
         log.warning("syncfs(2) unavailable here (Linux >= 5.8 needed): raw files are "
@@ -253,7 +258,8 @@ def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None)
     sock.sendall(_frame(("ready",)))
     try:
         for batch in _batches(sock):
-            works = [partial(prepare, app, project=req.project, project_id=req.project_id,
+            works = [req if isinstance(req, Prepared) else
+                     partial(prepare, app, project=req.project, project_id=req.project_id,
                              raw=req.raw, channel=req.channel, peer=req.peer,
                              envelope_from=req.envelope_from, envelope_to=req.envelope_to,
                              received_at=req.received_at) for _, req in batch]
@@ -275,7 +281,7 @@ def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None)
         sock.close()
 
 
-def _batches(sock: socket.socket) -> Iterator[list[tuple[int, WriteRequest]]]:
+def _batches(sock: socket.socket) -> Iterator[list[tuple[int, WriteRequest | Prepared]]]:
     """Everything the front end has sent so far, as one batch; ends when the socket does."""
     buf = bytearray()
     while True:
@@ -283,7 +289,7 @@ def _batches(sock: socket.socket) -> Iterator[list[tuple[int, WriteRequest]]]:
         if not chunk:
             return
         buf += chunk
-        batch: list[tuple[int, WriteRequest]] = []
+        batch: list[tuple[int, WriteRequest | Prepared]] = []
         while len(buf) >= _LENGTH:
             size = int.from_bytes(buf[:_LENGTH], "big")
             if len(buf) < _LENGTH + size:

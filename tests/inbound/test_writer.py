@@ -95,3 +95,21 @@ def test_both_writers_store_the_same_rows(make_app: Callable[..., App],
     assert sorted(m.message_id for m in messages) == [
         f"writer-{n}@xdyj.example.com" for n in range(5)]
     assert all(app.raw.verify(m.sha256) for m in messages)
+
+
+def test_a_large_message_is_written_by_the_front_end_and_committed_by_the_writer(
+        app: App, start_server: Callable[..., Server]) -> None:
+    server = start_server(app, run_workers=False)
+    assert server.smtp_port is not None
+    line = b"x" * 76 + b"\r\n"
+    big = (b"From: lina@xdyj.example.com\r\nSubject: big\r\n"
+           b"Message-ID: <writer-big@xdyj.example.com>\r\n\r\n" + line * 8000)  # ~600 KiB
+    with Wire(server.smtp_port) as wire:
+        wire.envelope()
+        assert wire.data(big + b".\r\n")[0] == 250
+        wire.envelope(helo="RSET")
+        assert wire.data(mail(9))[0] == 250
+    by_id = {m.message_id: m for m in stored_messages(app)}
+    stored = by_id["writer-big@xdyj.example.com"]
+    assert app.raw.get(stored.sha256).endswith(big) and stored.size > len(big)
+    assert "writer-9@xdyj.example.com" in by_id
