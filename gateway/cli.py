@@ -119,7 +119,7 @@ def serve(ctx: typer.Context) -> None:
     guarded(ctx, server.start)
 
     def listening() -> bool:
-        return server.smtp_server is not None and server.smtp_server.is_serving()
+        return server.accepting_mail()
 
     try:  # /healthz and /metrics (docs/operations.md)
         ops = guarded(ctx, lambda: start_ops(gw, smtp_listening=listening))

@@ -86,6 +86,11 @@ class Server:
         self._sweeper = asyncio.run_coroutine_threadsafe(self._sweep_forever(), self.loop)
         self._outbox = asyncio.run_coroutine_threadsafe(self._deliver_forever(), self.loop)
 
+    def accepting_mail(self) -> bool:
+        """The listener is open and can store mail (its intake writer, if any, is running)."""
+        return (self.smtp_server is not None and self.smtp_server.is_serving()
+                and (self.writer is None or self.writer.alive))
+
     async def _sweep_forever(self) -> None:
         interval = self.app.settings.gateway.sweep_interval
         while True:

@@ -35,6 +35,11 @@ def test_a_killed_writer_answers_451_then_a_new_one_takes_over(
         first = writer._process
         os.kill(first.pid, signal.SIGKILL)
         first.join(timeout=10)
+        # (and /healthz says so: the listener cannot store mail until a new writer runs)
+        deadline = time.monotonic() + 10
+        while server.accepting_mail() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not server.accepting_mail()
         # Then mail is answered 451 (retry) until a new writer runs, and then stored again
         codes = []
         for _attempt in range(200):
@@ -46,6 +51,7 @@ def test_a_killed_writer_answers_451_then_a_new_one_takes_over(
             time.sleep(0.1)
         assert codes[-1] == 250 and set(codes[:-1]) <= {451}
     assert writer.restarts == 1 and writer._process.pid != first.pid
+    assert server.accepting_mail()
     assert sorted(m.message_id for m in stored_messages(app)) == [
         "writer-1@xdyj.example.com", "writer-2@xdyj.example.com"]
 

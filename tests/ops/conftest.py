@@ -30,7 +30,7 @@ def start_ops() -> Iterator[StartOps]:
 
     def start(app: App, server: Server | None = None) -> OpsServer:
         def listening() -> bool:
-            return bool(server and server.smtp_server and server.smtp_server.is_serving())
+            return bool(server and server.accepting_mail())
 
         ops = OpsServer(app, Ops(port=0), smtp_listening=listening if server else None)
         ops.start()
