@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from gateway.app import App
 from gateway.errors import StoreError
-from gateway.inbound.intake import Accepted, Outcome, Prepared, record
+from gateway.inbound.intake import Accepted, HeldConnection, Outcome, Prepared, record
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class GroupCommitter:
         if app.settings.gateway.smtp.raw_sync == "batch" and not app.raw.start_batch_sync():
             log.warning("syncfs(2) unavailable here (Linux >= 5.8 needed): raw files are "
                         "fsynced one by one")
+        self._held = HeldConnection(app)  # used by the committer thread only
         self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="commgate-groupcommit",
                                         daemon=True)
@@ -87,6 +88,12 @@ class GroupCommitter:
             self.app.raw.stop_batch_sync()
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._held.close()
+
+    def _serve(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -104,7 +111,7 @@ class GroupCommitter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Entry]) -> None:
-        answers = commit_batch(self.app, [entry.work for entry in batch])
+        answers = commit_batch(self.app, [entry.work for entry in batch], held=self._held)
         self.batches += 1
         self.committed += len(batch)
         _answer(list(zip(batch, answers, strict=True)))
@@ -114,7 +121,8 @@ class GroupCommitter:
                     self.on_stored(answer.message_pk)
 
 
-def commit_batch(app: App, works: Sequence[Work]) -> list[Outcome | StoreError]:
+def commit_batch(app: App, works: Sequence[Work], *,
+                 held: HeldConnection | None = None) -> list[Outcome | StoreError]:
     """Write what is not yet written, flush, commit: per work its outcome or the StoreError.
 
     A file that cannot be written fails its own message only; a failed flush or commit fails
@@ -133,7 +141,7 @@ def commit_batch(app: App, works: Sequence[Work]) -> list[Outcome | StoreError]:
     if ready:
         try:
             outcomes: list[Outcome | StoreError] = list(
-                record(app, [item for _, item in ready]))
+                record(app, [item for _, item in ready], held=held))
         except StoreError as exc:
             outcomes = [exc] * len(ready)
         except Exception as exc:

@@ -44,7 +44,7 @@ from typing import Any
 from gateway.config import Settings
 from gateway.errors import IntakeClosed, StoreError
 from gateway.inbound.groupcommit import commit_batch
-from gateway.inbound.intake import Accepted, Prepared, prepare
+from gateway.inbound.intake import Accepted, HeldConnection, Prepared, prepare
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +256,7 @@ def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None)
         log.warning("syncfs(2) unavailable here (Linux >= 5.8 needed): raw files are "
                     "fsynced one by one")
     sock.sendall(_frame(("ready",)))
+    held = HeldConnection(app)
     try:
         for batch in _batches(sock):
             works = [req if isinstance(req, Prepared) else
@@ -264,7 +265,8 @@ def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None)
                              envelope_from=req.envelope_from, envelope_to=req.envelope_to,
                              received_at=req.received_at) for _, req in batch]
             replies: list[tuple[int, Reply]] = []
-            for (seq, _), answer in zip(batch, commit_batch(app, works), strict=True):
+            answers = commit_batch(app, works, held=held)
+            for (seq, _), answer in zip(batch, answers, strict=True):
                 if isinstance(answer, Accepted):
                     replies.append((seq, ("ok", answer.message_pk, answer.message_id,
                                           answer.duplicate)))
@@ -276,6 +278,7 @@ def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None)
     except (ConnectionError, EOFError):
         pass  # the front end is gone: whatever was committed stays committed
     finally:
+        held.close()
         app.raw.stop_batch_sync()
         app.close()
         sock.close()

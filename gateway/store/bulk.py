@@ -20,13 +20,19 @@ from sqlalchemy.engine import Dialect
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": None, "named": None}
 
 
+def placeholder(dialect: Dialect) -> str:
+    """The DB-API parameter marker of ``dialect`` (``?`` or ``%s``)."""
+    mark = _PLACEHOLDER.get(dialect.paramstyle)
+    if mark is None:
+        raise ValueError(f"unsupported DB-API paramstyle {dialect.paramstyle!r}")
+    return mark
+
+
 class BulkInsert:
     """``INSERT INTO table (every column but the generated key) VALUES (…), (…) [RETURNING …]``."""
 
     def __init__(self, table: Table, dialect: Dialect, returning: Sequence[str] = ()) -> None:
-        mark = _PLACEHOLDER.get(dialect.paramstyle)
-        if mark is None:
-            raise ValueError(f"unsupported DB-API paramstyle {dialect.paramstyle!r}")
+        mark = placeholder(dialect)
         quote = dialect.identifier_preparer.quote
         self.columns: list[Column[Any]] = [
             col for col in table.columns
