@@ -3,12 +3,13 @@
 Recipients are checked at RCPT time (gateway/inbound/recipients.py): project addresses and valid
 signed reply addresses only — the gateway is never a relay. At end of DATA the bytes are checked
 (gateway/inbound/dataguard.py), our ``Received`` trace header is prepended (RFC 5321 §4.4) and the
-result is handed, once per project, to the group committer (gateway/inbound/groupcommit.py),
-which writes, flushes and commits it with the other sessions' messages in its own thread, so
-disk flushes and the database commit never block the event loop; only then is the message
-acknowledged, and then its processing job sent. The bytes stored are the bytes received; the gateway
-never re-serialises a parsed message (CVE-2024-6923). A failure to store answers ``451 4.3.0``
-so the client retries: nothing is lost and nothing is half-stored.
+result is handed, once per project, to the intake writer (gateway/inbound/writer.py: a child
+process; with ``[smtp] writer = "thread"`` the group committer thread of
+gateway/inbound/groupcommit.py), which writes, flushes and commits it with the other sessions'
+messages, so disk flushes and the database commit never block the event loop; only then is the
+message acknowledged and its processing job sent. The bytes stored are the bytes received; the
+gateway never re-serialises a parsed message (CVE-2024-6923). A failure to store answers
+``451 4.3.0`` so the client retries: nothing is lost and nothing is half-stored.
 
 In LMTP mode (RFC 2033 §4.2) the answer to DATA is one reply per accepted recipient, in RCPT
 order, so the MTA in front bounces or retries each recipient on its own.

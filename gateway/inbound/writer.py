@@ -116,13 +116,11 @@ class IntakeWriter:
             ours.settimeout(READY_TIMEOUT)
             first = _read_frame(ours)
         except (OSError, EOFError) as exc:
-            ours.close()
-            process.join(timeout=5)
+            _give_up(ours, process)
             raise StoreError(f"the intake writer did not start ({exc or 'it exited'})",
                              hint="see the log lines before this one") from exc
         if first != ("ready",):
-            ours.close()
-            process.join(timeout=5)
+            _give_up(ours, process)
             raise StoreError(f"the intake writer did not start: {first[1]}")
         ours.setblocking(False)
         self._process = process
@@ -229,6 +227,15 @@ class IntakeWriter:
             stream.write_eof()  # the writer answers what it has, then sees the end and exits
         if self._reader_task is not None:
             await asyncio.wait([self._reader_task], timeout=timeout)
+
+
+def _give_up(sock: socket.socket, process: Any) -> None:
+    """A writer that failed to start: close our end, and make sure it is gone."""
+    sock.close()
+    process.join(timeout=5)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout=5)
 
 
 # --- the writer process --------------------------------------------------------------------------
