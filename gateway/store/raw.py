@@ -50,6 +50,7 @@ _syncfs = _load_syncfs()
 class RawStore:
     def __init__(self, root: Path) -> None:
         self._known_dirs: set[str] = set()  # fan-out folders known to exist
+        self._durable_dirs: set[str] = set()  # … and known to be on disk with their parents
         self.root = root
         self._fs_fd: int | None = None  # open on the store's file system while batch sync is on
         self._unflushed_dirs = False  # a deferred put made folders whose entries syncfs flushes
@@ -65,6 +66,7 @@ class RawStore:
         self._root_path = root
         self._root = str(root)
         self._known_dirs.clear()
+        self._durable_dirs.clear()
 
     @property
     def batch_sync(self) -> bool:
@@ -118,8 +120,12 @@ class RawStore:
                     os.unlink(tmp)
                 raise
             if not defer_sync:
-                if self._unflushed_dirs:  # our folder may be a deferred put's, not yet flushed
+                if self._unflushed_dirs or folder not in self._durable_dirs:
+                    # The folder may be a deferred put's, not yet flushed — ours, or another
+                    # process's (the intake writer's): flush its entries up to the root, once.
                     _fsync_chain(self.root, Path(target))
+                    if not self._unflushed_dirs:
+                        self._durable_dirs.add(folder)
                 else:
                     _fsync_dir(Path(folder))
         except OSError as exc:

@@ -204,6 +204,25 @@ def test_a_per_file_writer_flushes_folders_a_deferred_write_created(
     assert flushed == [store.path(digest)]  # file, its folders and the store's entry
 
 
+def test_a_per_file_writer_flushes_a_folder_another_process_made_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the intake writer (another process: another RawStore) made a fan-out folder with a
+    # deferred write, and the listener then writes a large message into that folder itself
+    writer, listener = RawStore(tmp_path / "raw"), RawStore(tmp_path / "raw")
+    first = writer.put(mail(1), defer_sync=True)
+    same_folder = next(m for n in range(2, 100_000)
+                       if hashlib.sha256(m := mail(n)).hexdigest()[:4] == first[:4])
+    flushed = spy_chain(monkeypatch)
+    digest = listener.put(same_folder)
+    # Then the listener flushes the folder's entries up to the store, not only the file
+    assert flushed == [listener.path(digest)]
+    # And only the first time: the folder is known to be on disk from then on
+    again = next(m for n in range(100_000, 400_000)
+                 if hashlib.sha256(m := mail(n)).hexdigest()[:4] == first[:4])
+    listener.put(again)
+    assert flushed == [listener.path(digest)]
+
+
 @pytest.mark.parametrize("left", [b"", b"\0" * len(mail(1))], ids=["empty", "torn"])
 def test_a_file_renamed_but_never_flushed_before_a_power_cut_is_rewritten(
         tmp_path: Path, left: bytes) -> None:
