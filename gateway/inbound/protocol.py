@@ -17,7 +17,12 @@ One instance per connection. On top of aiosmtpd this adds:
   expression, and anything else still goes to aiosmtpd's parser;
 * in LMTP mode one reply per accepted recipient also when DATA is refused for its size
   (RFC 2033 §4.2), which aiosmtpd sends only once. Line length is checked with the other
-  content rules in dataguard.py.
+  content rules in dataguard.py;
+* replies held while the client's next command is already here (RFC 2920 §3.2, as Postfix's
+  smtpd does): a pipelining client's ``MAIL``/``RCPT``/``DATA`` get their three replies in one
+  segment instead of three, and the lines of a multi-line reply go out together. Nothing is held
+  across a wait for input: a reply is held only while a complete command line is buffered, which
+  the session reads next without waiting, and any other reply sends what is held with it.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class GatewaySMTP(SMTP):
         self.limiter = limiter
         self.max_line_length = max_line_length
         self.last_rcpt_path = ""
+        self._held: list[bytes] = []  # replies not yet sent (see push)
         self._counted_ip: str | None = None
         self._over_limit = False
         # aiosmtpd sizes its command-line reader by this; our DATA reader does not use it.
@@ -81,6 +87,28 @@ class GatewaySMTP(SMTP):
                 self.transport.close()
             return
         await super()._handle_client()
+
+    # --- replies ------------------------------------------------------------------------------
+
+    async def push(self, status: Any) -> None:
+        """Send a reply, or hold it while the next command line is already buffered.
+
+        Held: a ``250`` (MAIL, RCPT, RSET, NOOP, the end of data) followed by a buffered complete
+        line, and the continuation lines of a multi-line reply (``250-``), whose last line comes
+        next. Every other reply — ``354``, errors, ``221``, the greeting, a ``250`` with no
+        command waiting — is sent at once with everything held before it. The session reads a
+        buffered line without waiting, and every command ends in a reply, so no reply waits on
+        the client (RFC 2920 §3.2: buffered replies are flushed before the server waits).
+        """
+        line = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") \
+            if isinstance(status, str) else status
+        if line[:4] == b"250-" or (line[:3] == b"250" and b"\n" in self._reader._buffer):  # type: ignore[attr-defined]
+            self._held.append(line + b"\r\n")
+            return
+        held, self._held = self._held, []
+        held.append(line + b"\r\n")
+        self._writer.write(b"".join(held))
+        await self._writer.drain()
 
     # --- commands -----------------------------------------------------------------------------
 

@@ -63,6 +63,14 @@ class GatewayHandler:
         self.channel = "lmtp" if lmtp else "smtp"
         self.hostname = app.settings.gateway.smtp.hostname or socket.getfqdn()
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        """aiosmtpd's EHLO/LHLO keywords, plus PIPELINING (RFC 2920; a MUST for LMTP, RFC 2033
+        §5): the listener answers pipelined commands in order and groups their replies
+        (gateway/inbound/protocol.py)."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         accepted = _recipients(envelope)
