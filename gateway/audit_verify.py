@@ -53,7 +53,7 @@ def bad_messages(session: Session, raw: RawStore, project_id: int) -> Iterator[s
          .execution_options(yield_per=1000))
     for pk, mid, sha in session.execute(q):
         if not raw.verify(sha):
-            state = "altered" if raw.path(sha).exists() else "missing"
+            state = "altered" if raw.locate(sha).exists() else "missing"
             yield f"message id {pk} <{mid}>: raw file {state} (expected SHA-256 {sha})"
 
 

@@ -181,8 +181,6 @@ def remove_unshared_raw(session: Session, raw: RawStore, shas: Iterable[str]) ->
     for sha in shas:
         if session.scalar(select(exists().where(Message.sha256 == sha))):
             continue
-        path = raw.path(sha)
-        if path.exists():
-            path.unlink()
+        if raw.remove(sha):
             removed += 1
     return removed

@@ -1,5 +1,11 @@
 """The raw store: every message's bytes exactly as received, content-addressed by SHA-256.
 
+Layout: ``raw/<first two hex digits>/<sha256>.eml`` — one level of 256 folders, as git's loose
+objects. They all exist after the first few thousand messages, so a message costs one new
+inode, not two: with two levels (65,536 folders, the layout before 2026-11) most messages of a
+young store also made a folder, about a tenth of the intake writer's CPU. A file in the old
+layout (``raw/ab/cd/<sha256>.eml``) is still found where it is.
+
 A file is written to a temporary name and renamed into place, so a reader sees either the whole
 file or none of it. Writing the same bytes twice is a no-op. The gateway never re-serialises a
 parsed message: what is stored here is what any later use reads.
@@ -91,7 +97,27 @@ class RawStore:
             os.close(fd)
 
     def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.eml"
+        """Where a new file for ``sha256`` goes."""
+        return self.root / sha256[:2] / f"{sha256}.eml"
+
+    def locate(self, sha256: str) -> Path:
+        """Where the file for ``sha256`` is: :meth:`path`, or its place in the old two-level
+        layout if only that exists."""
+        path = self.path(sha256)
+        if not path.exists():
+            legacy = self.root / sha256[:2] / sha256[2:4] / f"{sha256}.eml"
+            if legacy.exists():
+                return legacy
+        return path
+
+    def remove(self, sha256: str) -> bool:
+        """Unlink the file for ``sha256`` in either layout; False if there was none."""
+        removed = False
+        for path in (self.path(sha256), self.root / sha256[:2] / sha256[2:4] / f"{sha256}.eml"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed = True
+        return removed
 
     def put(self, data: bytes, *, defer_sync: bool = False) -> str:
         """Store ``data`` and return its SHA-256; raise StoreError when the disk fails.
@@ -101,7 +127,7 @@ class RawStore:
         not looked at again.
         """
         digest = hashlib.sha256(data).hexdigest()
-        folder = os.path.join(self._root, digest[:2], digest[2:4])
+        folder = os.path.join(self._root, digest[:2])
         target = os.path.join(folder, f"{digest}.eml")
         try:
             if self._intact(target, digest, len(data)):
@@ -218,26 +244,26 @@ class RawStore:
 
     def get(self, sha256: str) -> bytes:
         try:
-            return self.path(sha256).read_bytes()
+            return self.locate(sha256).read_bytes()
         except OSError as exc:
             raise StoreError(f"raw message {sha256} unreadable: {exc.strerror or exc}") from exc
 
     def verify(self, sha256: str) -> bool:
         try:
-            return hashlib.sha256(self.path(sha256).read_bytes()).hexdigest() == sha256
+            return hashlib.sha256(self.locate(sha256).read_bytes()).hexdigest() == sha256
         except OSError:
             return False
 
 
 def _fsync_chain(root: Path, target: Path) -> None:
     """fsync a file and every folder entry up to the store's parent: a deferred write may have
-    created the fan-out folders without flushing them."""
+    created the fan-out folder (or the store itself) without flushing it."""
     fd = os.open(target, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    for folder in (target.parent, target.parent.parent, root, root.parent):
+    for folder in (target.parent, root, root.parent):
         _fsync_dir(folder)
 
 

@@ -211,14 +211,14 @@ def test_a_per_file_writer_flushes_a_folder_another_process_made_once(
     writer, listener = RawStore(tmp_path / "raw"), RawStore(tmp_path / "raw")
     first = writer.put(mail(1), defer_sync=True)
     same_folder = next(m for n in range(2, 100_000)
-                       if hashlib.sha256(m := mail(n)).hexdigest()[:4] == first[:4])
+                       if hashlib.sha256(m := mail(n)).hexdigest()[:2] == first[:2])
     flushed = spy_chain(monkeypatch)
     digest = listener.put(same_folder)
     # Then the listener flushes the folder's entries up to the store, not only the file
     assert flushed == [listener.path(digest)]
     # And only the first time: the folder is known to be on disk from then on
     again = next(m for n in range(100_000, 400_000)
-                 if hashlib.sha256(m := mail(n)).hexdigest()[:4] == first[:4])
+                 if hashlib.sha256(m := mail(n)).hexdigest()[:2] == first[:2])
     listener.put(again)
     assert flushed == [listener.path(digest)]
 
@@ -235,3 +235,25 @@ def test_a_file_renamed_but_never_flushed_before_a_power_cut_is_rewritten(
     # When the client retries, the bytes are written again rather than trusted
     assert store.put(mail(1), defer_sync=True) == digest
     assert store.get(digest) == mail(1) and store.verify(digest)
+
+
+def test_one_level_of_fan_out_folders(tmp_path: Path) -> None:
+    store = RawStore(tmp_path / "raw")
+    digest = store.put(mail(1))
+    assert store.path(digest) == tmp_path / "raw" / digest[:2] / f"{digest}.eml"
+    assert store.path(digest).read_bytes() == mail(1)
+
+
+def test_a_file_in_the_old_two_level_layout_is_still_found_and_removed(tmp_path: Path) -> None:
+    # Given a store written before the one-level layout: raw/ab/cd/<sha256>.eml
+    store = RawStore(tmp_path / "raw")
+    digest = hashlib.sha256(mail(1)).hexdigest()
+    old = tmp_path / "raw" / digest[:2] / digest[2:4] / f"{digest}.eml"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(mail(1))
+    # Then it is read and verified where it is
+    assert store.locate(digest) == old
+    assert store.get(digest) == mail(1) and store.verify(digest)
+    # And removed (retention) from there
+    assert store.remove(digest) and not old.exists()
+    assert not store.remove(digest) and not store.verify(digest)
