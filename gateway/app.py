@@ -48,7 +48,8 @@ def build_app(settings: Settings, *, migrate: bool = True,
     if migrate:
         upgrade(engine)
     app = App(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-              raw=RawStore(settings.data_dir / "raw"), clock=clock)
+              raw=RawStore(settings.data_dir / "raw", engine=engine,
+                           inline_max=settings.gateway.raw_inline_max), clock=clock)
     sync_projects(app)
     return app
 

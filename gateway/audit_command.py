@@ -90,7 +90,7 @@ def purge(ctx: typer.Context, project: ProjectOpt,
             result = execute_purge(session, plan, actor=actor(), now=now)
         with unit_of_work(gw.sessions) as session:
             removed = remove_unshared_raw(session, gw.raw, result.raw_candidates)
-        typer.echo(f"purged {what}; {removed} raw file(s) removed")
+        typer.echo(f"purged {what}; {removed} raw message(s) removed")
 
     try:
         guarded(ctx, run)

@@ -53,8 +53,8 @@ def bad_messages(session: Session, raw: RawStore, project_id: int) -> Iterator[s
          .execution_options(yield_per=1000))
     for pk, mid, sha in session.execute(q):
         if not raw.verify(sha):
-            state = "altered" if raw.locate(sha).exists() else "missing"
-            yield f"message id {pk} <{mid}>: raw file {state} (expected SHA-256 {sha})"
+            state = "altered" if raw.exists(sha) else "missing"
+            yield f"message id {pk} <{mid}>: raw message {state} (expected SHA-256 {sha})"
 
 
 def verify_project(app: App, code: str) -> VerifyReport:

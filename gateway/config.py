@@ -148,6 +148,10 @@ class GatewayConfig(_Model):
     domain: Domain = "gw.example.com"
     data_dir: str = "var"
     database_url: str = ""  # default: sqlite under data_dir
+    # Messages up to this many bytes keep their raw bytes in the database, committed with their
+    # row (one disk flush per batch, no file); larger ones are files under <data_dir>/raw.
+    # 0: every message is a file. See docs/inbound.md, "Where the raw bytes live".
+    raw_inline_max: int = Field(default=64 * 1024, ge=0, le=16 * 1024 * 1024)
     broker_url: str = ""  # empty: in-process jobs
     projects_dir: str = "projects"  # relative to the gateway file
     worker_threads: int = Field(default=2, ge=1, le=64)

@@ -176,11 +176,11 @@ def execute_purge(session: Session, plan: PurgePlan, *, actor: str,
 
 
 def remove_unshared_raw(session: Session, raw: RawStore, shas: Iterable[str]) -> int:
-    """After the commit: unlink each raw file no remaining message refers to."""
+    """After the commit: delete the raw bytes (inline or file) no remaining message refers to."""
     removed = 0
     for sha in shas:
         if session.scalar(select(exists().where(Message.sha256 == sha))):
             continue
-        if raw.remove(sha):
+        if raw.remove(sha, conn=session.connection()):
             removed += 1
     return removed

@@ -58,12 +58,12 @@ def write_messages(session: Session, writer: ArchiveWriter, raw: RawStore, spool
         try:
             data = raw.get(sha)
         except GatewayError:
-            problems.append(f"message {pk} <{mid}>: raw file missing ({sha})")
+            problems.append(f"message {pk} <{mid}>: raw message missing ({sha})")
             data = None
         if data is not None:
             if hashlib.sha256(data).hexdigest() != sha:
-                problems.append(f"message {pk} <{mid}>: raw file does not match its SHA-256 "
-                                f"(altered on disk); archived as found")
+                problems.append(f"message {pk} <{mid}>: raw message does not match its SHA-256 "
+                                f"(altered in the store); archived as found")
                 entry["raw_altered"] = True
             entry["file"] = f"messages/{pk:07d}.eml"
             writer.add_bytes(entry["file"], data)

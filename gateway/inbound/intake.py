@@ -7,8 +7,11 @@ the stored message instead of being stored again.
 
 Intake is two steps: :func:`prepare` writes the raw bytes (content-addressed, so writing them
 again is harmless) and :func:`record` commits the rows for one or more prepared messages in one
-transaction. The SMTP listener batches concurrent sessions' ``record`` calls into one commit
-(gateway/inbound/groupcommit.py); everyone else calls :func:`accept`, which does both for one.
+transaction. A small message (``raw_inline_max``, gateway/store/raw.py) is not written by
+``prepare`` at all: its bytes go into ``raw_blobs`` in ``record``'s transaction, durable with
+its row by the same commit. The SMTP listener batches concurrent sessions' ``record`` calls
+into one commit (gateway/inbound/groupcommit.py); everyone else calls :func:`accept`, which does
+both for one.
 The row is the commit point: a raw file without a row is an orphan that a retry reuses.
 
 Where the listener's committer turned on batch sync (``[smtp] raw_sync = "batch"``), ``prepare``
@@ -19,6 +22,7 @@ raw bytes are not durable.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -50,7 +54,8 @@ class Accepted:
 
 @dataclass
 class Prepared:
-    """A message whose raw bytes are durable, waiting for its row."""
+    """A message whose raw bytes are written (or, ``inline``, held for the row's transaction),
+    waiting for its row."""
 
     project: str
     message_id: str
@@ -66,6 +71,8 @@ class Prepared:
     # its clock are the ones that count. Else app.project_ids and app.clock() at the commit.
     project_id: int | None = None
     received_at: datetime | None = None
+    # The raw bytes themselves when they are kept inline: record() stores them with the row.
+    inline: bytes | None = field(default=None, repr=False)
 
 
 def prepare(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
@@ -78,15 +85,20 @@ def prepare(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
     batch sync is on (the SMTP committer's choice), else the file is fsynced here.
     """
     identity = identify(raw)
+    inline = app.raw.inline(len(raw))
     deferred = app.raw.batch_sync if defer_sync is None else defer_sync
-    digest = app.raw.put(raw, defer_sync=deferred)
+    if inline:  # durable with its row, in record()'s commit
+        digest, deferred = hashlib.sha256(raw).hexdigest(), False
+    else:
+        digest = app.raw.put(raw, defer_sync=deferred)
     return Prepared(project=project, message_id=identity.message_id,
                     synthetic=identity.synthetic, content_hash=identity.content_hash,
                     sha256=digest, size=len(raw), history=history, will_enqueue=will_enqueue,
                     arrival={"channel": channel, "peer": peer[:255],
                              "envelope_from": envelope_from[:320],
                              "envelope_to": list(envelope_to)},
-                    durable=not deferred, project_id=project_id, received_at=received_at)
+                    durable=not deferred, project_id=project_id, received_at=received_at,
+                    inline=raw if inline else None)
 
 
 Outcome = Accepted | IntakeClosed
@@ -214,6 +226,13 @@ def _record_in(conn: Connection, app: App, items: Sequence[Prepared]) -> list[Ou
     new: dict[Key, int] = {(project_id, message_id, content_hash): pk
                            for pk, project_id, message_id, content_hash
                            in insert_messages.execute(conn, list(rows.values()))}
+    blobs = {item.sha256: item.inline for key, item in zip(keys, items, strict=True)
+             if item.inline is not None and key in rows}
+    if blobs:  # content-addressed: bytes stored before (another project, a retry) stay as they are
+        conn.exec_driver_sql(
+            f"INSERT INTO raw_blobs (sha256, data) VALUES "
+            f"{', '.join([f'({mark}, {mark})'] * len(blobs))} ON CONFLICT (sha256) DO NOTHING",
+            tuple(value for pair in blobs.items() for value in pair))
     outcomes: list[Outcome] = []
     arrivals: list[dict[str, Any]] = []
     first_of: set[Key] = set()

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -77,6 +78,16 @@ class Project(Base):
     address: Mapped[str] = mapped_column(String(320))
     intake_open: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RawBlob(Base):
+    """The raw bytes of a small message, kept inline (gateway/store/raw.py): written in the same
+    transaction as its message row, so both are durable with one commit."""
+
+    __tablename__ = "raw_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Message(Base):

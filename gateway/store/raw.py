@@ -1,5 +1,16 @@
 """The raw store: every message's bytes exactly as received, content-addressed by SHA-256.
 
+Two places, one key:
+
+- **inline**: a message of at most ``raw_inline_max`` bytes (gateway.toml, default 64 KiB) is
+  kept in the database, table ``raw_blobs``, written in the same transaction as its message row
+  (gateway/inbound/intake.py). Its bytes are durable exactly when the row is: one commit, one
+  flush of the database log, and no way for a row to outlive its bytes. This is how a small
+  message costs one disk flush instead of two, and no file creation at all;
+- **files**: larger messages, and all of them with ``raw_inline_max = 0``, under ``raw/``.
+
+Readers do not care which: :meth:`RawStore.get` looks in the database first, then for a file.
+
 Layout: ``raw/<first two hex digits>/<sha256>.eml`` — one level of 256 folders, as git's loose
 objects. They all exist after the first few thousand messages, so a message costs one new
 inode, not two: with two levels (65,536 folders, the layout before 2026-11) most messages of a
@@ -35,7 +46,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
 from gateway.errors import StoreError
+
+_SELECT_BLOB = text("SELECT data FROM raw_blobs WHERE sha256 = :sha256")
+_DELETE_BLOB = text("DELETE FROM raw_blobs WHERE sha256 = :sha256")
 
 
 def _load_syncfs() -> Callable[[int], int] | None:
@@ -54,7 +71,14 @@ _syncfs = _load_syncfs()
 
 
 class RawStore:
-    def __init__(self, root: Path) -> None:
+    """Raw bytes by SHA-256, inline in the database (``engine``) or in files under ``root``.
+
+    Without an engine (tools that only handle files) everything is a file.
+    """
+
+    def __init__(self, root: Path, *, engine: Engine | None = None, inline_max: int = 0) -> None:
+        self.engine = engine
+        self.inline_max = inline_max if engine is not None else 0
         self._known_dirs: set[str] = set()  # fan-out folders known to exist
         self._durable_dirs: set[str] = set()  # … and known to be on disk with their parents
         self.root = root
@@ -73,6 +97,11 @@ class RawStore:
         self._root = str(root)
         self._known_dirs.clear()
         self._durable_dirs.clear()
+
+    def inline(self, size: int) -> bool:
+        """Whether a message of ``size`` bytes is kept inline (its row's transaction stores it:
+        gateway/inbound/intake.py). Never with ``inline_max = 0``."""
+        return 0 < self.inline_max and size <= self.inline_max
 
     @property
     def batch_sync(self) -> bool:
@@ -110,9 +139,14 @@ class RawStore:
                 return legacy
         return path
 
-    def remove(self, sha256: str) -> bool:
-        """Unlink the file for ``sha256`` in either layout; False if there was none."""
+    def remove(self, sha256: str, *, conn: Connection | None = None) -> bool:
+        """Delete the bytes of ``sha256`` wherever they are — its ``raw_blobs`` row (in ``conn``'s
+        transaction if given), its file in either layout; False if there were none."""
         removed = False
+        if self.engine is not None:
+            with contextlib.ExitStack() as stack:
+                db = conn if conn is not None else stack.enter_context(self.engine.begin())
+                removed = db.execute(_DELETE_BLOB, {"sha256": sha256}).rowcount > 0
         for path in (self.path(sha256), self.root / sha256[:2] / sha256[2:4] / f"{sha256}.eml"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -242,16 +276,34 @@ class RawStore:
             else:
                 self._unflushed_dirs = True
 
+    def _blob(self, sha256: str) -> bytes | None:
+        if self.engine is None:
+            return None
+        try:
+            with self.engine.connect() as conn:
+                data = conn.execute(_SELECT_BLOB, {"sha256": sha256}).scalar()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"raw message {sha256} unreadable: database unavailable "
+                             f"({type(exc).__name__})") from exc
+        return None if data is None else bytes(data)
+
     def get(self, sha256: str) -> bytes:
+        data = self._blob(sha256)
+        if data is not None:
+            return data
         try:
             return self.locate(sha256).read_bytes()
         except OSError as exc:
             raise StoreError(f"raw message {sha256} unreadable: {exc.strerror or exc}") from exc
 
+    def exists(self, sha256: str) -> bool:
+        """Whether bytes are stored under ``sha256`` at all (right or altered)."""
+        return self._blob(sha256) is not None or self.locate(sha256).exists()
+
     def verify(self, sha256: str) -> bool:
         try:
-            return hashlib.sha256(self.locate(sha256).read_bytes()).hexdigest() == sha256
-        except OSError:
+            return hashlib.sha256(self.get(sha256)).hexdigest() == sha256
+        except StoreError:
             return False
 
 

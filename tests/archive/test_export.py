@@ -22,6 +22,7 @@ from gateway.cli import app as cli
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from tests.audit.helpers import change_notice, deliver, gbk_attachment_mail
+from tests.support.raw import overwrite_raw
 
 PLAN = "割接方案（第2版）.docx"
 EVIL = "../../etc/cron.d/x.sh"
@@ -146,7 +147,7 @@ def test_a_message_altered_in_the_raw_store_is_flagged_not_hidden(project: App,
         first = s.query(Message).order_by(Message.id).first()
         assert first is not None
         pk, sha = first.id, first.sha256
-    project.raw.path(sha).write_bytes(b"X-Tampered: yes\r\n" + project.raw.get(sha))
+    overwrite_raw(project, sha, b"X-Tampered: yes\r\n" + project.raw.get(sha))
     result = export_project(project, "demo", tmp_path / "demo.zip", actor="user:test")
     assert any(p.startswith(f"message {pk} ") and "altered" in p for p in result.problems)
     problems = verify_archive(tmp_path / "demo.zip")

@@ -17,6 +17,7 @@ from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from tests.audit.helpers import Clock, build, change_notice, deliver
+from tests.support.raw import drop_raw, overwrite_raw
 
 
 def append(app: App, n: int, *, action: str = "record.updated") -> None:
@@ -86,13 +87,13 @@ def test_a_tampered_or_missing_raw_message_is_named(app: App) -> None:
     with unit_of_work(app.sessions) as session:
         one, two = (session.get_one(Message, pk) for pk in (first, second))
         sha1, sha2, mid1 = one.sha256, two.sha256, one.message_id
-    # When one raw file is altered on disk and the other removed
-    app.raw.path(sha1).write_bytes(b"X-Tampered: yes\r\n" + app.raw.get(sha1))
-    app.raw.path(sha2).unlink()
+    # When one raw message is altered in the store and the other removed
+    overwrite_raw(app, sha1, b"X-Tampered: yes\r\n" + app.raw.get(sha1))
+    drop_raw(app, sha2)
     report = verify_project(app, "demo")
     # Then both are named by message id
     assert not report.ok and report.chain == []
-    assert any(f"message id {first} <{mid1}>: raw file altered" in line for line in report.raw)
+    assert any(f"message id {first} <{mid1}>: raw message altered" in line for line in report.raw)
     assert any(f"message id {second} " in line and "missing" in line for line in report.raw)
 
 

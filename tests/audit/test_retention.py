@@ -84,7 +84,7 @@ def test_purge_removes_only_what_is_old_and_archived(app: App, clock: Clock,
     # The purge removes the 2021 record, its message and its raw file
     assert purge(app, date(2022, 1, 1)) == (1, 1, 1)
     assert counts(app) == (1, 1)
-    assert not app.raw.path(old_sha).exists()
+    assert not app.raw.exists(old_sha)
     # It is an audit event, and the chain (which is never purged) still verifies
     with unit_of_work(app.sessions) as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "purge")).one()

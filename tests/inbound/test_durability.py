@@ -1,5 +1,8 @@
 """Durable before 250 with batch sync: the raw files of a group commit are flushed with one
-syncfs(2) — spied on here — before the rows are committed, and only then is anyone answered."""
+syncfs(2) — spied on here — before the rows are committed, and only then is anyone answered.
+
+These are the raw *files*: every app here has ``raw_inline_max = 0``. Small messages kept in
+the database are tests/inbound/test_inline_raw.py's."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from sqlalchemy import Connection, event, func, select
 
 import gateway.store.raw as raw_module
 from gateway.app import App
+from gateway.config import Settings
 from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.intake import Accepted, prepare, record
 from gateway.store.db import unit_of_work
@@ -33,6 +37,12 @@ def mail(n: int) -> bytes:
 def row_count(app: App) -> int:
     with unit_of_work(app.sessions) as session:
         return int(session.scalar(select(func.count()).select_from(Message)) or 0)
+
+
+@pytest.fixture
+def make_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    """Every message a file, however small."""
+    return lambda **env: make_settings(**{"COMMGATE_RAW_INLINE_MAX": "0", **env})
 
 
 @pytest.fixture

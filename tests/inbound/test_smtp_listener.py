@@ -170,7 +170,7 @@ def test_more_than_50_received_headers_is_a_loop(app: App, listen: Callable[...,
 @pytest.mark.parametrize("writer", ["process", "thread"])
 def test_an_unwritable_raw_store_answers_451_and_stores_nothing(
         make_app: Callable[..., App], listen: Callable[..., int], writer: str) -> None:
-    app = make_app(COMMGATE_SMTP__WRITER=writer)
+    app = make_app(COMMGATE_SMTP__WRITER=writer, COMMGATE_RAW_INLINE_MAX="0")  # raw files
     port = listen(app)
     # Given a raw store that cannot be written (a file where its folder should be: as root,
     # permissions would not stop us — this fails the same way a full disk does), in whichever
