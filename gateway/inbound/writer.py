@@ -92,6 +92,7 @@ class IntakeWriter:
         self._stream: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[Reply]] = {}
+        self._outgoing: list[bytes] = []  # frames waiting for the end of this loop turn
         self._seq = itertools.count()
         self._closing = False
         self.restarts = 0
@@ -145,8 +146,12 @@ class IntakeWriter:
         waiter: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[seq] = waiter
         try:
-            stream.write(_frame((seq, request)))
-            await stream.drain()  # only waits when a large message fills the socket
+            # Frames of one turn of the event loop go out in one write (one wake-up of the
+            # writer, one batch), sent when the loop has run every session that was ready.
+            self._outgoing.append(_frame((seq, request)))
+            if len(self._outgoing) == 1:
+                asyncio.get_running_loop().call_soon(self._send_outgoing)
+            await stream.drain()  # only waits while earlier frames fill the socket
             reply = await waiter
         finally:
             self._pending.pop(seq, None)
@@ -156,6 +161,12 @@ class IntakeWriter:
         if kind == "closed":
             return IntakeClosed(reply[1])
         raise StoreError(reply[1])
+
+    def _send_outgoing(self) -> None:
+        frames, self._outgoing = self._outgoing, []
+        stream = self._stream
+        if frames and stream is not None and not stream.is_closing():
+            stream.write(b"".join(frames))
 
     async def _read_replies(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -175,6 +186,7 @@ class IntakeWriter:
         """On the loop: answer everyone still waiting, and start a new writer unless closing."""
         if self._stream is not None:
             self._stream.close()
+        self._outgoing.clear()  # their sessions are answered 451 just below
         for waiter in self._pending.values():
             if not waiter.done():
                 waiter.set_result(("error", "the intake writer stopped"))
