@@ -101,7 +101,7 @@ class RawStore:
     def inline(self, size: int) -> bool:
         """Whether a message of ``size`` bytes is kept inline (its row's transaction stores it:
         gateway/inbound/intake.py). Never with ``inline_max = 0``."""
-        return 0 < self.inline_max and size <= self.inline_max
+        return self.inline_max > 0 and size <= self.inline_max
 
     @property
     def batch_sync(self) -> bool:
