@@ -3,6 +3,7 @@ how it stops with the server, and that the front end's clock and projects are wh
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -12,8 +13,10 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.app import App
+from gateway.inbound.intake import Accepted
+from gateway.inbound.writer import WriteRequest
 from gateway.server import Server
-from tests.inbound.wire import Wire, stored_messages
+from tests.inbound.wire import DEMO, Wire, stored_messages
 
 
 def mail(n: int) -> bytes:
@@ -119,3 +122,31 @@ def test_a_large_message_is_written_by_the_front_end_and_committed_by_the_writer
     stored = by_id["writer-big@xdyj.example.com"]
     assert app.raw.get(stored.sha256).endswith(big) and stored.size > len(big)
     assert "writer-9@xdyj.example.com" in by_id
+
+
+def test_the_frames_of_one_loop_turn_reach_the_writer_in_one_write(
+        app: App, start_server: Callable[..., Server], monkeypatch: pytest.MonkeyPatch) -> None:
+    # One write, so the writer wakes once and commits the sessions' messages as one batch
+    server = start_server(app, run_workers=False)
+    writer = server.writer
+    assert writer is not None and server.loop is not None
+    writes: list[bytes] = []
+    real = asyncio.StreamWriter.write
+
+    def spy(self: asyncio.StreamWriter, data: bytes) -> None:
+        writes.append(bytes(data))
+        real(self, data)
+
+    monkeypatch.setattr(asyncio.StreamWriter, "write", spy)
+    requests = [WriteRequest(project="demo", project_id=app.project_ids["demo"],
+                             raw=mail(20 + n)[:-3], channel="smtp", peer="127.0.0.1",
+                             envelope_from="lina@xdyj.example.com", envelope_to=[DEMO],
+                             received_at=app.clock()) for n in range(5)]
+
+    async def five_sessions_at_once() -> list[object]:
+        return list(await asyncio.gather(*(writer.submit(r) for r in requests)))
+
+    outcomes = asyncio.run_coroutine_threadsafe(five_sessions_at_once(), server.loop).result(30)
+    assert all(isinstance(o, Accepted) and not o.duplicate for o in outcomes)
+    assert len(writes) == 1
+    assert len(stored_messages(app)) == 5
