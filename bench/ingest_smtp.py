@@ -3,9 +3,10 @@
     python bench/ingest_smtp.py [--clients 8] [--seconds 5]
 
 Each server runs in its own child process (so client threads do not share its GIL): the gateway
-as ``Server(run_workers=False)`` — intake only, durable before 250, with its intake writer
-process as in ``commgate serve`` (``[smtp] writer = "process"``; ``--writer thread`` measures
-the in-process committer) — and a stock aiosmtpd ``SMTP`` whose handler discards the message.
+as ``Server(run_workers=False)`` — intake only, durable before 250, logging as ``commgate
+serve`` does (INFO, one line per stored message), with its intake writer process as in
+``commgate serve`` (``[smtp] writer = "process"``; ``--writer thread`` measures the in-process
+committer) — and a stock aiosmtpd ``SMTP`` whose handler discards the message.
 Both get one second of traffic before anything is measured. Printed:
 
 1. accepted messages/s with N concurrent clients, 1 KiB and 100 KiB, gateway vs sink, and ratio;
@@ -59,12 +60,15 @@ def serve_gateway(port: int, root: Path, writer: str = "process") -> None:
     from gateway.app import build_app
     from gateway.config import load_settings
     from gateway.jobs import make_jobs
+    from gateway.logs import setup_logging
     from gateway.server import Server
 
     env = {"COMMGATE_DATA_DIR": str(root / "var"), "COMMGATE_SMTP__PORT": str(port),
            "COMMGATE_SECRET_KEY": "bench-secret-0123456789",
            "COMMGATE_SMTP__MAX_CONNECTIONS_PER_IP": "100", "COMMGATE_SMTP__WRITER": writer}
-    app = build_app(load_settings(root / "config" / "gateway.toml", env))
+    settings = load_settings(root / "config" / "gateway.toml", env)
+    setup_logging(settings.gateway)  # as `commgate serve` logs: INFO, one line per message
+    app = build_app(settings)
     server = Server(app, make_jobs(""), run_workers=False)
     server.start()
     print("ready", flush=True)
