@@ -5,10 +5,11 @@ folder) and a database commit — which SQLite serialises, one WAL fsync each. D
 message puts three disk flushes in series per message, however many clients send, and handing
 each message to a thread of its own and back costs more CPU than the SMTP dialogue itself.
 
-So the sessions hand their messages to one committer thread. It takes everything waiting,
-writes the raw files of the batch, makes them durable with one ``syncfs(2)`` (``[smtp]
-raw_sync = "batch"``; with ``"file"``, or without syncfs, each file is fsynced as it is
-written), commits the rows in one transaction and only then wakes the waiting sessions — all of
+So the sessions hand their messages to one committer thread. It takes everything waiting, writes
+the raw files of the batch, makes them durable with one ``syncfs(2)`` (``[smtp] raw_sync =
+"batch"``; with ``"file"``, or without syncfs, each file is fsynced as it is written), commits
+the rows in one transaction — with the bytes of the small messages, which have no file
+(``raw_inline_max``, gateway/store/raw.py) — and only then wakes the waiting sessions — all of
 one event loop's sessions with one call — and queues the processing jobs. Nobody is acknowledged
 before their bytes are flushed and their row is committed; a batch whose flush or commit fails
 fails all of its sessions with ``451`` and no row of it is stored.

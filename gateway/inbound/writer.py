@@ -1,8 +1,9 @@
 """The intake writer process: where the SMTP listener's messages become durable.
 
 Like Postfix's smtpd handing each message to its cleanup daemon, the listener (the front end)
-only speaks SMTP; a child process of ``commgate serve`` writes each message's raw file, flushes
-the batch with one ``syncfs(2)``, commits the rows in one transaction and answers. The front end
+only speaks SMTP; a child process of ``commgate serve`` stores each batch — small messages'
+bytes inline in the rows' transaction, larger ones as raw files flushed with one ``syncfs(2)``
+first (gateway/store/raw.py) — commits the rows in one transaction and answers. The front end
 then replies ``250`` (or ``451`` when the writer could not store it). Both are busy Python, and
 in one process they would share one core and hand the interpreter lock back and forth on every
 system call; as two processes they use two cores and meet once per batch. ``[smtp] writer =
@@ -10,11 +11,12 @@ system call; as two processes they use two cores and meet once per batch. ``[smt
 with the same batch logic.
 
 The two talk over a socket pair: each frame is a 4-byte length and a pickle (both ends are this
-program). The front end sends ``(seq, request)``; the writer answers each batch in one frame of
-``(seq, reply)`` pairs. The front end's clock and project ids are sent along, so the writer
-needs only the database and the raw store from the settings. A large message is written and
-flushed by the front end (in a thread) and only its rows are left to the writer, so hashing and
-writing megabytes never holds up the small messages in the writer's batches.
+program). The front end sends ``(seq, request)``, the frames of one event-loop turn in one
+write; the writer answers each batch in one frame of ``(seq, reply)`` pairs. The front end's
+clock and project ids are sent along, so the writer needs only the database and the raw store
+from the settings. A large message is written and flushed by the front end (in a thread) and
+only its rows are left to the writer, so hashing and writing megabytes never holds up the small
+messages in the writer's batches.
 
 The writer ignores SIGINT and SIGTERM, which reach the whole process group: it stops when the
 front end closes its end of the socket, after answering everything it was sent — so a
