@@ -134,10 +134,14 @@ class RawStore:
         layout if only that exists."""
         path = self.path(sha256)
         if not path.exists():
-            legacy = self.root / sha256[:2] / sha256[2:4] / f"{sha256}.eml"
+            legacy = self._legacy_path(sha256)
             if legacy.exists():
                 return legacy
         return path
+
+    def _legacy_path(self, sha256: str) -> Path:
+        """The two-level layout of releases before 2026-11."""
+        return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.eml"
 
     def remove(self, sha256: str, *, conn: Connection | None = None) -> bool:
         """Delete the bytes of ``sha256`` wherever they are — its ``raw_blobs`` row (in ``conn``'s
@@ -147,7 +151,7 @@ class RawStore:
             with contextlib.ExitStack() as stack:
                 db = conn if conn is not None else stack.enter_context(self.engine.begin())
                 removed = db.execute(_DELETE_BLOB, {"sha256": sha256}).rowcount > 0
-        for path in (self.path(sha256), self.root / sha256[:2] / sha256[2:4] / f"{sha256}.eml"):
+        for path in (self.path(sha256), self._legacy_path(sha256)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed = True
