@@ -74,15 +74,15 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-@pytest.mark.slow
-def test_a_full_raw_store_answers_451_and_accepts_again_when_space_returns(
-        gateway: Gateway, tiny_raw_store: Path) -> None:
-    # Given a gateway whose raw store is a 2 MiB file system, and a client streaming directives
+def refused_while_full_then_accepted(gateway: Gateway, folder: Path) -> None:
+    """Stream 100 directives, fill ``folder``'s file system after 20: ``451`` while it is full,
+    nothing acknowledged meanwhile, everything accepted once space returns, and every
+    acknowledged message processed exactly once."""
     gateway.serve()
     stream = Stream(gateway.port, 100, pause=0.02).start()
     wait_until(lambda: len(stream.acked) >= 20, timeout=90, what="20 messages acknowledged")
     # When the file system fills up
-    filler = fill(tiny_raw_store)
+    filler = fill(folder)
     wait_until(lambda: stream.tempfails or not stream.thread.is_alive(), timeout=60,
                what="a refusal while the disk is full")
     stalled = len(stream.acked)
@@ -94,8 +94,15 @@ def test_a_full_raw_store_answers_451_and_accepts_again_when_space_returns(
     filler.unlink()
     stream.join()
     assert len(stream.acked) == 100
-    # And every acknowledged message is processed exactly once, its raw file whole
     assert_processed_exactly_once(gateway.database_url, stream.acked, log=gateway.log)
+
+
+@pytest.mark.slow
+def test_a_full_raw_store_answers_451_and_accepts_again_when_space_returns(
+        gateway: Gateway, tiny_raw_store: Path) -> None:
+    # Given a gateway whose raw store is a 2 MiB file system, and a client streaming directives
+    refused_while_full_then_accepted(gateway, tiny_raw_store)
+    # And every stored message's raw file is whole, with no temporary file left
     leftovers = [p.name for p in tiny_raw_store.rglob(".tmp-*")]
     assert leftovers == []
     with database(gateway.database_url) as engine, Session(engine) as session:
@@ -110,26 +117,8 @@ def test_a_full_database_disk_answers_451_and_accepts_again_when_space_returns(
         tmp_path: Path) -> None:
     # Given a gateway whose whole data folder (SQLite with the inline raw bytes) is 16 MiB
     with tiny_file_system(tmp_path / "var", "16m") as data, gateway_in(tmp_path) as gateway:
-        gateway.serve()
-        stream = Stream(gateway.port, 100, pause=0.02).start()
-        wait_until(lambda: len(stream.acked) >= 20, timeout=90, what="20 messages acknowledged")
-        # When the file system fills up
-        filler = fill(data)
-        wait_until(lambda: stream.tempfails or not stream.thread.is_alive(), timeout=60,
-                   what="a refusal while the disk is full")
-        stalled = len(stream.acked)
-        # Then the client is told to retry (451) and nothing more is acknowledged
-        assert stream.tempfails["451"] > 0, (stream.tempfails, gateway.log())
-        wait_until(lambda: stream.tempfails["451"] >= 3, timeout=60,
-                   what="three retries refused")
-        assert len(stream.acked) == stalled
-        # And when space returns the rest is accepted
-        filler.unlink()
-        stream.join()
-        assert len(stream.acked) == 100
-        # And every acknowledged message is processed exactly once, its bytes whole, in the
-        # database (none of them needed a file)
-        assert_processed_exactly_once(gateway.database_url, stream.acked, log=gateway.log)
+        refused_while_full_then_accepted(gateway, data)
+        # And every stored message's bytes are whole, in the database (none needed a file)
         with database(gateway.database_url) as engine, Session(engine) as session:
             digests = list(session.scalars(select(Message.sha256)))
             stored = {sha: bytes(data) for sha, data

@@ -3,8 +3,10 @@ listener (SMTP or LMTP) on a free loopback port whose workers are off, so tests 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +62,18 @@ def listen(start_server: Callable[..., Server]) -> Callable[..., int]:
         return server.smtp_port
 
     return start
+
+
+@pytest.fixture
+def stream_writes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every chunk handed to an asyncio stream in this process, one entry per write (the
+    listener's replies, its frames to the intake writer)."""
+    chunks: list[bytes] = []
+    real = asyncio.StreamWriter.write
+
+    def write(self: asyncio.StreamWriter, data: Any) -> None:
+        chunks.append(bytes(data))
+        real(self, data)
+
+    monkeypatch.setattr(asyncio.StreamWriter, "write", write)
+    return chunks

@@ -3,10 +3,8 @@ holding one back while the listener waits for the client."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -19,20 +17,6 @@ def body(n: int) -> bytes:
             f"Message-ID: <pipe-{n}@xdyj.example.com>\r\n\r\nhello\r\n.\r\n").encode()
 
 
-@pytest.fixture
-def writes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every chunk the listener hands to its transports, one entry per write."""
-    chunks: list[bytes] = []
-    real = asyncio.StreamWriter.write
-
-    def write(self: asyncio.StreamWriter, data: Any) -> None:
-        chunks.append(bytes(data))
-        real(self, data)
-
-    monkeypatch.setattr(asyncio.StreamWriter, "write", write)
-    return chunks
-
-
 @pytest.mark.parametrize("mode,greeting", [("smtp", "EHLO"), ("lmtp", "LHLO")])
 def test_pipelining_is_advertised(make_app: Callable[..., App], listen: Callable[..., int],
                                   mode: str, greeting: str) -> None:
@@ -43,7 +27,8 @@ def test_pipelining_is_advertised(make_app: Callable[..., App], listen: Callable
 
 
 def test_a_pipelined_envelope_is_answered_in_order_in_one_write(
-        app: App, listen: Callable[..., int], writes: list[bytes]) -> None:
+        app: App, listen: Callable[..., int], stream_writes: list[bytes]) -> None:
+    writes = stream_writes
     port = listen(app)
     with Wire(port) as wire:
         assert wire.command("EHLO client.example")[0] == 250

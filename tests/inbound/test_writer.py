@@ -125,19 +125,12 @@ def test_a_large_message_is_written_by_the_front_end_and_committed_by_the_writer
 
 
 def test_the_frames_of_one_loop_turn_reach_the_writer_in_one_write(
-        app: App, start_server: Callable[..., Server], monkeypatch: pytest.MonkeyPatch) -> None:
+        app: App, start_server: Callable[..., Server], stream_writes: list[bytes]) -> None:
     # One write, so the writer wakes once and commits the sessions' messages as one batch
     server = start_server(app, run_workers=False)
     writer = server.writer
     assert writer is not None and server.loop is not None
-    writes: list[bytes] = []
-    real = asyncio.StreamWriter.write
-
-    def spy(self: asyncio.StreamWriter, data: bytes) -> None:
-        writes.append(bytes(data))
-        real(self, data)
-
-    monkeypatch.setattr(asyncio.StreamWriter, "write", spy)
+    before = len(stream_writes)
     requests = [WriteRequest(project="demo", project_id=app.project_ids["demo"],
                              raw=mail(20 + n)[:-3], channel="smtp", peer="127.0.0.1",
                              envelope_from="lina@xdyj.example.com", envelope_to=[DEMO],
@@ -148,5 +141,5 @@ def test_the_frames_of_one_loop_turn_reach_the_writer_in_one_write(
 
     outcomes = asyncio.run_coroutine_threadsafe(five_sessions_at_once(), server.loop).result(30)
     assert all(isinstance(o, Accepted) and not o.duplicate for o in outcomes)
-    assert len(writes) == 1
+    assert len(stream_writes) - before == 1
     assert len(stored_messages(app)) == 5
