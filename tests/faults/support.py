@@ -38,15 +38,10 @@ from gateway.store.db import make_engine
 from gateway.store.models import Message, Record
 from gateway.store.notify_models import OutboxMail
 from tests.support.mail import make_mail
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "fault-test-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(probe: Callable[[], Any], *, timeout: float, what: str,

@@ -30,15 +30,10 @@ from gateway.config import load_settings
 from gateway.store.db import make_engine
 from gateway.store.models import Message
 from tests.support.mail import make_mail
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINE = ("gateway.parse", "gateway.store.threads", "gateway.classify")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Gateway:
@@ -52,7 +47,7 @@ class Gateway:
         self.env = {**os.environ, "COMMGATE_CONFIG": str(self.config / "gateway.toml"),
                     "COMMGATE_DATA_DIR": str(root / "var"), "COMMGATE_DATABASE_URL": "",
                     "COMMGATE_BROKER_URL": "", "COMMGATE_SMTP__PORT": str(self.port),
-                    "COMMGATE_SWEEP_INTERVAL": "0.5",
+                    "COMMGATE_OPS__PORT": "0", "COMMGATE_SWEEP_INTERVAL": "0.5",
                     "COMMGATE_SECRET_KEY": "fault-test-secret-0123456789"}
         self.proc: subprocess.Popen[bytes] | None = None
 

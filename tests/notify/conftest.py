@@ -7,7 +7,6 @@ started again on the same port to play a relay that is down.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ import gateway.store.schema  # noqa: F401 - registers every table
 from gateway.app import App
 from gateway.config import Settings
 from tests.support.apps import app_factory
+from tests.support.ports import free_port
 
 START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Asia/Shanghai
 
@@ -64,12 +64,6 @@ class SinkHandler:
 
     def messages(self) -> list[Message]:
         return [message_from_bytes(raw, policy=default) for _f, _t, raw in self.received]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Sink:

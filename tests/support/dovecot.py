@@ -32,13 +32,9 @@ from types import TracebackType
 import pytest
 from imapclient import IMAPClient
 
+from tests.support.ports import free_port
+
 DOVECOT = os.environ.get("COMMGATE_DOVECOT", shutil.which("dovecot") or "/usr/sbin/dovecot")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DovecotServer:
