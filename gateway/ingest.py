@@ -49,8 +49,11 @@ def iter_sources(paths: list[Path]) -> Iterator[tuple[str, bytes]]:
                                            if not p.name.startswith(".")))
         elif _is_mbox(path):
             box_m = mailbox.mbox(path, factory=None, create=False)
-            for key in box_m.iterkeys():
-                yield f"{path}#{key}", box_m.get_bytes(key)
+            try:
+                for key in box_m.iterkeys():
+                    yield f"{path}#{key}", box_m.get_bytes(key)
+            finally:
+                box_m.close()
         else:
             yield str(path), path.read_bytes()
 

@@ -53,7 +53,11 @@ class Server:
 
     def start(self) -> None:
         # First, so a missing IMAP password fails the start before anything listens.
-        self.pollers = make_pollers(self.app, self.jobs.enqueue_message)
+        try:
+            self.pollers = make_pollers(self.app, self.jobs.enqueue_message)
+        except BaseException:
+            self.stop()
+            raise
         bind(self.app)
         if self.run_workers:
             self.worker = self.jobs.worker(self.app.settings.gateway.worker_threads)
@@ -66,7 +70,8 @@ class Server:
                 try:
                     self.writer.start(self.loop)
                 except StoreError:
-                    self.loop.call_soon_threadsafe(self.loop.stop)
+                    self.writer = None  # killed by its own start; stop the rest we started
+                    self.stop()
                     raise
             else:
                 self.committer = GroupCommitter(self.app, on_stored=self.jobs.enqueue_message)
@@ -153,8 +158,9 @@ class Server:
             self.committer.close()
         if self.writer is not None:
             self.writer.close(timeout=drain_timeout)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=drain_timeout)
+        if self.thread.ident is not None:  # started
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=drain_timeout)
         if not self.thread.is_alive():
             _close_loop(self.loop)
         log.info("stopped")

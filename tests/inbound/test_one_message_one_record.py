@@ -86,7 +86,7 @@ def test_the_same_mbox_imported_twice_is_stored_once(app: App, tmp_path: Path) -
     for n in range(3):
         box.add(make_mail(subject=f"history {n}"))
     box.add(mailbox.mboxMessage(NO_MESSAGE_ID))
-    box.flush()
+    box.close()
     first = ingest(app, "demo", [tmp_path / "old.mbox"], sync=False, history=True,
                    enqueue=False)
     again = ingest(app, "demo", [tmp_path / "old.mbox"], sync=False, history=True,

@@ -65,12 +65,19 @@ class Serve:
         try:
             return self.proc.wait(timeout=60)
         finally:
-            self._reader.join(timeout=5)
+            self._close_pipe()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        """The reader ends at EOF once the process is gone; then its pipe is closed."""
+        self._reader.join(timeout=5)
+        if self.proc.stderr is not None and not self._reader.is_alive():
+            self.proc.stderr.close()
 
 
 def prepare_database(config: Path, env: dict[str, str]) -> None:
