@@ -108,7 +108,7 @@ class Message(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
-    # received → processed | quarantined
+    # received → processed | quarantined | discarded (needs no record); see MESSAGE_STATES
     state: Mapped[str] = mapped_column(String(16), default="received")
     error: Mapped[str | None] = mapped_column(Text, default=None)
     history: Mapped[bool] = mapped_column(Boolean, default=False)  # imported with --history
