@@ -95,7 +95,11 @@ def send_cmd(
             typer.echo(f"HTML preview written to {preview_html}", err=True)
         return
     gw = open_app(ctx)
-    cfg = guarded(ctx, lambda: gw.settings.project(project))
+    try:
+        cfg = guarded(ctx, lambda: gw.settings.project(project))
+    except BaseException:
+        gw.close()
+        raise
     now = gw.clock()
 
     def run() -> list[int]:
@@ -116,10 +120,12 @@ def send_cmd(
                                    record_id=record_id, references=refs)
         return notices.send(gw, prepared, project=cfg, now=now)
 
-    ids = guarded(ctx, run)
+    try:
+        ids = guarded(ctx, run)
+    finally:
+        gw.close()
     typer.echo(f"queued: outbox {', '.join(map(str, ids))} (delivered by `commgate serve` "
                "or `commgate outbox deliver`)")
-    gw.close()
 
 
 @outbox_app.command("list")

@@ -112,6 +112,7 @@ def merge_records(session: Session, *, keep: Record, other: Record, actor: str,
     session.flush()
     keep.message_count = session.scalar(
         select(func.count()).select_from(Message).where(Message.record_id == keep.id)) or 0
+    session.expire(other, ["receipts"])  # moved above: the ORM must not null them out
     session.delete(other)
     session.flush()
     index_record(session, keep, now=now)

@@ -36,15 +36,21 @@ def merge_command(ctx: typer.Context,
     from gateway.cli import guarded, open_app
 
     gw = open_app(ctx)
-    guarded(ctx, lambda: gw.settings.project(project))
+    try:
+        guarded(ctx, lambda: gw.settings.project(project))
+    except BaseException:
+        gw.close()
+        raise
 
     def run() -> int:
         with unit_of_work(gw.sessions) as session:
             return merge_by_hand(session, project_id=gw.project_ids[project], keep_record=keep,
                          absorb_record=absorb, actor=_actor(by), now=gw.clock()).id
 
-    kept = guarded(ctx, run)
-    gw.close()
+    try:
+        kept = guarded(ctx, run)
+    finally:
+        gw.close()
     typer.echo(f"record {absorb} merged into record {kept}")
 
 
@@ -57,9 +63,11 @@ def split_command(ctx: typer.Context,
     from gateway.cli import guarded, open_app
 
     gw = open_app(ctx)
-    guarded(ctx, lambda: gw.settings.project(project))
-
-    config = gw.settings.project(project)
+    try:
+        config = guarded(ctx, lambda: gw.settings.project(project))
+    except BaseException:
+        gw.close()
+        raise
 
     def run() -> int:
         with unit_of_work(gw.sessions) as session:
@@ -69,8 +77,10 @@ def split_command(ctx: typer.Context,
                                        now=gw.clock(), raw=gw.raw.get)
             return new.id
 
-    new = guarded(ctx, run)
-    gw.close()
+    try:
+        new = guarded(ctx, run)
+    finally:
+        gw.close()
     typer.echo(f"{len(message_ids)} message(s) split off into record {new}")
 
 
