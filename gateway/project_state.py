@@ -70,12 +70,12 @@ class ProjectRow:
 def project_rows(session: Session, settings: Settings,
                  project_ids: dict[str, int]) -> list[ProjectRow]:
     """Every configured project, by code."""
-    records = dict(session.execute(select(Record.project_id, func.count())
-                                   .group_by(Record.project_id)).tuples().all())
-    receipts = dict(session.execute(
+    records: dict[int, int] = {pid: n for pid, n in session.execute(
+        select(Record.project_id, func.count()).group_by(Record.project_id))}
+    receipts: dict[int, int] = {pid: n for pid, n in session.execute(
         select(Record.project_id, func.count()).select_from(Receipt)
         .join(Record, Record.id == Receipt.record_id)
-        .where(Receipt.status.in_(OPEN_STATUSES)).group_by(Record.project_id)).tuples().all())
+        .where(Receipt.status.in_(OPEN_STATUSES)).group_by(Record.project_id))}
     handed = set(session.scalars(select(Handover.project_id)))
     out = []
     for code in sorted(settings.projects):

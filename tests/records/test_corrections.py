@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from gateway.app import App
 from gateway.inbound.intake import accept
-from gateway.pipeline import process, replay
+from gateway.pipeline import replay
 from gateway.store.audit_models import AuditEvent, ConnectorDelivery
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record
