@@ -158,10 +158,8 @@ def conclude_record(ctx: typer.Context, record_id: int,
                     ) -> None:
     """Set a record's conclusion (policy 4.4); the previous one stays in its history."""
     from gateway.addresses import try_normalize
-    from gateway.audit import record_event
     from gateway.cli import fail, guarded, open_app
-    from gateway.records.search import index_record
-    from gateway.records.store import set_conclusion
+    from gateway.records.reclassify import conclude
     from gateway.store.db import unit_of_work
     from gateway.store.models import Project as ProjectRow
     from gateway.store.models import Record
@@ -180,14 +178,7 @@ def conclude_record(ctx: typer.Context, record_id: int,
             who = try_normalize(by) if by else (pms[0].email if pms else "")
             if by and not who:
                 raise fail(f"--by {by!r} is not a mail address")
-            now = gw.clock()
-            before = record.conclusion
-            set_conclusion(record, text.strip(), by=who or "", source="cli", at=now)
-            index_record(session, record, now=now)
-            record_event(session, project_id=record.project_id, actor=f"user:{who or ''}",
-                         action="record.concluded", subject_type="record",
-                         subject_id=record.id, before={"conclusion": before},
-                         after={"conclusion": record.conclusion}, now=now)
+            conclude(session, record, text, by=who or "", now=gw.clock())
     finally:
         gw.close()
     typer.echo(f"record {record_id}: conclusion set by {who}")

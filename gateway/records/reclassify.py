@@ -1,4 +1,5 @@
-"""A person corrects what a record is: category, stakeholder group, formality, receipts.
+"""A person corrects what a record is: category, stakeholder group, formality, receipts — or
+states its conclusion (:func:`conclude`).
 
 ``commgate records reclassify`` (gateway/records/command.py) calls :func:`reclassify`. The
 change is one audit event (``record.reclassified``, with who and why) and one history entry.
@@ -26,7 +27,7 @@ from gateway.escalation import OPEN_STATUSES
 from gateway.receipts_events import audit_events, note_event
 from gateway.records.edit import RecordEditError
 from gateway.records.search import index_record
-from gateway.records.store import FORMALITY_ORDER, GROUP_ORDER
+from gateway.records.store import FORMALITY_ORDER, GROUP_ORDER, set_conclusion
 from gateway.store.models import Message, Receipt, Record
 from gateway.store.receipt_models import ReceiptRequest
 
@@ -98,6 +99,19 @@ def reclassify(app: App, session: Session, *, project: ProjectConfig, record: Re
     if events:
         audit_events(session, events, actor=actor, now=now)
     return Outcome(before, {f: getattr(record, f) for f in FIELDS}, opened, withdrawn)
+
+
+def conclude(session: Session, record: Record, text: str, *, by: str, now: datetime) -> None:
+    """A person states the record's conclusion (policy 4.4, ``records conclude``); audited."""
+    if not text.strip():
+        raise RecordEditError("the conclusion is empty")
+    before = record.conclusion
+    set_conclusion(record, text.strip(), by=by, source="cli", at=now)
+    index_record(session, record, now=now)
+    record_event(session, project_id=record.project_id, actor=f"user:{by}",
+                 action="record.concluded", subject_type="record", subject_id=record.id,
+                 before={"conclusion": before}, after={"conclusion": record.conclusion},
+                 now=now)
 
 
 def _withdraw(session: Session, *, record: Record, actor: str, now: datetime,
