@@ -1,5 +1,5 @@
 """Commands for traceable records: ``audit verify``, ``purge``, ``archive export|verify``,
-``project close``.
+``project close|reopen|list`` (domain work in gateway/archive/, gateway/project_state.py).
 
 Exit status: 0 fine; 1 a check found a problem (``audit verify``, ``archive verify``); 2 the
 command was refused or misused (a purge inside retention, no archive, legal hold, bad config).
@@ -159,6 +159,67 @@ def project_close(ctx: typer.Context, code: Annotated[str, typer.Argument(help="
     how = "attached" if result.attached else f"location {result.archive.path}"
     typer.echo(f"{code} closed: intake stopped, archive {result.archive.path} "
                f"(sha256 {result.archive.sha256}) queued for {result.recipient} ({how})")
+
+
+@project_app.command("reopen")
+def project_reopen(ctx: typer.Context,
+                   code: Annotated[str, typer.Argument(help="Project code.")],
+                   by: Annotated[str, typer.Option("--by", help="Who reopens it (address).")],
+                   note: Annotated[str, typer.Option("--note", help="Why (audited).")]) -> None:
+    """Open a closed project's address again (audited); a later close hands over anew."""
+    from gateway.addresses import try_normalize
+    from gateway.cli import fail, guarded, open_app
+    from gateway.project_state import reopen
+    from gateway.store.db import unit_of_work
+
+    who = try_normalize(by)
+    if not who:
+        raise fail(f"--by {by!r} is not a mail address")
+    gw = open_app(ctx)
+    try:
+        guarded(ctx, lambda: gw.settings.project(code))
+
+        def run() -> None:
+            with unit_of_work(gw.sessions) as session:
+                reopen(session, gw.project_ids[code], actor=f"user:{who}", note=note,
+                       now=gw.clock())
+
+        guarded(ctx, run)
+    finally:
+        gw.close()
+    typer.echo(f"{code} reopened by {who}: its address takes mail again")
+
+
+@project_app.command("list")
+def project_list(ctx: typer.Context,
+                 as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+                 ) -> None:
+    """Every project: code, address, state, records, open receipts."""
+    import json
+
+    from gateway.cli import guarded, open_app
+    from gateway.project_state import project_rows
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    try:
+        def run() -> list[Any]:
+            with unit_of_work(gw.sessions) as session:
+                return project_rows(session, gw.settings, gw.project_ids)
+
+        rows = guarded(ctx, run)
+    finally:
+        gw.close()
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
+        return
+    header = ("code", "address", "state", "records", "open receipts")
+    table = [header, *((r.code, r.address, r.state, str(r.records), str(r.open_receipts))
+                       for r in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True))
+                   .rstrip())
 
 
 def register(app: typer.Typer) -> None:

@@ -38,6 +38,7 @@ RECEIPT = {
     "questioned": ("有疑问", "Questioned"),
     "declined": ("已拒绝", "Declined"),
     "overdue": ("已逾期", "Overdue"),
+    "withdrawn": ("已撤回", "Withdrawn"),
 }
 
 

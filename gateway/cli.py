@@ -41,15 +41,32 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def one_line(exc: BaseException) -> str:
+    """An unexpected error as one line: its type and the first line of its message."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 def guarded(ctx: typer.Context, body: Callable[[], T]) -> T:
-    """Run ``body``, turning our own errors into one line on stderr and exit status 2."""
+    """Run ``body``, turning our own errors into one line on stderr and exit status 2.
+
+    Anything else that escapes is a bug or a broken database: still one line (its type and
+    first line) and exit 2, with the traceback only under ``--debug``.
+    """
     opts: Options = ctx.obj
     try:
         return body()
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
     except GatewayError as exc:
         if opts.debug:
             raise
         raise fail(str(exc)) from None
+    except Exception as exc:  # the command line never shows a traceback
+        if opts is not None and opts.debug:
+            raise
+        raise fail(f"unexpected error: {one_line(exc)} (run with --debug for the traceback)"
+                   ) from None
 
 
 def settings_of(ctx: typer.Context) -> Any:
@@ -213,11 +230,35 @@ COMMAND_MODULES = (
 )
 
 
+def _guard(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Every command body runs as if in :func:`guarded`: one line and exit 2 on failure."""
+    import functools
+
+    @functools.wraps(callback)  # typer reads the signature and hints through __wrapped__
+    def run_guarded(*args: Any, **kwargs: Any) -> Any:
+        ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, typer.Context)), None)
+        if ctx is None or not isinstance(ctx.obj, Options):
+            return callback(*args, **kwargs)
+        return guarded(ctx, lambda: callback(*args, **kwargs))
+
+    return run_guarded
+
+
+def _guard_all(group: typer.Typer) -> None:
+    for command in group.registered_commands:
+        if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
+            command.callback = _guard(command.callback)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _guard_all(sub.typer_instance)
+
+
 def _register_commands() -> None:
     import importlib
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(app)
+    _guard_all(app)
 
 
 _register_commands()
@@ -228,3 +269,9 @@ def run() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # outside any command: still one line, exit 2
+        if "--debug" in sys.argv[1:]:
+            raise
+        typer.echo(f"commgate: unexpected error: {one_line(exc)} "
+                   "(run with --debug for the traceback)", err=True)
+        sys.exit(2)

@@ -19,7 +19,7 @@ def list_messages(
     ctx: typer.Context,
     project: Annotated[str, typer.Option("--project", "-p")],
     state: Annotated[str | None, typer.Option(
-        help="received, processed or quarantined.")] = None,
+        help="received, processed, quarantined or discarded.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 100,
 ) -> None:
@@ -60,7 +60,7 @@ def replay_messages(ctx: typer.Context,
     for pk in ids:
         state = replay(gw, pk)
         typer.echo(f"message {pk}: {state}")
-        failed += state != "processed"
+        failed += state not in ("processed", "discarded")
     gw.close()
     if failed:
         raise typer.Exit(1)

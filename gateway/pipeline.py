@@ -121,9 +121,10 @@ def _run(ctx: Context) -> str:
                         signal)
             return "quarantined"
         except Discard as signal:
-            ctx.message.flags = {**ctx.message.flags, "discarded": f"{signal.stage}: {signal}"}
+            ctx.message.state = "discarded"
+            ctx.message.error = f"{signal.stage}: {signal}"
             log.info("message %d needs no record: %s", ctx.message.id, signal)
-            return "processed"
+            return "discarded"
         log.debug("stage %s done", name)
     log.info("message %d processed: record %s", ctx.message.id,
              ctx.record.id if ctx.record else "-")
@@ -144,9 +145,10 @@ def _quarantine_after_crash(app: App, message_pk: int, exc: BaseException) -> st
 
 
 def replay(app: App, message_pk: int) -> str:
-    """Put a quarantined message back to ``received`` and run the pipeline on it again."""
+    """Put a quarantined (or discarded) message back to ``received`` and run the pipeline on
+    it again."""
     with unit_of_work(app.sessions) as session:
         session.execute(update(Message).where(Message.id == message_pk,
-                                              Message.state == "quarantined")
+                                              Message.state.in_(("quarantined", "discarded")))
                         .values(state="received", error=None))
     return process(app, message_pk)

@@ -154,8 +154,12 @@ def receipts_stage(ctx: Context) -> None:
         audit_events(ctx.session, events, actor="system:receipts", now=now)
 
 
-def open_receipts(ctx: Context, *, now: datetime, events: list[int]) -> ReceiptRequest | None:
-    """One receipt per owing recipient and the request that carries the ladder; idempotent."""
+def open_receipts(ctx: Context, *, now: datetime, events: list[int],
+                  opened_at: datetime | None = None) -> ReceiptRequest | None:
+    """One receipt per owing recipient and the request that carries the ladder; idempotent.
+
+    ``opened_at``: when the deadline starts (default: when the message arrived; a person who
+    later says a record needs receipts starts it now)."""
     session, message, project = ctx.session, ctx.message, ctx.project
     assert ctx.record is not None
     people = owing(ctx.parsed, project, ctx.app.settings)
@@ -167,7 +171,7 @@ def open_receipts(ctx: Context, *, now: datetime, events: list[int]) -> ReceiptR
         return existing  # a replay: everything below was already done
     calendar = project.escalation.calendar.build(project.timezone)
     urgency = getattr(ctx.classification, "urgency", "normal")
-    opened_at = message.received_at
+    opened_at = opened_at or message.received_at
     due = deadline_for(project.escalation, calendar, opened_at=opened_at, urgency=urgency)
     request = ReceiptRequest(project_id=message.project_id, message_pk=message.id,
                              record_id=ctx.record.id, sender=person_key(message.from_addr or ""),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from gateway.classify import classify, facts_from_parsed
 from gateway.notify.bounces import notify_stage as notify_stage
 from gateway.parse import parse_message
+from gateway.records.edit import record_thread_lookup
 from gateway.records.store import attach_to_record
 from gateway.reports.special import report_stage as report_stage
 from gateway.store.threads import assign_thread
@@ -54,8 +55,9 @@ def thread_stage(ctx: Context) -> None:
                   references=p.references, subject=p.subject, date=p.date,
                   thread_index=p.thread_index, thread_topic=p.thread_topic,
                   project_code=ctx.project.code)
-    assignment = assign_thread(ctx.session, project_id=ctx.message.project_id, evidence=ev,
-                               now=ctx.app.clock())
+    assignment = assign_thread(
+        ctx.session, project_id=ctx.message.project_id, evidence=ev, now=ctx.app.clock(),
+        record_thread=record_thread_lookup(ctx.session, ctx.message.project_id))
     ctx.thread_id = assignment.thread_id
     ctx.merged_threads = list(assignment.merged)
     ctx.message.thread_id = assignment.thread_id

@@ -69,7 +69,7 @@ def send_cmd(
 ) -> None:
     """Validate, render and queue a notice (or preview it)."""
     from gateway.notify import notices
-    from gateway.notify.record_cc import record_context
+    from gateway.notify.record_cc import record_context, record_thread_refs
     from gateway.store.db import unit_of_work
 
     values = _values(sets, file)
@@ -95,26 +95,37 @@ def send_cmd(
             typer.echo(f"HTML preview written to {preview_html}", err=True)
         return
     gw = open_app(ctx)
-    cfg = guarded(ctx, lambda: gw.settings.project(project))
+    try:
+        cfg = guarded(ctx, lambda: gw.settings.project(project))
+    except BaseException:
+        gw.close()
+        raise
     now = gw.clock()
 
     def run() -> list[int]:
         rec: dict[str, Any] | None = None
         refs: list[str] = []
         to_list = list(to)
+        record_id = record
         if kind == "record_cc":
             with unit_of_work(gw.sessions) as session:
                 rec, everyone, refs = record_context(session, cfg, int(values.get("record", 0)))
             to_list = to_list or everyone
+            record_id = rec["id"]
+        elif record is not None:  # reply into record N: its thread, so the reply joins it
+            with unit_of_work(gw.sessions) as session:
+                record_id, refs = record_thread_refs(session, gw.project_ids[project], record)
         prepared = notices.prepare(gw.settings, cfg, kind=kind, sender=sender, to=to_list,
                                    cc=cc, values=values, record=rec, language=lang,
-                                   record_id=rec["id"] if rec else record, references=refs)
+                                   record_id=record_id, references=refs)
         return notices.send(gw, prepared, project=cfg, now=now)
 
-    ids = guarded(ctx, run)
+    try:
+        ids = guarded(ctx, run)
+    finally:
+        gw.close()
     typer.echo(f"queued: outbox {', '.join(map(str, ids))} (delivered by `commgate serve` "
                "or `commgate outbox deliver`)")
-    gw.close()
 
 
 @outbox_app.command("list")

@@ -43,3 +43,15 @@ def record_context(session: Session, project: ProjectConfig,
     }
     refs = message_ids_by_record(session, [record_id]).get(record_id, [])
     return rec, relevant_stakeholders(project, record), refs
+
+
+def record_thread_refs(session: Session, project_id: int, record_id: int) -> tuple[int, list[str]]:
+    """``notice send --record N``: the record (N, or the record N was merged into) and the
+    Message-IDs its thread is made of, so the notice is a reply in that thread (RFC 5322
+    §3.6.4) and joins the record — not only by its subject tag."""
+    from gateway.records.edit import current_record
+
+    record = current_record(session, project_id, record_id)
+    if record is None:
+        raise NoticeInvalid(f"--record {record_id}: no such record in this project")
+    return record.id, message_ids_by_record(session, [record.id]).get(record.id, [])

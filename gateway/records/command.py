@@ -1,5 +1,6 @@
-"""``commgate records list|show|export|search|conclude|form|reindex``: what a project manager
-reads and does with records, and what scripts read.
+"""``commgate records list|show|export|search|conclude|reclassify|form|reindex``: what a
+project manager reads and does with records, and what scripts read. Domain work lives in
+gateway/records/ (query, store, edit, reclassify); this module is the command-line layer.
 
 ``show --json``, ``list --json`` and ``export`` share the field names of
 :func:`gateway.records.query.record_view` (public: never rename one); ``show`` adds the record's
@@ -157,10 +158,8 @@ def conclude_record(ctx: typer.Context, record_id: int,
                     ) -> None:
     """Set a record's conclusion (policy 4.4); the previous one stays in its history."""
     from gateway.addresses import try_normalize
-    from gateway.audit import record_event
     from gateway.cli import fail, guarded, open_app
-    from gateway.records.search import index_record
-    from gateway.records.store import set_conclusion
+    from gateway.records.reclassify import conclude
     from gateway.store.db import unit_of_work
     from gateway.store.models import Project as ProjectRow
     from gateway.store.models import Record
@@ -179,17 +178,76 @@ def conclude_record(ctx: typer.Context, record_id: int,
             who = try_normalize(by) if by else (pms[0].email if pms else "")
             if by and not who:
                 raise fail(f"--by {by!r} is not a mail address")
-            now = gw.clock()
-            before = record.conclusion
-            set_conclusion(record, text.strip(), by=who or "", source="cli", at=now)
-            index_record(session, record, now=now)
-            record_event(session, project_id=record.project_id, actor=f"user:{who or ''}",
-                         action="record.concluded", subject_type="record",
-                         subject_id=record.id, before={"conclusion": before},
-                         after={"conclusion": record.conclusion}, now=now)
+            conclude(session, record, text, by=who or "", now=gw.clock())
     finally:
         gw.close()
     typer.echo(f"record {record_id}: conclusion set by {who}")
+
+
+def _address(by: str) -> str:
+    from gateway.addresses import try_normalize
+    from gateway.cli import fail
+
+    who = try_normalize(by)
+    if not who:
+        raise fail(f"--by {by!r} is not a mail address")
+    return who
+
+
+def _flag(value: str | None, option: str) -> bool | None:
+    from gateway.cli import fail
+
+    if value is None:
+        return None
+    answer = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if value.strip().lower() not in answer:
+        raise fail(f"{option} {value!r}: use true or false")
+    return answer[value.strip().lower()]
+
+
+@records_app.command("reclassify")
+def reclassify_command(
+        ctx: typer.Context, record_id: int, project: Project,
+        by: Annotated[str, typer.Option("--by", help="Who corrects it (mail address).")],
+        note: Annotated[str, typer.Option("--note", help="Why (kept in the audit trail).")],
+        category: Annotated[str | None, typer.Option(help="New category.")] = None,
+        group: Annotated[str | None, typer.Option(help="New stakeholder group.")] = None,
+        formality: Annotated[str | None, typer.Option(help="New formality.")] = None,
+        receipt_required: Annotated[str | None, typer.Option(
+            "--receipt-required", help="true: receipts open; false: open ones are withdrawn.")
+                                    ] = None) -> None:
+    """Correct a record's category, group, formality or receipts (audited, policy 4.3)."""
+    from gateway.cli import fail, guarded, open_app
+    from gateway.records.reclassify import Change, reclassify
+    from gateway.store.db import unit_of_work
+    from gateway.store.models import Record
+
+    who = _address(by)
+    change = Change(category=category, stakeholder_group=group, formality=formality,
+                    receipt_required=_flag(receipt_required, "--receipt-required"))
+    gw = open_app(ctx)
+    try:
+        config = guarded(ctx, lambda: gw.settings.project(project))
+
+        def run() -> Any:
+            with unit_of_work(gw.sessions) as session:
+                record = session.get(Record, record_id, with_for_update=True)
+                if record is None or record.project_id != gw.project_ids[project]:
+                    raise fail(f"no record {record_id} in project {project}")
+                return reclassify(gw, session, project=config, record=record, change=change,
+                                  actor=f"user:{who}", note=note, now=gw.clock())
+
+        outcome = guarded(ctx, run)
+    finally:
+        gw.close()
+    if outcome.before == outcome.after:
+        typer.echo(f"record {record_id}: nothing changed")
+        return
+    changed = ", ".join(f"{k} {outcome.before[k]} → {outcome.after[k]}" for k in outcome.after
+                        if outcome.before[k] != outcome.after[k])
+    extra = (f"; {outcome.opened} receipt(s) opened" if outcome.opened else "") + (
+        f"; {outcome.withdrawn} receipt(s) withdrawn" if outcome.withdrawn else "")
+    typer.echo(f"record {record_id} reclassified by {who}: {changed}{extra}")
 
 
 @records_app.command("search")

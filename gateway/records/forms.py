@@ -42,7 +42,9 @@ LABELS: dict[str, dict[str, str]] = {
         "formal_written": "正式书面", "written": "书面", "formal_oral": "正式口头",
         "informal_oral": "非正式口头", "normal": "普通", "urgent": "紧急",
         "pending": "待确认", "read": "已读", "confirmed": "已确认", "questioned": "有疑问",
-        "declined": "拒绝", "overdue": "逾期",
+        "declined": "拒绝", "overdue": "逾期", "withdrawn": "已撤回",
+        "category": "类别", "stakeholder_group": "干系人组", "formality": "沟通方式",
+        "receipt_required": "需要回执",
         "dept_manager": "运维管理部经理", "project_manager": "运维项目经理",
         "engineer": "运维工程师",
         "daily": "每日", "weekly": "每周", "monthly": "每月", "quarterly": "每季度",
@@ -61,7 +63,9 @@ LABELS: dict[str, dict[str, str]] = {
         "written": "written", "formal_oral": "formal oral", "informal_oral": "informal oral",
         "normal": "normal", "urgent": "urgent", "pending": "pending", "read": "read",
         "confirmed": "confirmed", "questioned": "questioned", "declined": "declined",
-        "overdue": "overdue", "dept_manager": "O&M department manager",
+        "overdue": "overdue", "withdrawn": "withdrawn", "category": "category",
+        "stakeholder_group": "stakeholder group", "formality": "formality",
+        "receipt_required": "receipt required", "dept_manager": "O&M department manager",
         "project_manager": "project manager", "engineer": "O&M engineer",
         "daily": "daily", "weekly": "weekly", "monthly": "monthly", "quarterly": "quarterly",
         "immediately": "immediately", "on_demand": "on demand", "per_phase": "each phase",
@@ -140,7 +144,11 @@ def render_record_form(view: Mapping[str, Any], details: Mapping[str, Any],
     """The key communication record form (关键沟通记录表) of one record, as HTML or text."""
     if fmt not in ("html", "txt"):
         raise ValueError("the record form is HTML or text")
+    from gateway.records.history import describe_all
+
     pm = ", ".join(m.name for m in project.members_with("project_manager"))
+    lines = describe_all(view.get("history"), lang=lang, label=lambda v: label(v, lang),
+                         when=lambda v: local_time(v, project.timezone))
     return render("key_record", "form", fmt, lang=lang, context={
         "project": project, "r": view, "d": details, "zone": project.timezone,
-        "recorder": pm, "generated_at": now})
+        "recorder": pm, "generated_at": now, "history_lines": lines})

@@ -18,16 +18,15 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from gateway.addresses import person_key
 from gateway.audit import record_event
 from gateway.classify_group import party_group
 from gateway.config import ProjectConfig
 from gateway.records.search import has_table, index_record
-from gateway.store.models import Message, Receipt, Record
-from gateway.store.search_models import RecordAttachment, RecordSearch
+from gateway.store.models import Message, Record
+from gateway.store.search_models import RecordAttachment
 
 if TYPE_CHECKING:
     from gateway.pipeline import Context
@@ -157,14 +156,21 @@ def attach_to_record(ctx: Context) -> Record:
         _update(record, c, reasons, ctx.message.message_id, now)
         if record.category != before["category"]:
             events.append(("record.reclassified", before, _classification(record)))
-    for absorbed in ctx.merged_threads:
-        _absorb(session, record, absorbed)
-        events.append(("record.merged", {"thread": absorbed}, {"record": record.id}))
+    for absorbed in ctx.merged_threads:  # References proved two threads are one
+        from gateway.records.edit import merge_records
+
+        other = session.scalars(select(Record).where(Record.thread_id == absorbed)
+                                .with_for_update()).one_or_none()
+        if other is not None and other.id != record.id:
+            merge_records(session, keep=record, other=other, actor="system:pipeline", now=now)
     known = {party["address"] for party in record.parties}
     record.parties = record.parties + [p for p in _parties(ctx) if p["address"] not in known]
-    record.message_count += 1
     record.updated_at = now
     ctx.message.record_id = record.id
+    session.flush()
+    # Counted, not incremented: a replayed message must not count twice.
+    record.message_count = session.scalar(
+        select(func.count()).select_from(Message).where(Message.record_id == record.id)) or 0
     conclusion = find_conclusion(ctx.parsed.subject, ctx.parsed.own_text or "")
     if conclusion:
         before_conclusion = record.conclusion
@@ -190,11 +196,19 @@ def _classification(record: Record) -> dict[str, Any]:
 
 
 def _update(record: Record, c: Any, reasons: list[Any], message_id: str, now: datetime) -> None:
-    if c.category not in WEAK_CATEGORIES and c.category != record.category:
-        record.history = record.history + [{"event": "category", "category": record.category,
-                                            "reasons": record.reasons,
+    before = {"category": record.category, "reasons": record.reasons}
+    if apply_classification(record, c, reasons):
+        record.history = record.history + [{"event": "category", "category": before["category"],
+                                            "reasons": before["reasons"],
                                             "changed_by": message_id, "to": c.category,
                                             "at": now.isoformat()}]
+
+
+def apply_classification(record: Record, c: Any, reasons: list[Any]) -> bool:
+    """Fold one more message's classification into the record (the one rule, used by the
+    record stage and by rebuilds after a split); True when the category changed."""
+    changed = c.category not in WEAK_CATEGORIES and c.category != record.category
+    if changed:
         record.category = c.category
         record.reasons = reasons
     record.stakeholder_group = _stronger(GROUP_ORDER, record.stakeholder_group,
@@ -203,33 +217,4 @@ def _update(record: Record, c: Any, reasons: list[Any], message_id: str, now: da
     if c.urgency == "urgent":
         record.urgency = "urgent"
     record.receipt_required = record.receipt_required or c.receipt_required
-
-
-def _absorb(session: Session, keep: Record, thread_id: int) -> None:
-    """Threading proved two threads are one: fold the other thread's record into ``keep``."""
-    other = session.scalars(select(Record).where(Record.thread_id == thread_id)).one_or_none()
-    if other is None or other.id == keep.id:
-        return
-    session.execute(update(Message).where(Message.record_id == other.id)
-                    .values(record_id=keep.id, thread_id=keep.thread_id))
-    session.execute(update(Receipt).where(Receipt.record_id == other.id)
-                    .values(record_id=keep.id))
-    if has_table(session, RecordAttachment.__tablename__):
-        session.execute(update(RecordAttachment).where(RecordAttachment.record_id == other.id)
-                        .values(record_id=keep.id))
-    if has_table(session, RecordSearch.__tablename__):
-        session.execute(delete(RecordSearch).where(RecordSearch.record_id == other.id))
-    keep.history = keep.history + [{"event": "merged", "merged_record": other.id,
-                                    "subject": other.subject,
-                                    "category": other.category}] + other.history
-    keep.conclusion = keep.conclusion or other.conclusion
-    keep.message_count += other.message_count
-    keep.stakeholder_group = _stronger(GROUP_ORDER, keep.stakeholder_group,
-                                       other.stakeholder_group)
-    keep.receipt_required = keep.receipt_required or other.receipt_required
-    known = {party["address"] for party in keep.parties}
-    keep.parties = keep.parties + [p for p in other.parties if p["address"] not in known]
-    if other.created_at < keep.created_at:
-        keep.created_at = other.created_at
-    session.delete(other)
-    session.flush()
+    return changed

@@ -17,10 +17,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.models import Base, Id, utcnow
+from gateway.store import states
+from gateway.store.models import Base, Id, fk, utcnow
 
 __all__ = ["ArchiveExport", "AuditEvent", "AuditHead", "Base", "ConnectorDelivery", "Handover"]
 
@@ -30,7 +40,7 @@ class AuditHead(Base):
 
     __tablename__ = "audit_heads"
 
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True,
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), primary_key=True,
                                             autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
@@ -45,7 +55,7 @@ class AuditEvent(Base):
                       Index("ix_audit_events_subject", "subject_type", "subject_id"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    project_id: Mapped[int] = mapped_column(fk("projects.id"))
     seq: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column()
     actor: Mapped[str] = mapped_column(String(320))
@@ -62,10 +72,13 @@ class ArchiveExport(Base):
     """One archive written: a hand-over, a periodic archive or a manual export."""
 
     __tablename__ = "archive_exports"
-    __table_args__ = (Index("ix_archive_exports_project", "project_id", "covers_until"),)
+    __table_args__ = (
+        Index("ix_archive_exports_project", "project_id", "covers_until"),
+        CheckConstraint(states.one_of("kind", states.ARCHIVE_KINDS), name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    project_id: Mapped[int] = mapped_column(fk("projects.id"))
     kind: Mapped[str] = mapped_column(String(16))  # manual | periodic | handover
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))  # of the zip file
@@ -83,10 +96,11 @@ class Handover(Base):
     """The project's archive handed to the quality department's interface person (policy 7)."""
 
     __tablename__ = "handovers"
+    __table_args__ = (Index("ix_handovers_archive_id", "archive_id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), unique=True)
-    archive_id: Mapped[int] = mapped_column(ForeignKey("archive_exports.id"))
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), unique=True)
+    archive_id: Mapped[int] = mapped_column(fk("archive_exports.id"))
     department: Mapped[str] = mapped_column(String(128))
     recipient_name: Mapped[str] = mapped_column(String(128))
     recipient: Mapped[str] = mapped_column(String(320))
@@ -105,11 +119,13 @@ class ConnectorDelivery(Base):
 
     __tablename__ = "connector_deliveries"
     __table_args__ = (UniqueConstraint("record_id", "connector", name="uq_connector_deliveries"),
-                      Index("ix_connector_deliveries_due", "state", "next_attempt_at"))
+                      Index("ix_connector_deliveries_due", "state", "next_attempt_at"),
+                      CheckConstraint(states.one_of("state", states.CONNECTOR_STATES),
+                                      name="state"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), index=True)
+    record_id: Mapped[int] = mapped_column(fk("records.id", "CASCADE"))
     connector: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the record as it qualified

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.models import Base, Id, utcnow
+from gateway.store.models import Base, Id, fk, utcnow
 
 
 class ImapCursor(Base):
@@ -22,7 +22,7 @@ class ImapCursor(Base):
                                        name="uq_imap_cursors_mailbox"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), index=True)
     account: Mapped[str] = mapped_column(String(320))  # user@host:port
     folder: Mapped[str] = mapped_column(String(255))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -27,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from gateway.store import states
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -58,6 +61,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def fk(target: str, ondelete: str = "RESTRICT") -> ForeignKey:
+    """A foreign key with its delete rule spelled out (migration 0003): RESTRICT unless deleting
+    the parent is legitimate (retention) — then CASCADE for rows that cannot outlive it, SET NULL
+    for rows that can."""
+    return ForeignKey(target, ondelete=ondelete)
 
 
 # BigInteger ids on PostgreSQL, but SQLite only autoincrements INTEGER PRIMARY KEY.
@@ -97,10 +107,12 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "message_id", "content_hash", name="uq_messages_identity"),
         Index("ix_messages_state", "state", "id"),
+        Index("ix_messages_project_received", "project_id", "received_at"),
+        CheckConstraint(states.one_of("state", states.MESSAGE_STATES), name="state"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), index=True)
     message_id: Mapped[str] = mapped_column(String(998))
     message_id_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     # SHA-256 of the raw bytes as received (the raw store's key) and of the body alone: the same
@@ -108,7 +120,7 @@ class Message(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
-    # received → processed | quarantined
+    # received → processed | quarantined | discarded (needs no record); see MESSAGE_STATES
     state: Mapped[str] = mapped_column(String(16), default="received")
     error: Mapped[str | None] = mapped_column(Text, default=None)
     history: Mapped[bool] = mapped_column(Boolean, default=False)  # imported with --history
@@ -126,10 +138,11 @@ class Message(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     own_text: Mapped[str] = mapped_column(Text, default="")
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), default=None,
-                                                  index=True)
-    record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"), default=None,
-                                                  index=True)
+    thread_id: Mapped[int | None] = mapped_column(fk("threads.id"),
+                                                  default=None, index=True)
+    # RESTRICT: a record with messages is never deleted (merges move them first).
+    record_id: Mapped[int | None] = mapped_column(fk("records.id"),
+                                                  default=None, index=True)
 
     arrivals: Mapped[list[Arrival]] = relationship(back_populates="message",
                                                    order_by="Arrival.id")
@@ -141,7 +154,8 @@ class Arrival(Base):
     __tablename__ = "arrivals"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    message_pk: Mapped[int] = mapped_column(fk("messages.id", "CASCADE"),
+                                            index=True)
     channel: Mapped[str] = mapped_column(String(16))  # smtp|lmtp|imap|import
     peer: Mapped[str] = mapped_column(String(255), default="")
     envelope_from: Mapped[str] = mapped_column(String(320), default="")
@@ -159,10 +173,10 @@ class Thread(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), index=True)
     subject_key: Mapped[str] = mapped_column(String(512), default="")
-    merged_into: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), default=None,
-                                                    index=True)
+    merged_into: Mapped[int | None] = mapped_column(
+        fk("threads.id", "SET NULL"), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -174,9 +188,10 @@ class ThreadRef(Base):
     __table_args__ = (UniqueConstraint("project_id", "message_id", name="uq_thread_refs_id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    project_id: Mapped[int] = mapped_column(fk("projects.id"))
     message_id: Mapped[str] = mapped_column(String(998))
-    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), index=True)
+    thread_id: Mapped[int] = mapped_column(fk("threads.id", "CASCADE"),
+                                           index=True)
     parent_id: Mapped[str | None] = mapped_column(String(998), default=None)
     seen: Mapped[bool] = mapped_column(Boolean, default=False)  # False: a phantom container
 
@@ -185,11 +200,18 @@ class Record(Base):
     """A communication record: one thread with its classification and confirmations."""
 
     __tablename__ = "records"
-    __table_args__ = (Index("ix_records_project_created", "project_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_records_project_created", "project_id", "created_at"),
+        Index("ix_records_project_updated", "project_id", "updated_at"),
+        CheckConstraint(states.one_of("category", states.CATEGORIES), name="category"),
+        CheckConstraint(states.one_of("stakeholder_group", states.GROUPS), name="group"),
+        CheckConstraint(states.one_of("formality", states.FORMALITIES), name="formality"),
+        CheckConstraint(states.one_of("urgency", states.URGENCIES), name="urgency"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
-    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), unique=True)
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), index=True)
+    thread_id: Mapped[int] = mapped_column(fk("threads.id"), unique=True)
     subject: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(32), default="general")
     stakeholder_group: Mapped[str] = mapped_column(String(32), default="internal")
@@ -218,11 +240,16 @@ class Receipt(Base):
     """
 
     __tablename__ = "receipts"
-    __table_args__ = (UniqueConstraint("message_pk", "recipient", name="uq_receipts_recipient"),)
+    __table_args__ = (
+        UniqueConstraint("message_pk", "recipient", name="uq_receipts_recipient"),
+        Index("ix_receipts_answer_message_pk", "answer_message_pk"),
+        CheckConstraint(states.one_of("status", states.RECEIPT_STATUSES), name="status"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
-    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    # RESTRICT: a receipt goes with its message (CASCADE), never silently with its record.
+    record_id: Mapped[int] = mapped_column(fk("records.id"), index=True)
+    message_pk: Mapped[int] = mapped_column(fk("messages.id", "CASCADE"))
     recipient: Mapped[str] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     deadline: Mapped[datetime | None] = mapped_column(default=None)
@@ -241,7 +268,8 @@ class Receipt(Base):
                                                          deferred_group="receipt_answers")
     # The message that last moved this receipt (a reply or an MDN).
     answer_message_pk: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id"), default=None, deferred=True, deferred_group="receipt_answers")
+        fk("messages.id", "SET NULL"), default=None, deferred=True,
+        deferred_group="receipt_answers")
     # What was noticed without changing the status: auto-replies, unclear or forged replies.
     notes: Mapped[list[Any]] = mapped_column(default=list, deferred=True,
                                              deferred_group="receipt_answers")

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    ForeignKey,
+    CheckConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -31,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.store.models import Base, Id, utcnow
+from gateway.store import states
+from gateway.store.models import Base, Id, fk, utcnow
 
 __all__ = ["Base", "ExpectedAlert", "OutboxMail", "OutboxRecipient", "ReportRun", "Suppression"]
 
@@ -40,10 +41,14 @@ class OutboxMail(Base):
     """One outbound mail: rendered bytes, envelope, and where its delivery stands."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_receipt_id", "receipt_id"),
+        CheckConstraint(states.one_of("state", states.OUTBOX_STATES), name="state"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # notice kind, report kind, reminder, bounce…
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     message_id: Mapped[str] = mapped_column(String(998), index=True)
@@ -52,9 +57,10 @@ class OutboxMail(Base):
     author: Mapped[str] = mapped_column(String(320), default="")  # told about bounces
     automated: Mapped[bool] = mapped_column(Boolean, default=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
-    record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"), default=None,
+    # SET NULL: a sent mail outlives the record retention purges (its bytes are the proof).
+    record_id: Mapped[int | None] = mapped_column(fk("records.id", "SET NULL"), default=None,
                                                   index=True)
-    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"), default=None)
+    receipt_id: Mapped[int | None] = mapped_column(fk("receipts.id", "SET NULL"), default=None)
     # queued | sending | retry | sent | failed
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -78,11 +84,12 @@ class OutboxRecipient(Base):
     __table_args__ = (
         UniqueConstraint("outbox_id", "address", name="uq_outbox_recipients_address"),
         Index("ix_outbox_recipients_rate", "project_id", "address", "created_at"),
+        CheckConstraint(states.one_of("state", states.OUTBOX_RECIPIENT_STATES), name="state"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    outbox_id: Mapped[int] = mapped_column(fk("outbox.id", "CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(fk("projects.id"))
     address: Mapped[str] = mapped_column(String(320))
     # pending | sent | failed (5xx, or gave up) | suppressed | limited | bounced
     state: Mapped[str] = mapped_column(String(16), default="pending")
@@ -100,7 +107,7 @@ class Suppression(Base):
     __table_args__ = (UniqueConstraint("project_id", "address", name="uq_suppressions_address"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    project_id: Mapped[int] = mapped_column(fk("projects.id"))
     address: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -112,15 +119,17 @@ class ReportRun(Base):
     __tablename__ = "report_runs"
     __table_args__ = (
         UniqueConstraint("project_id", "kind", "period", name="uq_report_runs_period"),
+        Index("ix_report_runs_outbox_id", "outbox_id"),
+        CheckConstraint(states.one_of("state", states.REPORT_RUN_STATES), name="state"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # weekly | monthly | phase | incident | risk
     period: Mapped[str] = mapped_column(String(64))  # 2026-W48, 2026-11, record:<id>, …
     state: Mapped[str] = mapped_column(String(16), default="sent")  # draft | sent
     draft_message_id: Mapped[str | None] = mapped_column(String(998), default=None, index=True)
-    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), default=None)
+    outbox_id: Mapped[int | None] = mapped_column(fk("outbox.id", "SET NULL"), default=None)
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # figures, for the audit
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -133,13 +142,14 @@ class ExpectedAlert(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "kind", "owner", "period", "level",
                          name="uq_expected_alerts_level"),
+        Index("ix_expected_alerts_outbox_id", "outbox_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    project_id: Mapped[int] = mapped_column(fk("projects.id"))
     kind: Mapped[str] = mapped_column(String(64))  # the matrix row's kind
     owner: Mapped[str] = mapped_column(String(320))
     period: Mapped[str] = mapped_column(String(64))
     level: Mapped[int] = mapped_column(Integer)  # 0: owner reminded, 1: manager told
-    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), default=None)
+    outbox_id: Mapped[int | None] = mapped_column(fk("outbox.id", "SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    ForeignKey,
+    CheckConstraint,
     Index,
     Integer,
     String,
@@ -31,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.models import Base, Id, utcnow
+from gateway.store import states
+from gateway.store.models import Base, Id, fk, utcnow
 
 __all__ = ["ANSWERS", "Base", "EscalationStep", "ReceiptEvent", "ReceiptRequest"]
 
@@ -47,12 +48,13 @@ class ReceiptRequest(Base):
         Index("ix_receipt_requests_due", "next_due_at",
               postgresql_where=text("next_due_at IS NOT NULL"),
               sqlite_where=text("next_due_at IS NOT NULL")),
+        CheckConstraint(states.one_of("urgency", states.URGENCIES), name="urgency"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
-    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), index=True)
+    message_pk: Mapped[int] = mapped_column(fk("messages.id", "CASCADE"), unique=True)
+    record_id: Mapped[int] = mapped_column(fk("records.id"), index=True)
     sender: Mapped[str] = mapped_column(String(320), default="")  # person_key of the author
     urgency: Mapped[str] = mapped_column(String(16), default="normal")
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -77,8 +79,8 @@ class EscalationStep(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("receipt_requests.id"), index=True)
-    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    request_id: Mapped[int] = mapped_column(fk("receipt_requests.id", "CASCADE"), index=True)
+    message_pk: Mapped[int] = mapped_column(fk("messages.id", "CASCADE"))
     level: Mapped[int] = mapped_column(Integer)
     repeat: Mapped[int] = mapped_column(Integer, default=0)
     notify: Mapped[str] = mapped_column(String(32))  # recipients | project_manager | …
@@ -97,16 +99,18 @@ class ReceiptEvent(Base):
     __table_args__ = (
         Index("ix_receipt_events_unaudited", "project_id", "id",
               postgresql_where=text("NOT audited"), sqlite_where=text("NOT audited")),
+        Index("ix_receipt_events_project_id", "project_id"),
+        Index("ix_receipt_events_cause_message_pk", "cause_message_pk"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_requests.id"),
+    project_id: Mapped[int] = mapped_column(fk("projects.id"))
+    request_id: Mapped[int | None] = mapped_column(fk("receipt_requests.id", "SET NULL"),
                                                    default=None, index=True)
-    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"), default=None,
+    receipt_id: Mapped[int | None] = mapped_column(fk("receipts.id", "SET NULL"), default=None,
                                                    index=True)
-    cause_message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"),
+    cause_message_pk: Mapped[int | None] = mapped_column(fk("messages.id", "SET NULL"),
                                                          default=None)
     # opened | read | confirmed | questioned | declined | unclear | auto_reply | forged |
     # foreign_token | due_soon | overdue | reminded | escalated | skipped | closed

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import DDL, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.models import Base, Id, utcnow
+from gateway.store.models import Base, Id, fk, utcnow
 
 __all__ = ["DOCUMENT_SQL", "SEARCH_DDL", "SEARCH_DROP_DDL", "Base", "RecordAttachment",
            "RecordSearch"]
@@ -81,8 +81,8 @@ class RecordSearch(Base):
 
     # On SQLite an INTEGER PRIMARY KEY is the rowid, which the FTS5 table points at.
     record_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+        Id, fk("records.id", "CASCADE"), primary_key=True, autoincrement=False)
+    project_id: Mapped[int] = mapped_column(fk("projects.id"), index=True)
     subject: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     attachments: Mapped[str] = mapped_column(Text, default="")  # one name per line
@@ -99,8 +99,8 @@ class RecordAttachment(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
-    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    record_id: Mapped[int] = mapped_column(fk("records.id", "CASCADE"))
+    message_pk: Mapped[int] = mapped_column(fk("messages.id", "CASCADE"))
     position: Mapped[int] = mapped_column(Integer)  # order within the message
     filename: Mapped[str] = mapped_column(String(512), default="")
     content_type: Mapped[str] = mapped_column(String(255), default="")

@@ -1,0 +1,191 @@
+"""A person corrects what a record is: category, stakeholder group, formality, receipts — or
+states its conclusion (:func:`conclude`).
+
+``commgate records reclassify`` (gateway/records/command.py) calls :func:`reclassify`. The
+change is one audit event (``record.reclassified``, with who and why) and one history entry.
+Receipts follow ``receipt_required`` (policy 4.3): when it turns true, the record's first
+message that anyone owes a receipt for opens its receipts as the receipts stage would (or its
+withdrawn receipts are pending again); when it turns false, every open receipt of the record is
+``withdrawn`` and its ladder stops. Nothing commits here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.audit import record_event
+from gateway.classify_config import CATEGORIES
+from gateway.config import ProjectConfig
+from gateway.errors import GatewayError
+from gateway.escalation import OPEN_STATUSES
+from gateway.receipts_events import audit_events, note_event
+from gateway.records.edit import RecordEditError
+from gateway.records.search import index_record
+from gateway.records.store import FORMALITY_ORDER, GROUP_ORDER, set_conclusion
+from gateway.store.models import Message, Receipt, Record
+from gateway.store.receipt_models import ReceiptRequest
+
+if TYPE_CHECKING:
+    from gateway.app import App
+
+FIELDS = ("category", "stakeholder_group", "formality", "receipt_required")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a person asks for; None: leave as it is."""
+
+    category: str | None = None
+    stakeholder_group: str | None = None
+    formality: str | None = None
+    receipt_required: bool | None = None
+
+    def validate(self) -> None:
+        for name, value, allowed in (("category", self.category, CATEGORIES),
+                                     ("group", self.stakeholder_group, GROUP_ORDER),
+                                     ("formality", self.formality, FORMALITY_ORDER)):
+            if value is not None and value not in allowed:
+                raise RecordEditError(f"unknown {name} {value!r}: use one of "
+                                      f"{', '.join(allowed)}")
+        if all(getattr(self, f) is None for f in FIELDS):
+            raise RecordEditError("nothing to change", hint="give --category, --group, "
+                                  "--formality or --receipt-required")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    before: dict[str, Any]
+    after: dict[str, Any]
+    opened: int  # receipts opened or pending again
+    withdrawn: int
+
+
+def reclassify(app: App, session: Session, *, project: ProjectConfig, record: Record,
+               change: Change, actor: str, note: str, now: datetime) -> Outcome:
+    """Apply ``change`` to ``record``; audited, with receipts following receipt_required."""
+    change.validate()
+    if not note.strip():
+        raise RecordEditError("--note is empty: say why the record is reclassified")
+    before = {f: getattr(record, f) for f in FIELDS}
+    wanted = {f: getattr(change, f) for f in FIELDS if getattr(change, f) is not None}
+    diff = {f: v for f, v in wanted.items() if before[f] != v}
+    if not diff:
+        return Outcome(before, before, 0, 0)
+    for name, value in diff.items():
+        setattr(record, name, value)
+    record.updated_at = now
+    record.history = record.history + [{
+        "event": "reclassified", "before": {f: before[f] for f in diff}, "after": diff,
+        "by": actor.removeprefix("user:"), "note": note.strip(), "at": now.isoformat()}]
+    events: list[int] = []
+    opened = withdrawn = 0
+    if diff.get("receipt_required") is True:
+        opened = _open(app, session, project=project, record=record, now=now, events=events)
+    elif diff.get("receipt_required") is False:
+        withdrawn = _withdraw(session, record=record, actor=actor, now=now, events=events)
+    session.flush()
+    index_record(session, record, now=now)
+    record_event(session, project_id=record.project_id, actor=actor,
+                 action="record.reclassified", subject_type="record", subject_id=record.id,
+                 before={f: before[f] for f in diff},
+                 after={**diff, "note": note.strip(), "receipts_opened": opened,
+                        "receipts_withdrawn": withdrawn}, now=now)
+    if events:
+        audit_events(session, events, actor=actor, now=now)
+    return Outcome(before, {f: getattr(record, f) for f in FIELDS}, opened, withdrawn)
+
+
+def conclude(session: Session, record: Record, text: str, *, by: str, now: datetime) -> None:
+    """A person states the record's conclusion (policy 4.4, ``records conclude``); audited."""
+    if not text.strip():
+        raise RecordEditError("the conclusion is empty")
+    before = record.conclusion
+    set_conclusion(record, text.strip(), by=by, source="cli", at=now)
+    index_record(session, record, now=now)
+    record_event(session, project_id=record.project_id, actor=f"user:{by}",
+                 action="record.concluded", subject_type="record", subject_id=record.id,
+                 before={"conclusion": before}, after={"conclusion": record.conclusion},
+                 now=now)
+
+
+def _withdraw(session: Session, *, record: Record, actor: str, now: datetime,
+              events: list[int]) -> int:
+    count = 0
+    for receipt in session.scalars(select(Receipt).where(Receipt.record_id == record.id,
+                                                         Receipt.status.in_(OPEN_STATUSES))
+                                   .order_by(Receipt.id).with_for_update()):
+        event = note_event(session, key=f"withdrawn:{receipt.id}:{now.isoformat()}",
+                           project_id=record.project_id, kind="withdrawn", now=now,
+                           receipt_id=receipt.id, cause_message_pk=receipt.message_pk,
+                           status_before=receipt.status, status_after="withdrawn",
+                           detail={"recipient": receipt.recipient, "by": actor})
+        if event is not None:
+            events.append(event)
+        receipt.status, receipt.updated_at = "withdrawn", now
+        count += 1
+    for request in session.scalars(select(ReceiptRequest)
+                                   .where(ReceiptRequest.record_id == record.id,
+                                          ReceiptRequest.closed_at.is_(None))):
+        request.next_due_at, request.closed_at, request.updated_at = None, now, now
+    return count
+
+
+def _resume(session: Session, request: ReceiptRequest, *, now: datetime,
+            events: list[int]) -> int:
+    count = 0
+    for receipt in session.scalars(select(Receipt).where(Receipt.message_pk ==
+                                                         request.message_pk,
+                                                         Receipt.status == "withdrawn")):
+        event = note_event(session, key=f"reopened:{receipt.id}:{now.isoformat()}",
+                           project_id=request.project_id, kind="opened", now=now,
+                           request_id=request.id, receipt_id=receipt.id,
+                           cause_message_pk=request.message_pk, status_before="withdrawn",
+                           status_after="pending", detail={"recipient": receipt.recipient})
+        if event is not None:
+            events.append(event)
+        receipt.status, receipt.updated_at = "pending", now
+        count += 1
+    if count:
+        # The ladder resumes where it stopped; the scheduler looks at it on its next pass.
+        request.closed_at, request.next_due_at, request.updated_at = None, now, now
+    return count
+
+
+def _open(app: App, session: Session, *, project: ProjectConfig, record: Record,
+          now: datetime, events: list[int]) -> int:
+    from gateway.parse import parse_message
+    from gateway.pipeline import Context
+    from gateway.receipts import open_receipts
+
+    messages = session.scalars(select(Message).where(Message.record_id == record.id)
+                               .order_by(Message.received_at, Message.id)).all()
+    for message in messages:
+        request = session.scalars(select(ReceiptRequest)
+                                  .where(ReceiptRequest.message_pk == message.id)).first()
+        if request is not None:
+            resumed = _resume(session, request, now=now, events=events)
+            if resumed:
+                return resumed
+            continue
+        flags = message.flags or {}
+        if message.history or any(k in flags for k in ("auto_reply", "bounce", "mdn", "forged")):
+            continue
+        try:
+            raw = app.raw.get(message.sha256)
+            parsed = parse_message(raw)
+        except (GatewayError, OSError, KeyError):
+            continue
+        ctx = Context(app=app, session=session, message=message, project=project, raw=raw,
+                      parsed=parsed, classification=SimpleNamespace(urgency=record.urgency),
+                      record=record)
+        before = len(events)
+        opened = open_receipts(ctx, now=now, events=events, opened_at=now)
+        if opened is not None:
+            return max(len(events) - before, 1)
+    return 0
