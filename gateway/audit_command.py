@@ -47,19 +47,28 @@ def _with_progress(label: str, body: Any) -> Any:
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, project: ProjectOpt) -> None:
-    """Check the audit hash chain and every stored raw message's SHA-256."""
+def audit_verify(ctx: typer.Context, project: ProjectOpt,
+                 anchor: Annotated[bool, typer.Option(
+                     "--anchor", help="When intact, append the verified chain head to "
+                                      "<data_dir>/audit-anchors.log.")] = False) -> None:
+    """Check the audit hash chain, replay it against the rows, check the anchors and every
+    stored raw message's SHA-256 (exit 1 on any finding)."""
     from gateway.audit_verify import verify_project
     from gateway.cli import guarded, open_app
 
     gw = open_app(ctx)
     try:
-        report = guarded(ctx, lambda: verify_project(gw, project))
+        report = guarded(ctx, lambda: verify_project(gw, project, anchor=anchor))
     finally:
         gw.close()
     for line in report.lines():
         typer.echo(line)
     if not report.ok:
+        typer.echo(f"{project}：发现 {report.findings} 处篡改迹象 | {project}: "
+                   f"{report.findings} finding(s)", err=True)
+        if anchor:
+            typer.echo("未写入锚点：审计链未通过核对 | not anchored: the chain did not verify",
+                       err=True)
         raise typer.Exit(1)
 
 

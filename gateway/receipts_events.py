@@ -44,17 +44,32 @@ def note_event(session: Session, *, key: str, project_id: int, kind: str, now: d
 
 
 def _audit(session: Session, event: ReceiptEvent, actor: str, now: datetime) -> None:
-    from gateway.audit import record_event
+    from gateway import audit
+    from gateway.store.models import Receipt
 
-    subject_type, subject_id = (("receipt", event.receipt_id) if event.receipt_id is not None
-                                else ("receipt_request", event.request_id))
-    record_event(session, project_id=event.project_id, actor=actor,
-                 action=f"receipt.{event.kind}", subject_type=subject_type,
-                 subject_id=subject_id if subject_id is not None else "-",
-                 before={"status": event.status_before} if event.status_before else None,
-                 after={"status": event.status_after, "key": event.key,
-                        "message": event.cause_message_pk, **event.detail},
-                 now=now)
+    detail = {"status": event.status_after, "key": event.key, "message": event.cause_message_pk,
+              **event.detail}
+    receipt = session.get(Receipt, event.receipt_id) if event.receipt_id is not None else None
+    changed = event.status_after is not None and event.status_before != event.status_after
+    if receipt is not None and changed:
+        # A status change: the chain carries the receipt's tracked state, so `audit verify` can
+        # tell a status set in the database from one the gateway set. Notes carry none: they
+        # would vouch for whatever the row says.
+        fixed = {"recipient": receipt.recipient, "message_pk": receipt.message_pk}
+        audit.record(session, event.project_id, f"receipt.{event.kind}", receipt,
+                     {"status": event.status_after, **fixed}, actor=actor, now=now,
+                     before=({"status": event.status_before, **fixed}
+                             if event.status_before else audit.NOT_GIVEN),
+                     detail=detail)
+    else:
+        subject = (("receipt", event.receipt_id) if event.receipt_id is not None
+                   else ("receipt_request", event.request_id if event.request_id is not None
+                         else "-"))
+        audit.record_event(session, project_id=event.project_id, actor=actor,
+                           action=f"receipt.{event.kind}", subject_type=subject[0],
+                           subject_id=subject[1],
+                           before={"status": event.status_before} if event.status_before
+                           else None, after=detail, now=now)
     event.audited = True
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, undefer_group
 
 from gateway.app import App
+from gateway.audit_anchor import safe_anchor_if_due
 from gateway.config import Member, ProjectConfig
 from gateway.escalation import ladder, plan, resolve_level
 from gateway.escalation_mail import ListSink, OutboxSink, Outgoing, Sink, escalation, reminder
@@ -258,6 +259,7 @@ def serve_pass(app: App) -> None:
     safe_reports_tick(app)
     safe_connectors(app)
     start_periodic_archives(app)
+    safe_anchor_if_due(app)
 
 
 def safe_connectors(app: App, *, now: datetime | None = None) -> None:
@@ -310,4 +312,5 @@ def run_forever(app: App, *, interval: float, stop: threading.Event) -> None:
         safe_reports_tick(app)
         safe_connectors(app)
         start_periodic_archives(app)
+        safe_anchor_if_due(app)
         stop.wait(interval)

@@ -156,8 +156,9 @@ def conclude_record(ctx: typer.Context, record_id: int,
                         "--project", "-p", help="Check the record is in this project.")] = None,
                     ) -> None:
     """Set a record's conclusion (policy 4.4); the previous one stays in its history."""
+    from gateway import audit
     from gateway.addresses import try_normalize
-    from gateway.audit import record_event
+    from gateway.audit_state import record_state
     from gateway.cli import fail, guarded, open_app
     from gateway.records.search import index_record
     from gateway.records.store import set_conclusion
@@ -180,13 +181,12 @@ def conclude_record(ctx: typer.Context, record_id: int,
             if by and not who:
                 raise fail(f"--by {by!r} is not a mail address")
             now = gw.clock()
-            before = record.conclusion
+            before, before_state = record.conclusion, record_state(record)
             set_conclusion(record, text.strip(), by=who or "", source="cli", at=now)
             index_record(session, record, now=now)
-            record_event(session, project_id=record.project_id, actor=f"user:{who or ''}",
-                         action="record.concluded", subject_type="record",
-                         subject_id=record.id, before={"conclusion": before},
-                         after={"conclusion": record.conclusion}, now=now)
+            audit.record(session, record.project_id, "record.concluded", record,
+                         actor=f"user:{who or ''}", now=now, before=before_state,
+                         detail={"conclusion": record.conclusion, "previous": before})
     finally:
         gw.close()
     typer.echo(f"record {record_id}: conclusion set by {who}")

@@ -16,7 +16,8 @@ import typer
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from gateway.audit import record_event
+from gateway import audit
+from gateway.audit_state import record_state
 from gateway.errors import GatewayError
 from gateway.records.store import _absorb
 from gateway.store.db import unit_of_work
@@ -49,12 +50,15 @@ def merge(session: Session, *, project_id: int, keep_record: int, absorb_record:
     if keep.id == other.id:
         raise ThreadEditError("a record cannot be merged into itself")
     absorbed_thread = other.thread_id
+    before = record_state(keep)
     merge_threads(session, project_id=project_id, keep=keep.thread_id, absorb=absorbed_thread)
-    _absorb(session, keep, absorbed_thread)
-    record_event(session, project_id=project_id, actor=actor, action="thread.merged",
-                 subject_type="record", subject_id=keep.id,
-                 before={"records": [keep.id, absorb_record]},
-                 after={"record": keep.id, "thread": keep.thread_id}, now=now)
+    gone = _absorb(session, keep, absorbed_thread)
+    if gone is not None:
+        audit.record(session, project_id, "thread.merged_away", ("record", gone), None,
+                     actor=actor, now=now, detail={"into": keep.id})
+    audit.record(session, project_id, "thread.merged", keep, actor=actor, now=now,
+                 before=before, detail={"records": [keep.id, absorb_record],
+                                        "record": keep.id, "thread": keep.thread_id})
     return keep
 
 
@@ -94,11 +98,9 @@ def split(session: Session, *, project_id: int, message_ids: list[str], actor: s
             select(func.count()).select_from(Message).where(Message.record_id == old.id)) or 0
         old.history = old.history + [{"event": "split", "to_record": record.id, "by": actor,
                                       "message_ids": [m.message_id for m in moved]}]
-    record_event(session, project_id=project_id, actor=actor, action="thread.split",
-                 subject_type="record", subject_id=record.id,
-                 before={"record": old.id if old else None},
-                 after={"record": record.id, "messages": [m.message_id for m in moved]},
-                 now=now)
+    audit.record(session, project_id, "thread.split", record, actor=actor, now=now,
+                 detail={"from_record": old.id if old else None, "record": record.id,
+                         "messages": [m.message_id for m in moved]})
     return record
 
 
