@@ -208,12 +208,30 @@ def append_arrivals(conn: Connection, arrivals: list[tuple[int, int, State, dict
     ``arrivals``: (project_id, message pk, message state, detail). Per project one head lock,
     one multi-row INSERT and one head UPDATE, as plain SQL: this is on the SMTP hot path.
     """
+    append_states(conn, [(project_id, "message.arrived", ("message", pk), state, detail)
+                         for project_id, pk, state, detail in sorted(arrivals,
+                                                                     key=lambda a: a[1])],
+                  now=now, actor=actor)
+
+
+def append_states(conn: Connection,
+                  events: list[tuple[int, str, tuple[str, int | str], State | None,
+                                     dict[str, Any]]],
+                  *, now: datetime, actor: str) -> None:
+    """The batch form of :func:`record` (no ``before``), on a Core connection, in its transaction.
+
+    ``events``: (project_id, kind, (subject type, id), state after, detail), appended per
+    project in the order given.
+    """
+    if not events:
+        return
     mark = placeholder(conn.dialect)
     dialect = conn.dialect.name
     at = now.astimezone(UTC).isoformat(timespec="microseconds")
-    by_project: dict[int, list[tuple[int, State, dict[str, Any]]]] = {}
-    for project_id, pk, state, detail in arrivals:
-        by_project.setdefault(project_id, []).append((pk, state, detail))
+    by_project: dict[int, list[tuple[str, tuple[str, int | str], State | None,
+                                     dict[str, Any]]]] = {}
+    for project_id, kind, subject, state, detail in events:
+        by_project.setdefault(project_id, []).append((kind, subject, state, detail))
     when = _bind_time(conn.dialect, now)
     lock = " FOR UPDATE" if dialect == "postgresql" else ""
     rows: list[dict[str, Any]] = []
@@ -225,12 +243,12 @@ def append_arrivals(conn: Connection, arrivals: list[tuple[int, int, State, dict
         seq, prev = conn.exec_driver_sql(
             f"SELECT seq, hash FROM audit_heads WHERE project_id = {mark}{lock}",
             (project_id,)).one()
-        for pk, state, detail in sorted(by_project[project_id], key=lambda a: a[0]):
+        for kind, (subject_type, subject_id), state, detail in by_project[project_id]:
             seq += 1
             entry: dict[str, Any] = {
-                "project_id": project_id, "seq": seq, "at": at, "actor": actor,
-                "action": "message.arrived", "subject_type": "message",
-                "subject_id": str(pk), "before": None,
+                "project_id": project_id, "seq": seq, "at": at, "actor": actor[:320],
+                "action": kind[:64], "subject_type": subject_type[:32],
+                "subject_id": str(subject_id)[:128], "before": None,
                 "after": jsonable({**detail, "state": state}), "prev_hash": prev}
             entry["content_hash"] = content_hash(entry)
             prev = entry_hash(entry)
@@ -238,7 +256,8 @@ def append_arrivals(conn: Connection, arrivals: list[tuple[int, int, State, dict
         conn.exec_driver_sql(
             f"UPDATE audit_heads SET seq = {mark}, hash = {mark}, updated_at = {mark} "
             f"WHERE project_id = {mark}", (seq, prev, when, project_id))
-    _bulk_events(conn.dialect).execute(conn, rows)
+    for i in range(0, len(rows), 500):  # below every backend's bound-parameter limit
+        _bulk_events(conn.dialect).execute(conn, rows[i:i + 500])
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,22 @@ def audit_verify(ctx: typer.Context, project: ProjectOpt,
         raise typer.Exit(1)
 
 
+@audit_app.command("adopt")
+def audit_adopt(ctx: typer.Context, project: ProjectOpt) -> None:
+    """After upgrading: put the rows stored before state tracking into the chain, once."""
+    from gateway.audit_verify import adopt_project
+    from gateway.cli import guarded, open_app
+
+    gw = open_app(ctx)
+    try:
+        counts = guarded(ctx, lambda: adopt_project(gw, project, actor=actor()))
+    finally:
+        gw.close()
+    typer.echo(f"{project}：已纳入审计链 {counts['message']} 封邮件、{counts['record']} 条记录、"
+               f"{counts['receipt']} 个回执 | adopted {counts['message']} message(s), "
+               f"{counts['record']} record(s), {counts['receipt']} receipt(s) into the chain")
+
+
 def purge(ctx: typer.Context, project: ProjectOpt,
           before: Annotated[datetime, typer.Option(
               "--before", formats=["%Y-%m-%d"],
@@ -131,18 +147,30 @@ def archive_export(ctx: typer.Context, project: ProjectOpt,
 
 @archive_app.command("verify")
 def archive_verify(ctx: typer.Context,
-                   path: Annotated[Path, typer.Argument(help="The archive zip.")]) -> None:
-    """Check the archive's manifest, its mail against recorded hashes, and its audit chain."""
+                   path: Annotated[Path, typer.Argument(help="The archive zip.")],
+                   skip_signature: Annotated[bool, typer.Option(
+                       "--skip-signature",
+                       help="Do not check MANIFEST.sig (no gateway key at hand: then an edited "
+                            "file with a recomputed manifest is not detected).")] = False,
+                   ) -> None:
+    """Check the archive's manifest and its signature, its mail against recorded hashes, and
+    its audit chain."""
     from gateway.archive.verify import verify_archive
-    from gateway.cli import guarded
+    from gateway.cli import guarded, settings_of
 
-    problems = guarded(ctx, lambda: verify_archive(path))
+    secret = None if skip_signature else settings_of(ctx).secret_key
+    problems = guarded(ctx, lambda: verify_archive(path, secret=secret))
     if problems:
         for problem in problems:
             typer.echo(f"BROKEN {problem}")
-        typer.echo(f"{path}: {len(problems)} problem(s)")
+        typer.echo(f"{path}: 发现 {len(problems)} 处问题 | {len(problems)} problem(s)")
         raise typer.Exit(1)
-    typer.echo(f"{path}: intact (manifest, mail hashes and audit chain verified)")
+    if skip_signature:
+        typer.echo(f"{path}: 完好（清单、邮件哈希和审计链已核对；未核对签名） | intact (manifest, "
+                   f"mail hashes and audit chain verified; signature NOT checked)")
+    else:
+        typer.echo(f"{path}: 完好（清单、签名、邮件哈希和审计链已核对） | intact (manifest, "
+                   f"signature, mail hashes and audit chain verified)")
 
 
 @project_app.command("close")

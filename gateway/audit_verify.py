@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from gateway import audit_anchor
 from gateway.audit import Break, entry_hash, head_of, project_entries, verify_chain
 from gateway.audit_replay import Finding, Replay
-from gateway.audit_state import arrival_state
+from gateway.audit_state import arrival_state, receipt_state, record_state
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record
 from gateway.store.raw import RawStore
@@ -143,8 +143,6 @@ def _rows(session: Session, pid: int, replay: Replay, report: VerifyReport) -> N
         .where(Record.project_id == pid).order_by(Record.id).execution_options(**batch))
 
     def record_rows() -> Iterator[tuple[int, dict[str, Any], str]]:
-        from gateway.audit_state import record_state
-
         for rid, *values in records:
             report.records += 1
             row = Record(category=values[0], stakeholder_group=values[1], formality=values[2],
@@ -235,3 +233,48 @@ def verify_project(app: App, code: str, *, anchor: bool = False) -> VerifyReport
             project_id=pid, seq=head_seq, hash=head_hash, reason="verify")
         audit_anchor.append(app.settings, [report.anchored])
     return report
+
+
+def adopt_project(app: App, code: str, *, actor: str) -> dict[str, int]:
+    """Adopt the rows stored before the chain tracked state (an upgraded database).
+
+    A row the chain never mentions is tampering — except rows older than state tracking: every
+    message, record and receipt stored before this version has no state event. This records one
+    ``<kind>.adopted`` event with the row's current state for each such row, and only for rows
+    whose id is below the lowest id the chain already tracks for that kind (so a row inserted by
+    SQL since is never adopted). Rows that differ from the chain, or are missing, are left to
+    ``audit verify``. The adoption is itself in the chain, with who ran it.
+    """
+    from gateway.audit import _lock_head, append_states
+
+    pid = app.project_ids[app.settings.project(code).code]
+    replay = Replay()
+    counts = {"message": 0, "record": 0, "receipt": 0}
+    with unit_of_work(app.sessions) as session:
+        _lock_head(session, pid)  # nothing is appended while we look
+        for entry in project_entries(session, pid):
+            replay.feed(entry)
+        below = {kind: min(replay.expected[kind], default=None) for kind in counts}
+        found: list[tuple[int, str, tuple[str, int | str], dict[str, Any] | None,
+                          dict[str, Any]]] = []
+
+        def adopt(kind: str, rid: int, state: dict[str, Any]) -> None:
+            limit = below[kind]
+            if rid in replay.expected[kind] or (limit is not None and rid >= limit):
+                return
+            counts[kind] += 1
+            found.append((pid, f"{kind}.adopted", (kind, rid), state, {"adopted": True}))
+
+        for pk, sha, mid, size in session.execute(
+                select(Message.id, Message.sha256, Message.message_id, Message.size)
+                .where(Message.project_id == pid).order_by(Message.id)):
+            adopt("message", pk, arrival_state(sha, mid, size))
+        for row in session.scalars(select(Record).where(Record.project_id == pid)
+                                   .order_by(Record.id)):
+            adopt("record", row.id, record_state(row))
+        for receipt in session.scalars(
+                select(Receipt).join(Message, Message.id == Receipt.message_pk)
+                .where(Message.project_id == pid).order_by(Receipt.id)):
+            adopt("receipt", receipt.id, receipt_state(receipt))
+        append_states(session.connection(), found, now=app.clock(), actor=actor)
+    return counts
