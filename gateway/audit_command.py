@@ -156,9 +156,17 @@ def archive_verify(ctx: typer.Context,
     """Check the archive's manifest and its signature, its mail against recorded hashes, and
     its audit chain."""
     from gateway.archive.verify import verify_archive
-    from gateway.cli import guarded, settings_of
+    from gateway.cli import fail, guarded
+    from gateway.config import load_settings
+    from gateway.errors import GatewayError
 
-    secret = None if skip_signature else settings_of(ctx).secret_key
+    secret: bytes | None = None
+    if not skip_signature:
+        try:
+            secret = load_settings(ctx.obj.config).secret_key
+        except GatewayError as exc:
+            raise fail(f"{exc}: the gateway's secret key is needed to check MANIFEST.sig "
+                       f"(give --config or COMMGATE_SECRET_KEY, or --skip-signature)") from None
     problems = guarded(ctx, lambda: verify_archive(path, secret=secret))
     if problems:
         for problem in problems:

@@ -10,6 +10,12 @@ The audit trail (gateway/audit.py, hash-chained per project) gets each event as
 work; the scheduler writes them in a short transaction of their own after its pass
 (:func:`flush_audit`), because the audit chain's head lock must never be waited for while
 receipt rows are locked — the pipeline takes those locks in the opposite order.
+
+A *status change* reaches the chain carrying the receipt's tracked state (gateway/audit_state.py),
+which ``audit verify`` replays against the row. It must therefore be audited in the transaction
+that makes it, as the receipts stage does: a status change left to :func:`flush_audit` would be
+in the chain after later changes and read as tampering. Notes and request-level events (due
+soon, reminded, escalated) carry no state and may be deferred.
 """
 
 from __future__ import annotations

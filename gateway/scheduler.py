@@ -13,7 +13,8 @@ unique key, and the outbox's unique idempotency key.
 It runs inside ``commgate serve`` (:func:`serve_pass`, throttled, next to the recovery sweep),
 as ``commgate scheduler`` (production: :func:`run_forever`), or once as ``commgate tick``.
 Audit-trail entries for the pass's events are written afterwards in their own transaction
-(gateway/receipts_events.py explains why).
+(gateway/receipts_events.py explains why). Once a day the loops also append every project's
+audit chain head to the anchors file (gateway/audit_anchor.py).
 """
 
 from __future__ import annotations
