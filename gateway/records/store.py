@@ -159,12 +159,13 @@ def attach_to_record(ctx: Context) -> Record:
         _update(record, c, reasons, ctx.message.message_id, now)
         if record.category != before["category"]:
             events.append(("record.reclassified", {**_classification(record), "was": before}))
-    gone: list[int] = []
+    gone: list[tuple[int, dict[str, Any]]] = []
     for absorbed in ctx.merged_threads:
         other = _absorb(session, record, absorbed)
         if other is not None:
             gone.append(other)
-        events.append(("record.merged", {"thread": absorbed, "merged_record": other,
+        events.append(("record.merged", {"thread": absorbed,
+                                         "merged_record": other[0] if other else None,
                                          "record": record.id}))
     known = {party["address"] for party in record.parties}
     record.parties = record.parties + [p for p in _parties(ctx) if p["address"] not in known]
@@ -184,9 +185,9 @@ def attach_to_record(ctx: Context) -> Record:
     state = record_state(record)
     if not events and state != before_state:  # e.g. a reply that made it urgent
         events.append(("record.updated", _classification(record)))
-    for other in gone:  # folded into this record: the chain must expect it gone
-        audit.record(session, record.project_id, "record.merged_away", ("record", other), None,
-                     actor="system:pipeline", now=now,
+    for other_id, other_state in gone:  # folded into this record: the chain expects it gone
+        audit.record(session, record.project_id, "record.merged_away", ("record", other_id),
+                     None, actor="system:pipeline", now=now, before=other_state,
                      detail={"into": record.id, "message_id": ctx.message.message_id})
     for i, (action, detail) in enumerate(events):
         audit.record(session, record.project_id, action, record, state,
@@ -219,15 +220,16 @@ def _update(record: Record, c: Any, reasons: list[Any], message_id: str, now: da
     record.receipt_required = record.receipt_required or c.receipt_required
 
 
-def _absorb(session: Session, keep: Record, thread_id: int) -> int | None:
+def _absorb(session: Session, keep: Record, thread_id: int) -> tuple[int, dict[str, Any]] | None:
     """Threading proved two threads are one: fold the other thread's record into ``keep``.
 
-    The id of the record folded in (now deleted), None if there was none. The caller records the
-    change of ``keep`` and the deletion (``audit.record(..., state=None)``)."""
+    The id and tracked state of the record folded in (now deleted), None if there was none. The
+    caller records the change of ``keep`` and the deletion (``audit.record(session, pid, kind,
+    ("record", id), None, before=state, ...)``)."""
     other = session.scalars(select(Record).where(Record.thread_id == thread_id)).one_or_none()
     if other is None or other.id == keep.id:
         return None
-    other_id = other.id
+    other_id, other_state = other.id, record_state(other)
     session.execute(update(Message).where(Message.record_id == other.id)
                     .values(record_id=keep.id, thread_id=keep.thread_id))
     session.execute(update(Receipt).where(Receipt.record_id == other.id)
@@ -251,4 +253,4 @@ def _absorb(session: Session, keep: Record, thread_id: int) -> int | None:
         keep.created_at = other.created_at
     session.delete(other)
     session.flush()
-    return other_id
+    return other_id, other_state

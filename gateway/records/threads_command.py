@@ -54,8 +54,8 @@ def merge(session: Session, *, project_id: int, keep_record: int, absorb_record:
     merge_threads(session, project_id=project_id, keep=keep.thread_id, absorb=absorbed_thread)
     gone = _absorb(session, keep, absorbed_thread)
     if gone is not None:
-        audit.record(session, project_id, "thread.merged_away", ("record", gone), None,
-                     actor=actor, now=now, detail={"into": keep.id})
+        audit.record(session, project_id, "thread.merged_away", ("record", gone[0]), None,
+                     actor=actor, now=now, before=gone[1], detail={"into": keep.id})
     audit.record(session, project_id, "thread.merged", keep, actor=actor, now=now,
                  before=before, detail={"records": [keep.id, absorb_record],
                                         "record": keep.id, "thread": keep.thread_id})
