@@ -11,6 +11,10 @@ Appending locks the project's head row (``SELECT … FOR UPDATE`` on PostgreSQL)
 no-op ``UPDATE`` of that row takes the database write lock first, since SQLite serialises
 writers. Either way two workers never fork the chain, and ``(project_id, seq)`` is unique as a
 last line of defence. :func:`verify_chain` is pure, so the archive checks its copy the same way.
+
+:func:`record` is the call for a change that ``audit verify`` must be able to explain: it carries
+the tracked state of a message, record or receipt (gateway/audit_state.py), which the verifier
+replays against the rows. :func:`append_arrivals` is its batch form for the intake's hot path.
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from gateway.audit_state import State, ranges, state_of, subject_of
 from gateway.store.audit_models import AuditEvent, AuditHead
+from gateway.store.bulk import BulkInsert, placeholder
+from gateway.store.models import Message, Receipt, Record
 
 GENESIS = "0" * 64
 CONTENT_FIELDS = ("project_id", "seq", "at", "actor", "action", "subject_type", "subject_id",
@@ -127,6 +135,131 @@ def record_event(session: Session, *, project_id: int, actor: str, action: str,
     return event
 
 
+class _Current:
+    """``state`` not given: take it from the row."""
+
+
+CURRENT: Any = _Current()
+NOT_GIVEN: Any = _Current()
+Subject = Message | Record | Receipt | tuple[str, int | str]
+
+
+def record(session: Session, project_id: int, kind: str, subject: Subject,
+           state: State | None = CURRENT, *, actor: str, now: datetime,
+           before: State | None = NOT_GIVEN, detail: dict[str, Any] | None = None
+           ) -> AuditEvent:
+    """Record a change that matters, in the caller's transaction: the one call for every stage.
+
+    ``kind``: dotted verb (``record.reclassified``, ``receipt.confirmed``, ``record.merged``);
+    ``subject``: the message/record/receipt row changed (flushed, so it has its id), or
+    ``(type, id)``; ``state``: its tracked state after the change (default: read from the row;
+    ``None``: the row is gone); ``before``: its tracked state before the change, when the row
+    existed (``audit_state.state_of(row)`` taken before changing it) — the verifier then also
+    proves the row was what the chain said when the change was made; ``detail``: anything else
+    worth keeping (the message that caused it, the reasons). Call it after the change, in the
+    same unit of work, after taking the row locks the change needs (the chain head is locked
+    here, and must be taken last).
+    """
+    if isinstance(subject, tuple):
+        subject_type, subject_id = subject[0], subject[1]
+        if state is CURRENT:
+            state = NOT_GIVEN
+    else:
+        subject_type, subject_id = subject_of(subject)
+        if state is CURRENT:
+            state = state_of(subject)
+    after: dict[str, Any] = dict(detail or {})
+    if state is not NOT_GIVEN:
+        after["state"] = state
+    return record_event(session, project_id=project_id, actor=actor, action=kind,
+                        subject_type=subject_type, subject_id=subject_id,
+                        before=None if before is NOT_GIVEN else {"state": before},
+                        after=after, now=now)
+
+
+def deleted_ids(**ids: list[int]) -> dict[str, str]:
+    """``detail["deleted"]`` of an event that deletes rows in bulk (retention): type → id ranges.
+
+    The verifier then expects those rows gone: ``deleted_ids(message=[…], receipt=[…])``.
+    """
+    return {kind: ranges(values) for kind, values in ids.items() if values}
+
+
+_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
+_inserts: dict[str, BulkInsert] = {}
+
+
+def _bulk_events(dialect: Dialect) -> BulkInsert:
+    made = _inserts.get(dialect.name)
+    if made is None:
+        made = _inserts[dialect.name] = BulkInsert(_EVENTS, dialect)
+    return made
+
+
+def _bind_time(dialect: Dialect, value: datetime) -> Any:
+    process = AuditHead.__table__.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process is not None else value
+
+
+def append_arrivals(conn: Connection, arrivals: list[tuple[int, int, State, dict[str, Any]]],
+                    *, now: datetime, actor: str = "system:intake") -> None:
+    """``message.arrived`` for each newly stored message, in the intake's transaction.
+
+    ``arrivals``: (project_id, message pk, message state, detail). Per project one head lock,
+    one multi-row INSERT and one head UPDATE, as plain SQL: this is on the SMTP hot path.
+    """
+    append_states(conn, [(project_id, "message.arrived", ("message", pk), state, detail)
+                         for project_id, pk, state, detail in sorted(arrivals,
+                                                                     key=lambda a: a[1])],
+                  now=now, actor=actor)
+
+
+def append_states(conn: Connection,
+                  events: list[tuple[int, str, tuple[str, int | str], State | None,
+                                     dict[str, Any]]],
+                  *, now: datetime, actor: str) -> None:
+    """The batch form of :func:`record` (no ``before``), on a Core connection, in its transaction.
+
+    ``events``: (project_id, kind, (subject type, id), state after, detail), appended per
+    project in the order given.
+    """
+    if not events:
+        return
+    mark = placeholder(conn.dialect)
+    dialect = conn.dialect.name
+    at = now.astimezone(UTC).isoformat(timespec="microseconds")
+    by_project: dict[int, list[tuple[str, tuple[str, int | str], State | None,
+                                     dict[str, Any]]]] = {}
+    for project_id, kind, subject, state, detail in events:
+        by_project.setdefault(project_id, []).append((kind, subject, state, detail))
+    when = _bind_time(conn.dialect, now)
+    lock = " FOR UPDATE" if dialect == "postgresql" else ""
+    rows: list[dict[str, Any]] = []
+    for project_id in sorted(by_project):  # heads locked in one order by everyone
+        conn.exec_driver_sql(
+            f"INSERT INTO audit_heads (project_id, seq, hash, updated_at) VALUES "
+            f"({mark}, 0, {mark}, {mark}) ON CONFLICT (project_id) DO NOTHING",
+            (project_id, GENESIS, when))
+        seq, prev = conn.exec_driver_sql(
+            f"SELECT seq, hash FROM audit_heads WHERE project_id = {mark}{lock}",
+            (project_id,)).one()
+        for kind, (subject_type, subject_id), state, detail in by_project[project_id]:
+            seq += 1
+            entry: dict[str, Any] = {
+                "project_id": project_id, "seq": seq, "at": at, "actor": actor[:320],
+                "action": kind[:64], "subject_type": subject_type[:32],
+                "subject_id": str(subject_id)[:128], "before": None,
+                "after": jsonable({**detail, "state": state}), "prev_hash": prev}
+            entry["content_hash"] = content_hash(entry)
+            prev = entry_hash(entry)
+            rows.append({**entry, "at": now})
+        conn.exec_driver_sql(
+            f"UPDATE audit_heads SET seq = {mark}, hash = {mark}, updated_at = {mark} "
+            f"WHERE project_id = {mark}", (seq, prev, when, project_id))
+    for i in range(0, len(rows), 500):  # below every backend's bound-parameter limit
+        _bulk_events(conn.dialect).execute(conn, rows[i:i + 500])
+
+
 @dataclass(frozen=True)
 class Break:
     """Where the chain is broken, named so an auditor can find the row."""
@@ -134,10 +267,15 @@ class Break:
     seq: int
     event_id: int | None
     problem: str
+    problem_zh: str = ""
 
     def __str__(self) -> str:
         ident = f"event id {self.event_id}" if self.event_id is not None else "end of chain"
         return f"audit seq {self.seq} ({ident}): {self.problem}"
+
+    def zh(self) -> str:
+        ident = f"事件 id {self.event_id}" if self.event_id is not None else "链尾"
+        return f"审计 seq {self.seq}（{ident}）：{self.problem_zh or self.problem}"
 
 
 def verify_chain(entries: Iterable[dict[str, Any]], *, head_seq: int | None = None,
@@ -148,21 +286,27 @@ def verify_chain(entries: Iterable[dict[str, Any]], *, head_seq: int | None = No
         seq, ident = int(entry["seq"]), entry.get("id")
         if seq != expected_seq:
             what = "missing" if seq > expected_seq else "duplicated or out of order"
+            what_zh = "缺失" if seq > expected_seq else "重复或乱序"
             yield Break(seq, ident, f"expected seq {expected_seq}: entries {what} "
-                                    f"(deleted or inserted history)")
+                                    f"(deleted or inserted history)",
+                        f"应为 seq {expected_seq}：事件{what_zh}（历史被删除或插入）")
         if entry["prev_hash"] != prev:
             yield Break(seq, ident, "prev_hash does not match the previous entry "
-                                    "(an earlier entry was changed or deleted)")
+                                    "(an earlier entry was changed or deleted)",
+                        "prev_hash 与前一条事件不符（之前的事件被修改或删除）")
         if content_hash(entry) != entry["content_hash"]:
             yield Break(seq, ident, "content changed after it was written "
-                                    "(content hash mismatch)")
+                                    "(content hash mismatch)",
+                        "写入后内容被修改（内容哈希不符）")
         prev, expected_seq = entry_hash(entry), seq + 1
     last = expected_seq - 1
     if head_seq is not None and head_seq != last:
         yield Break(head_seq, None, f"chain ends at seq {last} but the head says {head_seq} "
-                                    f"(entries at the end were deleted)")
+                                    f"(entries at the end were deleted)",
+                    f"链止于 seq {last}，但链头为 {head_seq}（末尾的事件被删除）")
     elif head_hash is not None and head_hash != prev:
-        yield Break(last, None, "last entry does not match the chain head hash")
+        yield Break(last, None, "last entry does not match the chain head hash",
+                    "最后一条事件与链头哈希不符")
 
 
 def project_entries(session: Session, project_id: int, *,

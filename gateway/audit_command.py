@@ -47,20 +47,45 @@ def _with_progress(label: str, body: Any) -> Any:
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, project: ProjectOpt) -> None:
-    """Check the audit hash chain and every stored raw message's SHA-256."""
+def audit_verify(ctx: typer.Context, project: ProjectOpt,
+                 anchor: Annotated[bool, typer.Option(
+                     "--anchor", help="When intact, append the verified chain head to "
+                                      "<data_dir>/audit-anchors.log.")] = False) -> None:
+    """Check the audit hash chain, replay it against the rows, check the anchors and every
+    stored raw message's SHA-256 (exit 1 on any finding)."""
     from gateway.audit_verify import verify_project
     from gateway.cli import guarded, open_app
 
     gw = open_app(ctx)
     try:
-        report = guarded(ctx, lambda: verify_project(gw, project))
+        report = guarded(ctx, lambda: verify_project(gw, project, anchor=anchor))
     finally:
         gw.close()
     for line in report.lines():
         typer.echo(line)
     if not report.ok:
+        typer.echo(f"{project}：发现 {report.findings} 处篡改迹象 | {project}: "
+                   f"{report.findings} finding(s)", err=True)
+        if anchor:
+            typer.echo("未写入锚点：审计链未通过核对 | not anchored: the chain did not verify",
+                       err=True)
         raise typer.Exit(1)
+
+
+@audit_app.command("adopt")
+def audit_adopt(ctx: typer.Context, project: ProjectOpt) -> None:
+    """After upgrading: put the rows stored before state tracking into the chain, once."""
+    from gateway.audit_verify import adopt_project
+    from gateway.cli import guarded, open_app
+
+    gw = open_app(ctx)
+    try:
+        counts = guarded(ctx, lambda: adopt_project(gw, project, actor=actor()))
+    finally:
+        gw.close()
+    typer.echo(f"{project}：已纳入审计链 {counts['message']} 封邮件、{counts['record']} 条记录、"
+               f"{counts['receipt']} 个回执 | adopted {counts['message']} message(s), "
+               f"{counts['record']} record(s), {counts['receipt']} receipt(s) into the chain")
 
 
 def purge(ctx: typer.Context, project: ProjectOpt,
@@ -122,18 +147,38 @@ def archive_export(ctx: typer.Context, project: ProjectOpt,
 
 @archive_app.command("verify")
 def archive_verify(ctx: typer.Context,
-                   path: Annotated[Path, typer.Argument(help="The archive zip.")]) -> None:
-    """Check the archive's manifest, its mail against recorded hashes, and its audit chain."""
+                   path: Annotated[Path, typer.Argument(help="The archive zip.")],
+                   skip_signature: Annotated[bool, typer.Option(
+                       "--skip-signature",
+                       help="Do not check MANIFEST.sig (no gateway key at hand: then an edited "
+                            "file with a recomputed manifest is not detected).")] = False,
+                   ) -> None:
+    """Check the archive's manifest and its signature, its mail against recorded hashes, and
+    its audit chain."""
     from gateway.archive.verify import verify_archive
-    from gateway.cli import guarded
+    from gateway.cli import fail, guarded
+    from gateway.config import load_settings
+    from gateway.errors import GatewayError
 
-    problems = guarded(ctx, lambda: verify_archive(path))
+    secret: bytes | None = None
+    if not skip_signature:
+        try:
+            secret = load_settings(ctx.obj.config).secret_key
+        except GatewayError as exc:
+            raise fail(f"{exc}: the gateway's secret key is needed to check MANIFEST.sig "
+                       f"(give --config or COMMGATE_SECRET_KEY, or --skip-signature)") from None
+    problems = guarded(ctx, lambda: verify_archive(path, secret=secret))
     if problems:
         for problem in problems:
             typer.echo(f"BROKEN {problem}")
-        typer.echo(f"{path}: {len(problems)} problem(s)")
+        typer.echo(f"{path}: 发现 {len(problems)} 处问题 | {len(problems)} problem(s)")
         raise typer.Exit(1)
-    typer.echo(f"{path}: intact (manifest, mail hashes and audit chain verified)")
+    if skip_signature:
+        typer.echo(f"{path}: 完好（清单、邮件哈希和审计链已核对；未核对签名） | intact (manifest, "
+                   f"mail hashes and audit chain verified; signature NOT checked)")
+    else:
+        typer.echo(f"{path}: 完好（清单、签名、邮件哈希和审计链已核对） | intact (manifest, "
+                   f"signature, mail hashes and audit chain verified)")
 
 
 @project_app.command("close")

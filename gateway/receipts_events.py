@@ -10,6 +10,12 @@ The audit trail (gateway/audit.py, hash-chained per project) gets each event as
 work; the scheduler writes them in a short transaction of their own after its pass
 (:func:`flush_audit`), because the audit chain's head lock must never be waited for while
 receipt rows are locked — the pipeline takes those locks in the opposite order.
+
+A *status change* reaches the chain carrying the receipt's tracked state (gateway/audit_state.py),
+which ``audit verify`` replays against the row. It must therefore be audited in the transaction
+that makes it, as the receipts stage does: a status change left to :func:`flush_audit` would be
+in the chain after later changes and read as tampering. Notes and request-level events (due
+soon, reminded, escalated) carry no state and may be deferred.
 """
 
 from __future__ import annotations
@@ -44,17 +50,32 @@ def note_event(session: Session, *, key: str, project_id: int, kind: str, now: d
 
 
 def _audit(session: Session, event: ReceiptEvent, actor: str, now: datetime) -> None:
-    from gateway.audit import record_event
+    from gateway import audit
+    from gateway.store.models import Receipt
 
-    subject_type, subject_id = (("receipt", event.receipt_id) if event.receipt_id is not None
-                                else ("receipt_request", event.request_id))
-    record_event(session, project_id=event.project_id, actor=actor,
-                 action=f"receipt.{event.kind}", subject_type=subject_type,
-                 subject_id=subject_id if subject_id is not None else "-",
-                 before={"status": event.status_before} if event.status_before else None,
-                 after={"status": event.status_after, "key": event.key,
-                        "message": event.cause_message_pk, **event.detail},
-                 now=now)
+    detail = {"status": event.status_after, "key": event.key, "message": event.cause_message_pk,
+              **event.detail}
+    receipt = session.get(Receipt, event.receipt_id) if event.receipt_id is not None else None
+    changed = event.status_after is not None and event.status_before != event.status_after
+    if receipt is not None and changed:
+        # A status change: the chain carries the receipt's tracked state, so `audit verify` can
+        # tell a status set in the database from one the gateway set. Notes carry none: they
+        # would vouch for whatever the row says.
+        fixed = {"recipient": receipt.recipient, "message_pk": receipt.message_pk}
+        audit.record(session, event.project_id, f"receipt.{event.kind}", receipt,
+                     {"status": event.status_after, **fixed}, actor=actor, now=now,
+                     before=({"status": event.status_before, **fixed}
+                             if event.status_before else audit.NOT_GIVEN),
+                     detail=detail)
+    else:
+        subject = (("receipt", event.receipt_id) if event.receipt_id is not None
+                   else ("receipt_request", event.request_id if event.request_id is not None
+                         else "-"))
+        audit.record_event(session, project_id=event.project_id, actor=actor,
+                           action=f"receipt.{event.kind}", subject_type=subject[0],
+                           subject_id=subject[1],
+                           before={"status": event.status_before} if event.status_before
+                           else None, after=detail, now=now)
     event.audited = True
 
 

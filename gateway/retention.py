@@ -22,11 +22,11 @@ from datetime import date, datetime, time
 from sqlalchemy import Table, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.audit import record_event
+from gateway.audit import deleted_ids, record_event
 from gateway.config import ProjectConfig
 from gateway.errors import RetentionRefused
 from gateway.store.audit_models import ArchiveExport, AuditEvent, AuditHead
-from gateway.store.models import Base, Message, Record, Thread
+from gateway.store.models import Base, Message, Receipt, Record, Thread
 from gateway.store.raw import RawStore
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,11 @@ def execute_purge(session: Session, plan: PurgePlan, *, actor: str,
     """Delete what the plan names and record the purge; the caller commits, then unlinks."""
     shas = sorted({sha for part in _chunks(plan.message_ids) for sha in session.scalars(
         select(Message.sha256).where(Message.id.in_(part)))})
+    # The receipts that go with them (required foreign keys), named so the chain expects them gone.
+    receipt_ids = sorted({rid for part in _chunks(plan.message_ids) for rid in session.scalars(
+        select(Receipt.id).where(Receipt.message_pk.in_(part)))} | {
+        rid for part in _chunks(plan.record_ids) for rid in session.scalars(
+            select(Receipt.id).where(Receipt.record_id.in_(part)))})
     _delete_rows(session, Message.__table__, plan.message_ids)  # type: ignore[arg-type]
     _delete_rows(session, Record.__table__, plan.record_ids)  # type: ignore[arg-type]
     orphans = [t for t in plan.thread_ids
@@ -169,7 +174,10 @@ def execute_purge(session: Session, plan: PurgePlan, *, actor: str,
                         "archive_id": plan.archive_id, "records": len(plan.record_ids),
                         "messages": len(plan.message_ids), "threads": len(orphans),
                         "record_ids": _ranges(plan.record_ids),
-                        "message_ids": _ranges(plan.message_ids)}, now=now)
+                        "message_ids": _ranges(plan.message_ids),
+                        "deleted": deleted_ids(message=plan.message_ids,
+                                               record=plan.record_ids, receipt=receipt_ids)},
+                 now=now)
     log.info("purge %s before %s: %d record(s), %d message(s)", plan.project, plan.before,
              len(plan.record_ids), len(plan.message_ids))
     return PurgeResult(plan=plan, raw_candidates=shas)

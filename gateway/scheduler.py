@@ -13,7 +13,8 @@ unique key, and the outbox's unique idempotency key.
 It runs inside ``commgate serve`` (:func:`serve_pass`, throttled, next to the recovery sweep),
 as ``commgate scheduler`` (production: :func:`run_forever`), or once as ``commgate tick``.
 Audit-trail entries for the pass's events are written afterwards in their own transaction
-(gateway/receipts_events.py explains why).
+(gateway/receipts_events.py explains why). Once a day the loops also append every project's
+audit chain head to the anchors file (gateway/audit_anchor.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, undefer_group
 
 from gateway.app import App
+from gateway.audit_anchor import safe_anchor_if_due
 from gateway.config import Member, ProjectConfig
 from gateway.escalation import ladder, plan, resolve_level
 from gateway.escalation_mail import ListSink, OutboxSink, Outgoing, Sink, escalation, reminder
@@ -258,6 +260,7 @@ def serve_pass(app: App) -> None:
     safe_reports_tick(app)
     safe_connectors(app)
     start_periodic_archives(app)
+    safe_anchor_if_due(app)
 
 
 def safe_connectors(app: App, *, now: datetime | None = None) -> None:
@@ -310,4 +313,5 @@ def run_forever(app: App, *, interval: float, stop: threading.Event) -> None:
         safe_reports_tick(app)
         safe_connectors(app)
         start_periodic_archives(app)
+        safe_anchor_if_due(app)
         stop.wait(interval)

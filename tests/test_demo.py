@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.app import App, build_app
+from gateway.audit_verify import verify_project
 from gateway.demo import MARKER, demo_settings
 from gateway.demo_view import maildir, message_state, receipts, records
 
@@ -91,6 +92,10 @@ def test_the_story_leaves_its_records_receipts_mails_and_report(demo_app: App,
     # The weekly report's HTML was written where the demo said
     html = workdir / "var" / "demo" / "reports" / "weekly-2026-W40.html"
     assert html.is_file() and "2026-W40" in html.read_text(encoding="utf-8")
+
+    # What the story did is what its audit chain says: nothing it cannot explain
+    report = verify_project(demo_app, "demo")
+    assert report.ok and report.receipts == 3, report.lines()
 
     # Nothing of a real `serve` was touched: only the demo's folder exists under var/
     assert sorted(p.name for p in (workdir / "var").iterdir()) == ["demo"]

@@ -12,6 +12,7 @@ Layout (all paths relative, names UTF-8)::
     sent/<id>.eml, sent.jsonl  mail the gateway sent: notices, reports, reminders
     audit.jsonl                the audit trail up to the export, hash chain intact
     MANIFEST.sha256            sha256sum format, every file above
+    MANIFEST.sig               HMAC-SHA256 of the manifest and the audit head (signature.py)
 
 Memory stays bounded whatever the project's size: rows come in batches (``yield_per``), each
 entry is streamed into the zip, one message is in memory at a time, and the lists the index
@@ -28,14 +29,14 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.archive import pages
+from gateway.archive import pages, signature
 from gateway.archive.messages import write_messages, write_sent
 from gateway.archive.records import write_records
 from gateway.archive.zipstream import CHUNK, ArchiveWriter
@@ -65,6 +66,7 @@ class ExportResult:
     audit_seq: int
     covers_until: datetime
     archive_id: int = 0
+    audit_hash: str = ""  # the chain head the archive holds (an anchor outside the database)
     problems: list[str] = field(default_factory=list)
 
 
@@ -155,14 +157,17 @@ def write_archive(app: App, session: Session, project: ProjectConfig, target: Pa
                 "records": _lines(index), "minutes": _minutes(index), "sent": _lines(sent),
                 "messages": _lines(msgs)})
             writer.add_chunks("index.html", (chunk.encode("utf-8") for chunk in page))
-            writer.close()
+            head = {"project_id": pid, "seq": seq, "hash": chain_hash}
+            writer.close(sign=lambda manifest: (signature.SIGNATURE, signature.sign(
+                app.settings.secret_key, manifest_sha256=manifest, project=project.code,
+                audit=head)))
         except BaseException:
             writer.abort()
             raise
     size = target.stat().st_size
     return ExportResult(path=target, sha256=file_sha256(target), size=size, messages=n_msgs,
                         records=n_recs, attachments=n_atts, sent=n_sent, audit_seq=seq,
-                        covers_until=now, problems=problems)
+                        covers_until=now, problems=problems, audit_hash=chain_hash)
 
 
 def export_project(app: App, code: str, out: Path, *, kind: str = "manual", actor: str,
@@ -202,4 +207,16 @@ def export_project(app: App, code: str, out: Path, *, kind: str = "manual", acto
                             "records": result.records, "covers_until": now,
                             "problems": len(result.problems)}, now=app.clock())
         result.archive_id = row.id
+    # The head the archive holds is an anchor too: the anchors file gets it (a rollback of the
+    # database below it then shows in `audit verify`, as it would against the archive itself).
+    from gateway.audit_anchor import Anchor, append
+
+    if result.audit_seq > 0:
+        try:
+            append(app.settings, [Anchor(
+                at=now.astimezone(UTC).isoformat(timespec="seconds"), project=code,
+                project_id=app.project_ids[code], seq=result.audit_seq, hash=result.audit_hash,
+                reason=f"archive {kind} #{result.archive_id}")])
+        except OSError as exc:  # the archive is written and recorded; it carries the head
+            result.problems.append(f"audit anchor not written: {exc.strerror or exc}")
     return result

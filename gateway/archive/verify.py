@@ -7,7 +7,10 @@ Checks, streaming every entry (bounded memory even for GBs of attachments):
 2. every ``messages/<id>.eml`` hashes to the SHA-256 the gateway recorded when the message
    arrived (``messages.jsonl``) — so the copy is the mail as received, not merely self-consistent;
 3. ``audit.jsonl`` is an unbroken hash chain (:func:`gateway.audit.verify_chain`) ending at the
-   head recorded in ``archive.json``.
+   head recorded in ``archive.json``;
+4. given the gateway's secret key, ``MANIFEST.sig`` (gateway/archive/signature.py) is the
+   gateway's signature of this very manifest and head — so an edited ``records.csv`` with a
+   recomputed manifest fails.
 
 Anyone can repeat check 1 without commgate: unzip, ``sha256sum -c MANIFEST.sha256``.
 """
@@ -22,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gateway.archive import signature
 from gateway.archive.zipstream import CHUNK, MANIFEST
 from gateway.audit import verify_chain
 from gateway.errors import ArchiveError
@@ -54,8 +58,12 @@ def _manifest(zf: zipfile.ZipFile) -> dict[str, str]:
     return listed
 
 
-def verify_archive(path: Path) -> list[str]:
-    """Every problem found, one line each; an empty list means the archive is intact."""
+def verify_archive(path: Path, *, secret: bytes | None = None) -> list[str]:
+    """Every problem found, one line each; an empty list means the archive is intact.
+
+    ``secret``: the gateway's secret key, to check the manifest's signature; None skips that
+    check (the caller says so: ``archive verify --skip-signature``).
+    """
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -68,7 +76,7 @@ def verify_archive(path: Path) -> list[str]:
         listed = _manifest(zf)
         actual: dict[str, str] = {}
         for name in names:
-            if name == MANIFEST:
+            if name in (MANIFEST, signature.SIGNATURE):
                 continue
             if name not in listed:
                 problems.append(f"{name}: not in the manifest (added after export)")
@@ -84,7 +92,22 @@ def verify_archive(path: Path) -> list[str]:
                      for name in listed if name not in names]
         problems += _check_messages(zf, names, actual)
         problems += _check_audit(zf, names)
+        if secret is not None:
+            problems += _check_signature(zf, names, secret)
     return problems
+
+
+def _check_signature(zf: zipfile.ZipFile, names: list[str], secret: bytes) -> list[str]:
+    if signature.SIGNATURE not in names:
+        return [f"{signature.SIGNATURE} is missing: the manifest is not signed (removed, or "
+                f"exported before archives were signed)"]
+    try:
+        head = json.loads(zf.read("archive.json")).get("audit") if "archive.json" in names \
+            else None
+    except ValueError:
+        head = None
+    return signature.check(secret, zf.read(signature.SIGNATURE),
+                           manifest_sha256=_sha256(zf, MANIFEST), audit=head)
 
 
 def _check_messages(zf: zipfile.ZipFile, names: list[str], actual: dict[str, str]) -> list[str]:

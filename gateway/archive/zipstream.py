@@ -13,7 +13,7 @@ import hashlib
 import io
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -95,15 +95,25 @@ class ArchiveWriter:
         """A text entry to write to (UTF-8; ``bom`` for CSV that Excel must read as UTF-8)."""
         return _TextEntry(self, name, bom=bom)
 
-    def close(self) -> None:
+    def close(self, sign: Callable[[str], tuple[str, bytes]] | None = None) -> None:
+        """Write the manifest, then — given ``sign``, called with the manifest's SHA-256 —
+        the entry it returns (name, bytes): the manifest's signature, outside the manifest."""
         self._manifest.seek(0)
         info = zipfile.ZipInfo(MANIFEST, date_time=self.when)
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
+        digest = hashlib.sha256()
         with self.zip.open(info, "w") as entry:
             while block := self._manifest.read(CHUNK):
-                entry.write(block.encode("utf-8"))
+                data = block.encode("utf-8")
+                digest.update(data)
+                entry.write(data)
         self._manifest.close()
+        if sign is not None:
+            name, signature = sign(digest.hexdigest())
+            info = zipfile.ZipInfo(name, date_time=self.when)
+            info.external_attr = 0o644 << 16
+            self.zip.writestr(info, signature)
         self.zip.close()
 
     def abort(self) -> None:

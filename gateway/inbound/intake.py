@@ -36,6 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.audit import append_arrivals
+from gateway.audit_state import arrival_state
 from gateway.errors import IntakeClosed, StoreError
 from gateway.identity import identify
 from gateway.store.bulk import BulkInsert, placeholder
@@ -190,8 +192,9 @@ def _bulk(dialect: Dialect) -> tuple[BulkInsert, BulkInsert]:
 
 
 def _record_in(conn: Connection, app: App, items: Sequence[Prepared]) -> list[Outcome]:
-    """Two look-ups and two multi-row inserts per batch, as plain SQL: on the listener's hot
-    path SQLAlchemy's statement machinery cost more than SQLite's work.
+    """Two look-ups and two multi-row inserts per batch (and per project the audit chain's three
+    statements), as plain SQL: on the listener's hot path SQLAlchemy's statement machinery cost
+    more than SQLite's work.
 
     The duplicate look-up names project_id first: (project_id, message_id) is the unique index's
     prefix. On message_id alone it would scan the whole index, a cost that grows with every
@@ -214,8 +217,10 @@ def _record_in(conn: Connection, app: App, items: Sequence[Prepared]) -> list[Ou
             f"WHERE project_id IN ({pmarks}) AND message_id IN ({mmarks})",
             (*project_ids, *message_ids))}
     rows: dict[Key, dict[str, Any]] = {}
+    item_channel: dict[Key, str] = {}
     for key, item in zip(keys, items, strict=True):
         if key[0] in open_projects and key not in stored and key not in rows:
+            item_channel[key] = item.arrival["channel"]
             rows[key] = {"project_id": key[0], "message_id": item.message_id,
                          "message_id_synthetic": item.synthetic, "sha256": item.sha256,
                          "content_hash": item.content_hash, "size": item.size,
@@ -254,6 +259,12 @@ def _record_in(conn: Connection, app: App, items: Sequence[Prepared]) -> list[Ou
                      item.arrival["channel"], item.size)
         outcomes.append(Accepted(pk, item.message_id, duplicate))
     insert_arrivals.execute(conn, arrivals)
+    # Each new message's arrival, with its SHA-256, in the hash chain (last: the chain head stays
+    # locked only until the commit): `audit verify` then names a message row deleted, added or
+    # rewritten outside the gateway.
+    append_arrivals(conn, [
+        (key[0], new[key], arrival_state(row["sha256"], row["message_id"], row["size"]),
+         {"channel": item_channel[key]}) for key, row in rows.items()], now=now)
     return outcomes
 
 

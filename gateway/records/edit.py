@@ -21,7 +21,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.audit import record_event
+from gateway.audit_state import record_state
 from gateway.config import ProjectConfig
 from gateway.errors import RecordsError
 from gateway.identity import normalize_message_id
@@ -66,16 +68,19 @@ def _deliveries(session: Session, keep: Record, other: Record) -> list[dict[str,
 
 
 def merge_records(session: Session, *, keep: Record, other: Record, actor: str,
-                  now: datetime) -> dict[str, Any]:
+                  now: datetime, audit_keep: bool = True) -> dict[str, Any]:
     """Fold ``other`` into ``keep`` and delete ``other``; return what moved (also audited).
 
     The threads are the caller's business (the pipeline has merged them already; the CLI
-    merges them first): messages take ``keep``'s thread here.
+    merges them first): messages take ``keep``'s thread here. The chain records ``other`` as
+    gone and, unless ``audit_keep`` is off (the record stage records ``keep``'s new state
+    itself, once, with the rest of its changes), ``keep``'s new state.
     """
     if keep.id == other.id:
         raise RecordEditError("a record cannot be merged into itself")
     if keep.project_id != other.project_id:
         raise RecordEditError(f"records {keep.id} and {other.id} are in different projects")
+    other_id, other_state, keep_before = other.id, record_state(other), record_state(keep)
     moved: dict[str, Any] = {}
 
     def move(name: str, model: Any, column: Any, **values: Any) -> None:
@@ -123,7 +128,12 @@ def merge_records(session: Session, *, keep: Record, other: Record, actor: str,
                  before={"record": other.id, "thread": other.thread_id,
                          "category": other.category, "subject": other.subject},
                  after=after, now=now)
-    log.info("record %s merged into record %s by %s: %s", other.id, keep.id, actor, moved)
+    audit.record(session, keep.project_id, "record.merged_away", ("record", other_id), None,
+                 actor=actor, now=now, before=other_state, detail={"into": keep.id})
+    if audit_keep:
+        audit.record(session, keep.project_id, "record.merge_kept", keep, actor=actor, now=now,
+                     before=keep_before, detail={"merged_record": other_id})
+    log.info("record %s merged into record %s by %s: %s", other_id, keep.id, actor, moved)
     return after
 
 
@@ -214,6 +224,7 @@ def split_messages(session: Session, *, project: ProjectConfig, project_id: int,
                               f"{sorted(r for r in records if r is not None)}")
     old = session.get(Record, records.pop(), with_for_update=True)
     assert old is not None
+    old_before = record_state(old)
     staying = [m for m in _messages(session, old.id) if m.message_id not in set(ids)]
     if not staying:
         what = ("it is the only message of" if len(moving) == 1
@@ -261,6 +272,10 @@ def split_messages(session: Session, *, project: ProjectConfig, project_id: int,
                         "new_record": record.id, "new_category": record.category,
                         "thread": new_thread, "message_ids": ids,
                         "receipts": len(moved_receipts)}, now=now)
+    audit.record(session, project_id, "record.split", old, actor=actor, now=now,
+                 before=old_before, detail={"new_record": record.id, "message_ids": ids})
+    audit.record(session, project_id, "record.created", record, actor=actor, now=now,
+                 detail={"split_from": old.id, "message_ids": ids})
     log.info("%d message(s) of record %s split off into record %s by %s", len(pks), old.id,
              record.id, actor)
     return old, record

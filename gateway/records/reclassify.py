@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.audit import record_event
+from gateway.audit_state import record_state
 from gateway.classify_config import CATEGORIES
 from gateway.config import ProjectConfig
 from gateway.errors import GatewayError
@@ -73,6 +75,7 @@ def reclassify(app: App, session: Session, *, project: ProjectConfig, record: Re
     if not note.strip():
         raise RecordEditError("--note is empty: say why the record is reclassified")
     before = {f: getattr(record, f) for f in FIELDS}
+    before_state = record_state(record)
     wanted = {f: getattr(change, f) for f in FIELDS if getattr(change, f) is not None}
     diff = {f: v for f, v in wanted.items() if before[f] != v}
     if not diff:
@@ -96,6 +99,8 @@ def reclassify(app: App, session: Session, *, project: ProjectConfig, record: Re
                  before={f: before[f] for f in diff},
                  after={**diff, "note": note.strip(), "receipts_opened": opened,
                         "receipts_withdrawn": withdrawn}, now=now)
+    audit.record(session, record.project_id, "record.reclassified", record, actor=actor,
+                 now=now, before=before_state, detail={"note": note.strip()})
     if events:
         audit_events(session, events, actor=actor, now=now)
     return Outcome(before, {f: getattr(record, f) for f in FIELDS}, opened, withdrawn)
@@ -105,13 +110,12 @@ def conclude(session: Session, record: Record, text: str, *, by: str, now: datet
     """A person states the record's conclusion (policy 4.4, ``records conclude``); audited."""
     if not text.strip():
         raise RecordEditError("the conclusion is empty")
-    before = record.conclusion
+    before, before_state = record.conclusion, record_state(record)
     set_conclusion(record, text.strip(), by=by, source="cli", at=now)
     index_record(session, record, now=now)
-    record_event(session, project_id=record.project_id, actor=f"user:{by}",
-                 action="record.concluded", subject_type="record", subject_id=record.id,
-                 before={"conclusion": before}, after={"conclusion": record.conclusion},
-                 now=now)
+    audit.record(session, record.project_id, "record.concluded", record, actor=f"user:{by}",
+                 now=now, before=before_state,
+                 detail={"conclusion": record.conclusion, "previous": before})
 
 
 def _withdraw(session: Session, *, record: Record, actor: str, now: datetime,

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from gateway import audit
 from gateway.addresses import person_key
-from gateway.audit import record_event
+from gateway.audit_state import record_state
 from gateway.classify_group import party_group
 from gateway.config import ProjectConfig
 from gateway.records.search import has_table, index_record
@@ -139,7 +140,8 @@ def attach_to_record(ctx: Context) -> Record:
                              .with_for_update()).one_or_none()
     now = ctx.app.clock()
     reasons = [r.as_dict() if hasattr(r, "as_dict") else str(r) for r in c.reasons]
-    events: list[tuple[str, Any, Any]] = []  # (action, before, after) for the audit trail
+    events: list[tuple[str, dict[str, Any]]] = []  # (action, detail) for the audit trail
+    before_state = None if record is None else record_state(record)
     if record is None:
         record = Record(project_id=ctx.message.project_id, thread_id=ctx.thread_id,
                         subject=ctx.parsed.subject, category=c.category,
@@ -150,19 +152,24 @@ def attach_to_record(ctx: Context) -> Record:
                         created_at=ctx.parsed.date or now, updated_at=now)
         session.add(record)
         session.flush()
-        events.append(("record.created", None, _classification(record)))
+        events.append(("record.created", _classification(record)))
     else:
         before = _classification(record)
         _update(record, c, reasons, ctx.message.message_id, now)
         if record.category != before["category"]:
-            events.append(("record.reclassified", before, _classification(record)))
+            events.append(("record.reclassified", {**_classification(record), "was": before}))
     for absorbed in ctx.merged_threads:  # References proved two threads are one
-        from gateway.records.edit import merge_records
+        from gateway.records.edit import merge_records  # edit builds on this module
 
         other = session.scalars(select(Record).where(Record.thread_id == absorbed)
                                 .with_for_update()).one_or_none()
         if other is not None and other.id != record.id:
-            merge_records(session, keep=record, other=other, actor="system:pipeline", now=now)
+            other_id = other.id
+            # records the absorbed record as gone; this record's state is recorded below
+            merge_records(session, keep=record, other=other, actor="system:pipeline", now=now,
+                          audit_keep=False)
+            events.append(("record.merged", {"thread": absorbed, "merged_record": other_id,
+                                             "record": record.id}))
     known = {party["address"] for party in record.parties}
     record.parties = record.parties + [p for p in _parties(ctx) if p["address"] not in known]
     record.updated_at = now
@@ -176,16 +183,20 @@ def attach_to_record(ctx: Context) -> Record:
         before_conclusion = record.conclusion
         set_conclusion(record, conclusion, by=ctx.parsed.from_addr or "", source="mail", at=now,
                        message_id=ctx.message.message_id)
-        events.append(("record.concluded", {"conclusion": before_conclusion},
-                       {"conclusion": conclusion, "by": ctx.parsed.from_addr}))
+        events.append(("record.concluded", {"conclusion": conclusion,
+                                            "previous": before_conclusion,
+                                            "by": ctx.parsed.from_addr}))
     _attachments(ctx, record)
     index_record(session, record, now=now)
-    for action, before_state, after_state in events:
-        record_event(session, project_id=record.project_id, actor="system:pipeline",
-                     action=action, subject_type="record", subject_id=record.id,
-                     before=before_state,
-                     after={**(after_state or {}), "message_id": ctx.message.message_id},
-                     now=now)
+    state = record_state(record)
+    if not events and state != before_state:  # e.g. a reply that made it urgent
+        events.append(("record.updated", _classification(record)))
+    for i, (action, detail) in enumerate(events):
+        audit.record(session, record.project_id, action, record, state,
+                     actor="system:pipeline", now=now,
+                     before=before_state if i == 0 and before_state is not None
+                     else audit.NOT_GIVEN,
+                     detail={**detail, "message_id": ctx.message.message_id})
     return record
 
 

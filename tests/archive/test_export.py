@@ -76,7 +76,8 @@ def test_export_then_verify_round_trips(project: App, tmp_path: Path) -> None:
         assert "audit.jsonl" in names
         # The manifest is sha256sum's format and lists every file
         manifest = zf.read("MANIFEST.sha256").decode().splitlines()
-        assert len(manifest) == len(names) - 1
+        assert len(manifest) == len(names) - 2  # all but itself and its signature
+        assert "MANIFEST.sig" in names
         digest, path = manifest[0].split("  ", 1)
         assert hashlib.sha256(zf.read(path)).hexdigest() == digest
         index = zf.read("index.html").decode()
@@ -152,3 +153,61 @@ def test_a_message_altered_in_the_raw_store_is_flagged_not_hidden(project: App,
     assert any(p.startswith(f"message {pk} ") and "altered" in p for p in result.problems)
     problems = verify_archive(tmp_path / "demo.zip")
     assert any(p.startswith(f"message {pk} ") and "already altered" in p for p in problems)
+
+
+def test_an_edited_file_with_a_recomputed_manifest_fails_the_signature(
+        project: App, tmp_path: Path) -> None:
+    out = tmp_path / "demo.zip"
+    export_project(project, "demo", out, actor="user:test")
+    key = project.settings.secret_key
+    assert verify_archive(out, secret=key) == []
+    with zipfile.ZipFile(out) as zf:
+        manifest = zf.read("MANIFEST.sha256").decode()
+        csv = zf.read("records.csv")
+        signed = json.loads(zf.read("MANIFEST.sig"))
+        head = json.loads(zf.read("archive.json"))["audit"]
+    # The signature names the manifest and the audit chain head at export (the anchor)
+    assert signed["alg"] == "HMAC-SHA256" and signed["audit"] == head and head["seq"] > 0
+    # When a forger edits records.csv and recomputes its manifest line
+    forged = csv.replace("割接时间调整".encode(), "割接取消".encode())
+    fixed = manifest.replace(hashlib.sha256(csv).hexdigest(), hashlib.sha256(forged).hexdigest())
+    rewrite(out, tmp_path / "f.zip", {"records.csv": forged, "MANIFEST.sha256": fixed.encode()})
+    # Then the manifest alone is consistent, but the signature is not
+    assert verify_archive(tmp_path / "f.zip") == []
+    assert verify_archive(tmp_path / "f.zip", secret=key) == [
+        "MANIFEST.sha256: not the manifest that was signed (edited or recomputed after export)"]
+    # Re-signing needs the key: an edited signature, a removed one, another gateway's key fail
+    edited = dict(signed, manifest_sha256=hashlib.sha256(fixed.encode()).hexdigest())
+    rewrite(out, tmp_path / "g.zip", {"records.csv": forged, "MANIFEST.sha256": fixed.encode(),
+                                      "MANIFEST.sig": json.dumps(edited).encode()})
+    assert verify_archive(tmp_path / "g.zip", secret=key) == [
+        "MANIFEST.sig: signature does not match (the signature file was edited)"]
+    with zipfile.ZipFile(out) as zin, zipfile.ZipFile(tmp_path / "h.zip", "w") as zout:
+        for info in zin.infolist():
+            if info.filename != "MANIFEST.sig":
+                zout.writestr(info, zin.read(info.filename))
+    assert "MANIFEST.sig is missing" in verify_archive(tmp_path / "h.zip", secret=key)[0]
+    assert "signed with another key" in verify_archive(out, secret=b"another-key-0123456789")[0]
+
+
+def test_archive_verify_checks_the_signature_unless_told_not_to(
+        project: App, config_dir: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k.startswith("COMMGATE_")}
+    env.update({"COMMGATE_CONFIG": str(config_dir / "gateway.toml"),
+                "COMMGATE_DATA_DIR": str(project.settings.data_dir),
+                "COMMGATE_DATABASE_URL": project.settings.database_url,
+                "COMMGATE_SECRET_KEY": project.settings.secret_key.decode()})
+    out = tmp_path / "demo.zip"
+    export_project(project, "demo", out, actor="user:test")
+    with zipfile.ZipFile(out) as zf:
+        manifest, csv = zf.read("MANIFEST.sha256").decode(), zf.read("records.csv")
+    fixed = manifest.replace(hashlib.sha256(csv).hexdigest(), hashlib.sha256(b"x").hexdigest())
+    rewrite(out, tmp_path / "f.zip", {"records.csv": b"x", "MANIFEST.sha256": fixed.encode()})
+    runner = CliRunner()
+    done = runner.invoke(cli, ["archive", "verify", str(out)], env=env)
+    assert done.exit_code == 0 and "signature, mail hashes" in done.output, done.output
+    done = runner.invoke(cli, ["archive", "verify", str(tmp_path / "f.zip")], env=env)
+    assert done.exit_code == 1 and "not the manifest that was signed" in done.output
+    done = runner.invoke(cli, ["archive", "verify", "--skip-signature", str(tmp_path / "f.zip")],
+                         env=env)
+    assert done.exit_code == 0 and "signature NOT checked" in done.output

@@ -3,6 +3,8 @@ department's interface person through the outbox, once; periodic archives follow
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +37,12 @@ def test_closing_a_project_hands_the_archive_to_quality(app: App, tmp_path: Path
         raw = mail.raw.decode("utf-8", "replace")
         assert "wulei@xdyj.example.com" in raw and "zhangwei@xdyj.example.com" in raw
         assert "application/zip" in raw
+        # The mail carries the audit chain head: an anchor outside the gateway's database
+        body = email.message_from_bytes(mail.raw, policy=email.policy.default)
+        text = next(part.get_content() for part in body.walk()
+                    if part.get_content_type() == "text/plain")
+        assert result.archive is not None and result.archive.audit_hash in text
+        assert f"审计链锚点：seq {result.archive.audit_seq}" in text
         handover = s.scalars(select(Handover)).one()
         assert handover.department == "质量效能部" and handover.archive_id
         assert s.scalars(select(Project)).one().intake_open is False
