@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.audit import record_event
 from gateway.audit_state import record_state
 from gateway.classify_config import CATEGORIES
 from gateway.config import ProjectConfig
@@ -94,13 +93,10 @@ def reclassify(app: App, session: Session, *, project: ProjectConfig, record: Re
         withdrawn = _withdraw(session, record=record, actor=actor, now=now, events=events)
     session.flush()
     index_record(session, record, now=now)
-    record_event(session, project_id=record.project_id, actor=actor,
-                 action="record.reclassified", subject_type="record", subject_id=record.id,
-                 before={f: before[f] for f in diff},
-                 after={**diff, "note": note.strip(), "receipts_opened": opened,
-                        "receipts_withdrawn": withdrawn}, now=now)
     audit.record(session, record.project_id, "record.reclassified", record, actor=actor,
-                 now=now, before=before_state, detail={"note": note.strip()})
+                 now=now, before=before_state,
+                 detail={"before": {f: before[f] for f in diff}, **diff, "note": note.strip(),
+                         "receipts_opened": opened, "receipts_withdrawn": withdrawn})
     if events:
         audit_events(session, events, actor=actor, now=now)
     return Outcome(before, {f: getattr(record, f) for f in FIELDS}, opened, withdrawn)

@@ -21,7 +21,7 @@ from gateway.app import App
 from gateway.audit import entry_hash, event_dict
 from gateway.audit_verify import VerifyReport, verify_project
 from gateway.cli import app as cli
-from gateway.records.threads_command import merge, split
+from gateway.records.edit import merge_by_hand, split_messages
 from gateway.retention import _delete_rows
 from gateway.store.audit_models import AuditEvent, AuditHead
 from gateway.store.db import unit_of_work
@@ -229,12 +229,13 @@ def test_merge_split_and_conclude_are_explained(app: App, clock: Clock) -> None:
     assert keep is not None and absorb is not None and keep != absorb
     now = clock()
     with unit_of_work(app.sessions) as s:  # the PM merges the two records, then splits one off
-        merge(s, project_id=app.project_ids["demo"], keep_record=keep, absorb_record=absorb,
-              actor="user:zhangwei", now=now)
+        merge_by_hand(s, project_id=app.project_ids["demo"], keep_record=keep,
+                      absorb_record=absorb, actor="user:zhangwei", now=now)
     assert verify_project(app, "demo").ok, verify_project(app, "demo").lines()
     with unit_of_work(app.sessions) as s:
-        split(s, project_id=app.project_ids["demo"], message_ids=[mid], actor="user:zhangwei",
-              now=now)
+        split_messages(s, project=app.settings.project("demo"),
+                       project_id=app.project_ids["demo"], message_ids=[mid],
+                       actor="user:zhangwei", now=now, raw=app.raw.get)
     assert verify_project(app, "demo").ok, verify_project(app, "demo").lines()
     env = cli_env(app)
     done = CliRunner().invoke(cli, ["records", "conclude", str(keep), "--text", "按期完成"],
@@ -243,7 +244,7 @@ def test_merge_split_and_conclude_are_explained(app: App, clock: Clock) -> None:
     assert verify_project(app, "demo").ok, verify_project(app, "demo").lines()
     with unit_of_work(app.sessions) as s:
         actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
-    assert {"thread.merged", "thread.merged_away", "thread.split",
+    assert {"thread.merged", "record.merged_away", "thread.split", "record.split",
             "record.concluded"} <= set(actions)
 
 

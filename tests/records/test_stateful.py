@@ -23,6 +23,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import delete, select
 
+from gateway import audit_anchor
 from gateway.app import App
 from gateway.archive.handover import close_project
 from gateway.project_state import reopen
@@ -46,6 +47,8 @@ def _reset(app: App) -> None:
             if table.name != "projects":
                 s.execute(delete(table))
         s.execute(Project.__table__.update().values(intake_open=True))
+    # The chain starts again, so its anchors outside the database must too.
+    audit_anchor.path_of(app.settings).unlink(missing_ok=True)
 
 
 class Records(RuleBasedStateMachine):
