@@ -202,8 +202,7 @@ def _attribution_span(view: _View, index: int) -> int:
         candidate = " ".join(pieces)
         if len(candidate) > rules.MAX_LINE:
             break
-        after = index + extra + 1
-        if _is_attribution(candidate, lambda after=after: _angle_follows(view, after)):
+        if _is_attribution(candidate, _AngleFollows(view, index + extra + 1)):
             return extra + 1
     return 0
 
@@ -223,9 +222,17 @@ def _is_attribution(text: str, angle_follows: Callable[[], bool]) -> bool:
     return text.endswith((":", "：")) and len(text) <= 80 and angle_follows()
 
 
-def _angle_follows(view: _View, index: int) -> bool:
-    following = [i for i in range(index, min(index + 4, len(view))) if view.text[i]][:2]
-    return any(view.angle[i] for i in following)
+class _AngleFollows:
+    """Asked lazily: is one of the next two non-blank lines ``>``-quoted?"""
+
+    def __init__(self, view: _View, index: int) -> None:
+        self.view, self.index = view, index
+
+    def __call__(self) -> bool:
+        view = self.view
+        following = [i for i in range(self.index, min(self.index + 4, len(view)))
+                     if view.text[i]][:2]
+        return any(view.angle[i] for i in following)
 
 
 def _attribution_kind(view: _View, index: int) -> str:
@@ -262,6 +269,7 @@ def _split_text(text: str, sender_name: str) -> ReplyParts:
     view = _View(head)
     cut = find_quote_start(view)
     lead = head[:cut.own_from]
+    inline: list[str]
     if cut.start is None:
         top, inline, quoted = head[cut.own_from:], [], rest
     elif cut.kind == "angle":
