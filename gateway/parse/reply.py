@@ -37,6 +37,7 @@ _MAX_LINES = 20_000        # beyond this the tail is treated as history without 
 _NAME_NOISE = re.compile(r"[\"'<>()]")
 _NOT_A_NAME = re.compile(r"[.:;,。：；，!?]$|[:：]")
 _TAIL = 8                  # weak signature rules look at this many last non-blank lines
+_BLANK_RUNS = re.compile(r"\n{3,}")
 _PUNCTUATION = re.compile(r"[\s\W_]+")
 
 
@@ -96,7 +97,8 @@ def _unglue(line: str) -> list[str]:
 
 
 def _clean(lines: list[str]) -> str:
-    return "\n".join(line.rstrip() for line in lines).strip("\n").strip()
+    text = "\n".join(line.rstrip() for line in lines).strip("\n").strip()
+    return _BLANK_RUNS.sub("\n\n", text)
 
 
 def _stripped(line: str) -> str:
@@ -199,7 +201,8 @@ def _attribution_span(view: _View, index: int) -> int:
             if not piece or len(piece) > 200 or (shape is not None and shape.kind):
                 break  # a wrapped attribution has no blank line or field inside
             pieces.append(piece)
-        candidate = " ".join(pieces)
+        candidate = "".join(piece if not position or pieces[position - 1].endswith(("<", "("))
+                            else " " + piece for position, piece in enumerate(pieces))
         if len(candidate) > rules.MAX_LINE:
             break
         if _is_attribution(candidate, _AngleFollows(view, index + extra + 1)):
@@ -334,8 +337,8 @@ def _weak_signature_start(lines: list[str], content: list[int], sender_name: str
         if len(after) > 6 or any(len(line) > 70 for line in after):
             continue
         text = _stripped(lines[index])
-        if rules.CLOSINGS.match(text):
-            return index
+        if rules.CLOSINGS.match(text) or rules.BARE_ADDRESS.match(text):
+            return index  # a closing, or Foxmail's default signature: the sender's address
         if names and _starts_with_name(text, names) and len(text) <= 60:
             return index
         if len(after) >= 2 and len(text) <= 30 and 2 * _contacts(after) >= len(after) >= 2 \

@@ -16,7 +16,7 @@ MAX_LINE = 500            # longer lines are never a quote header, footer or att
 # "---- 回复的原邮件 ----" / "---- Replied Message ----", Samsung "-------- 原始信息 --------").
 _ORIGINAL_WORDS = (
     r"original message|original|forwarded message|replied message|reply message|"
-    r"原始邮件|原邮件|邮件原文|原始信息|原始郵件|原始訊息|回复的原邮件|回復的原郵件|转发邮件|转发的邮件|"
+    r"原始邮件|原邮件|邮件原件|原始消息|邮件原文|原始信息|原始郵件|原始訊息|回复的原邮件|回復的原郵件|转发邮件|转发的邮件|"
     r"轉寄郵件|message d'origine|message original|message transféré|ursprüngliche nachricht|"
     r"originalnachricht|weitergeleitete nachricht|mensaje original|mensaje reenviado|"
     r"mensagem original|mensagem encaminhada|messaggio originale|messaggio inoltrato|"
@@ -89,9 +89,10 @@ SIGNATURE_STARTS = [re.compile(p, re.I) for p in (
     r"app|手机|手機|设备|iphone|ipad|android)).{0,30}$",
     r"^(?:获取|獲取|下载|取得)\s*(?:适用于\s*\S{1,12}\s*的\s*)?outlook.{0,60}$",
     r"^get outlook for (?:ios|android|mac|windows).{0,60}$",
-    r"^(?:" + _SENT + r")\s+(?:" + _SENT_VIA + r")\s+(?:" + _DEVICE + r")\b.{0,50}$",
+    r"^(?:" + _SENT + r")\s+(?:" + _SENT_VIA + r")\s+(?:" + _DEVICE + r")\b[^,;!?]{0,50}$",
     r"^von meinem .{1,40} gesendet[.!]?$",
-    r"^sent from (?:mail|outlook|yahoo|samsung|my|windows).{0,60}$",
+    r"^sent from (?:mail|outlook|yahoo|samsung|my|windows)[^,;!?]{0,60}$",
+    r"^sent (?:from|with|via) \S{1,30}\s?<https?://[^<>\s]{1,200}>$",  # TypeApp<…>
     r"^\S.{0,24}(?:から送信|에서 보냄|에서 보냈습니다)[。.]?$",
     r"^(?:本邮件|此邮件|本电子邮件|本郵件|此郵件)(?:及其附件)?(?:含有|包含|可能包含|仅供|中的信息).{0,200}$",
     r"^(?:confidentiality (?:notice|note)|disclaimer|免责声明|保密声明)\s*[:：]?.{0,200}$",
@@ -120,6 +121,8 @@ CLOSINGS = re.compile(
     r"cordialement|bien à vous|saludos|atentamente|cordiali saluti|met vriendelijke groet|"
     r"med vänliga hälsningar|med venlig hilsen|pozdrawiam|с уважением|よろしくお願いします|"
     r"よろしくお願いいたします|감사합니다)[\s,.!，。！]*$", re.I)
+
+BARE_ADDRESS = re.compile(r"^<?[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}>?$")
 
 # Signature content lines: contacts a person puts under their name.
 CONTACT = re.compile(
