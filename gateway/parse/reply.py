@@ -37,6 +37,7 @@ _MAX_LINES = 20_000        # beyond this the tail is treated as history without 
 _NAME_NOISE = re.compile(r"[\"'<>()]")
 _NOT_A_NAME = re.compile(r"[.:;,。：；，!?]$|[:：]")
 _TAIL = 8                  # weak signature rules look at this many last non-blank lines
+_SENTENCE_END = (".", "。", "!", "！", "?", "？")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _PUNCTUATION = re.compile(r"[\s\W_]+")
 
@@ -198,8 +199,11 @@ def _attribution_span(view: _View, index: int) -> int:
                 break
             piece = _unquote(view.text[position])
             shape = view.fields[position]
-            if not piece or len(piece) > 200 or (shape is not None and shape.kind):
-                break  # a wrapped attribution has no blank line or field inside
+            if not piece or len(piece) > 200 or (shape is not None and shape.kind) \
+                    or pieces[-1].endswith(_SENTENCE_END) or (
+                        _attribution_alone(view, position)
+                        and not rules.ADDRESS.search(pieces[-1])):
+                break  # a wrapped attribution has no blank line, field or sentence end inside
             pieces.append(piece)
         candidate = "".join(piece if not position or pieces[position - 1].endswith(("<", "("))
                             else " " + piece for position, piece in enumerate(pieces))
@@ -208,6 +212,14 @@ def _attribution_span(view: _View, index: int) -> int:
         if _is_attribution(candidate, _AngleFollows(view, index + extra + 1)):
             return extra + 1
     return 0
+
+
+def _attribution_alone(view: _View, index: int) -> bool:
+    """Is the line at ``index`` an attribution by itself (then it does not continue another)?"""
+    text = _unquote(view.text[index])
+    if len(text) > rules.MAX_LINE or not (rules.OPENING.match(text) or rules.DATE.search(text)):
+        return False  # "lina@x.cn> wrote:" is the end of a wrapped one, not a new one
+    return _is_attribution(text, _AngleFollows(view, index + 1))
 
 
 def _is_attribution(text: str, angle_follows: Callable[[], bool]) -> bool:
@@ -290,6 +302,10 @@ def _split_text(text: str, sender_name: str) -> ReplyParts:
         top = []  # the pointer said where the answer is; the answer is the reply
     own_lines = top + (["", *inline] if top and inline else inline)
     own, signature = _cut_signature(own_lines, sender_name)
+    while own and (not own[-1].strip() or rules.RULE_LINE.match(_stripped(own[-1]))):
+        line = own.pop()  # a rule under the reply (Foxmail's <hr> above its signature)
+        if line.strip():
+            signature = [line, *signature]
     return ReplyParts(own_text=_clean(own), quoted_text=_clean(lead + quoted),
                       signature=_clean(signature))
 
