@@ -92,8 +92,8 @@ def _unglue(line: str) -> list[str]:
     if not end.endswith("-" * rules.GLUED_RULE_MIN):
         return [line]
     core = end.rstrip("-")
-    if not core.strip() or core.endswith(" ") or len(core) > 80:
-        return [line]
+    if len(core) > 80 or not rules.SIGNATURE_START.match(core.strip()):
+        return [line]  # only a client footer is glued so; a diffstat "| 70 +++---" is not
     return [core, end[len(core):]]
 
 
@@ -353,8 +353,8 @@ def _weak_signature_start(lines: list[str], content: list[int], sender_name: str
         if len(after) > 6 or any(len(line) > 70 for line in after):
             continue
         text = _stripped(lines[index])
-        if rules.CLOSINGS.match(text) or rules.BARE_ADDRESS.match(text):
-            return index  # a closing, or Foxmail's default signature: the sender's address
+        if rules.CLOSINGS.match(text) or (not after and rules.BARE_ADDRESS.match(text)):
+            return index  # a closing, or Foxmail's default signature: an address, last
         if names and _starts_with_name(text, names) and len(text) <= 60:
             return index
         if len(after) >= 2 and len(text) <= 30 and 2 * _contacts(after) >= len(after) >= 2 \

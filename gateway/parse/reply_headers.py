@@ -79,8 +79,11 @@ def field_of(text: str) -> Field | None:
     label = found.group(1).strip(" \u3000'’.")
     if not _LABEL_OK.match(label) or len(label.split()) > 3:
         return None
+    value = found.group(2).strip()
+    if " | " in value.rstrip(" |"):
+        return None  # a row of a wider table ("| deflate | 262144 | 466 MiB/s |"), not a field
     key = re.sub(r"[\s\u3000]+", "", label.lower())
-    return Field(label=label, value=found.group(2).strip(" |*;；"), kind=_KIND_OF.get(key, ""))
+    return Field(label=label, value=value.strip(" |*;；"), kind=_KIND_OF.get(key, ""))
 
 
 def inline_header(text: str) -> bool:
@@ -131,11 +134,15 @@ def _is_header(fields: list[Field]) -> bool:
     if len(fields) < 2:
         return False
     kinds = {f.kind for f in fields} - {""}
-    has_date = any(rules.DATE.search(f.value) for f in fields if f.kind in ("date", ""))
+    has_date = any(rules.DATE.search(f.value) and not rules.ADDRESS.search(f.value)
+                   for f in fields if f.kind in ("date", ""))
     if "from" in kinds and (has_date or len(kinds) >= 2):
         return True  # From + Sent/To/Subject: Outlook, QQ, Foxmail in any known language
     if len(kinds & {"from", "date", "to", "subject", "cc"}) >= 3:
         return True  # 至/日期/主题 without a sender line
-    # Unknown language: three short fields, the sender's address among the first two, a date.
-    return (len(fields) >= 3 and fields[0].kind in ("from", "") and has_date
-            and any(rules.ADDRESS.search(f.value) for f in fields[:2]))
+    # Unknown language: three short fields, the sender's address among the first two, and a
+    # value that reads as a date (a patch's "Closes: …/issues/2087" does not).
+    return (len(fields) >= 3 and fields[0].kind in ("from", "")
+            and any(rules.ADDRESS.search(f.value) for f in fields[:2])
+            and any(rules.looks_like_date(f.value) for f in fields
+                    if not rules.ADDRESS.search(f.value)))

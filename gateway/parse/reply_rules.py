@@ -63,8 +63,27 @@ ADDRESS_COLON_END = re.compile(r"(?:<[^<>\s]{1,200}@[^<>\s]{1,200}>|@[\w-]+(?:\.
                                r"[)\]]?\s*[:：]$")
 
 ADDRESS = re.compile(r"[\w.+'-]@[\w-]+\.[\w.-]|<[^<>\s]{0,200}@|\[mailto:", re.I)
-DATE = re.compile(r"(?:19|20)\d\d|\b\d{1,2}[:：]\d\d\b|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|"
-                  r"\d{1,2}\s*月\s*\d{1,2}\s*日")
+# A year or a time of day, not digits inside an address ("midwinter1993@…") or a number.
+DATE = re.compile(r"(?<![A-Za-z0-9])(?:19|20)\d\d(?![0-9])|(?<![0-9])\d{1,2}[:：]\d\d(?![0-9])|"
+                  r"(?<![0-9])\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?![0-9])|\d{1,2}\s*月\s*\d{1,2}\s*日")
+
+# A header's date value carries two of: a year, a time, a day-month pair, a month or weekday name.
+_DATE_PARTS = [re.compile(p, re.I) for p in (
+    r"(?<![A-Za-z0-9./-])(?:19|20)\d\d(?![0-9])",
+    r"(?<![0-9.])(?:[01]?\d|2[0-3])[:：]\d\d(?![0-9])",
+    r"(?<![0-9.])(?:0?[1-9]|[12]\d|3[01])\s?[-/.]\s?(?:0?[1-9]|1[0-2])(?![0-9])|"
+    r"(?<![0-9.])(?:0?[1-9]|1[0-2])\s?[-/.]\s?(?:0?[1-9]|[12]\d|3[01])(?![0-9])|"
+    r"\d{1,2}\s*月\s*\d{1,2}\s*日",
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s|"
+    r"\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|星期|周[一二三四五六日天]|週[一二三四五六日]|"
+    r"[月火水木金土日]曜|[월화수목금토일]요일|\([월화수목금토일]\)",
+)]
+
+
+def looks_like_date(value: str) -> bool:
+    """Does a header value read as a date ("2026年11月24日 10:00", "Tue, Nov 24, 2026")?"""
+    return sum(1 for part in _DATE_PARTS if part.search(value)) >= 2
+
 
 # Zoho Mail: "---- On Fri, 20 Nov 2026 … <zw@x.cn> wrote ----", "---- 在 … 撰写 ----".
 ZOHO_FRAME = re.compile(r"^-{2,}\s*|\s*-{2,}$")
