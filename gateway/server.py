@@ -155,6 +155,8 @@ class Server:
             self.writer.close(timeout=drain_timeout)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=drain_timeout)
+        if not self.thread.is_alive() and not self.loop.is_closed():
+            self.loop.close()  # its selector and self-pipe: a stopped loop still holds them
         log.info("stopped")
 
 
