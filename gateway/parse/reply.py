@@ -114,6 +114,8 @@ class _View:
         self.text = [_stripped(line) for line in lines]
         self.angle = [line.lstrip().startswith(">") for line in lines]
         self.fields = [headers.field_of(text) for text in self.text]
+        self.bare = [_unquote(text) for text in self.text]
+        self.may_end = [_may_end_attribution(text) for text in self.bare]
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -186,9 +188,12 @@ def _unquote(text: str) -> str:
 
 def _attribution_span(view: _View, index: int) -> int:
     """How many lines the attribution starting at ``index`` covers (0: none)."""
-    first = _unquote(view.text[index])
+    first = view.bare[index]
     if not first or len(first) > rules.MAX_LINE:
         return 0
+    ends = _possible_ends(view, index)
+    if not ends:
+        return 0  # the common case, decided without a regex over the line
     wraps = bool(rules.OPENING.match(first) or rules.OPENING_CJK.match(first)
                  or rules.DATE.search(first) or rules.ADDRESS.search(first))
     pieces = [first]
@@ -197,7 +202,7 @@ def _attribution_span(view: _View, index: int) -> int:
             position = index + extra
             if position >= len(view) or not wraps:
                 break
-            piece = _unquote(view.text[position])
+            piece = view.bare[position]
             shape = view.fields[position]
             if not piece or len(piece) > 200 or (shape is not None and shape.kind) \
                     or pieces[-1].endswith(_SENTENCE_END) or (
@@ -209,14 +214,34 @@ def _attribution_span(view: _View, index: int) -> int:
                             else " " + piece for position, piece in enumerate(pieces))
         if len(candidate) > rules.MAX_LINE:
             break
-        if _is_attribution(candidate, _AngleFollows(view, index + extra + 1)):
+        if extra in ends and _is_attribution(candidate, _AngleFollows(view, index + extra + 1)):
             return extra + 1
     return 0
 
 
+def _possible_ends(view: _View, index: int) -> set[int]:
+    """Which of the lines ``index``, ``index + 1``, ``index + 2`` could end an attribution."""
+    ends: set[int] = set()
+    for extra in (0, 1, 2):
+        position = index + extra
+        if position >= len(view) or not view.text[position]:
+            break
+        if view.may_end[position]:
+            ends.add(extra)
+    return ends
+
+
+def _may_end_attribution(piece: str) -> bool:
+    """Cheap test first: a colon, an address bracket, Zoho's dashes or a "wrote" verb at the end."""
+    tail = piece.rstrip("- ")
+    if not tail:
+        return False
+    return tail[-1] in ":：>)" or rules.ends_with_wrote(tail[-24:])
+
+
 def _attribution_alone(view: _View, index: int) -> bool:
     """Is the line at ``index`` an attribution by itself (then it does not continue another)?"""
-    text = _unquote(view.text[index])
+    text = view.bare[index]
     if len(text) > rules.MAX_LINE or not (rules.OPENING.match(text) or rules.DATE.search(text)):
         return False  # "lina@x.cn> wrote:" is the end of a wrapped one, not a new one
     return _is_attribution(text, _AngleFollows(view, index + 1))
@@ -228,7 +253,7 @@ def _is_attribution(text: str, angle_follows: Callable[[], bool]) -> bool:
         return False
     if rules.ADDRESS_COLON_END.search(text) and rules.DATE.search(text):
         return True  # Gmail ja/ru/zh: "2026年11月20日(金) 10:00 Zhang Wei <zw@x.cn>:"
-    if not rules.WROTE_END.search(text):
+    if not rules.ends_with_wrote(text[-24:]):
         return False
     if rules.OPENING.match(text) or rules.OPENING_CJK.match(text) or rules.DATE.search(text) \
             or rules.ADDRESS.search(text):

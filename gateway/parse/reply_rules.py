@@ -42,14 +42,21 @@ LONE_ORIGINAL = re.compile(r"^[-=_~\s]*(?:" + _ORIGINAL_WORDS + r")[-=_~\s:：]*
 RULE_LINE = re.compile(r"^(?:_{8,}|-{8,}|={8,}|—{4,}|─{4,})$")
 
 # "Wrote" verbs ending an attribution, in the languages mail clients ship. Both "napisał(a)" and
-# "написал(а)" are how Gmail/Thunderbird write the gender-neutral forms.
-_WROTE = (
-    r"wrote|writes|has written|a écrit|a ecrit|schrieb|schreef|escribió|escribio|"
-    r"escreveu|scrisse|ha scritto|napisał\(a\)|napisała|napisał|napisal|napsal\(a\)|napsala|"
-    r"napsal|napísal|написал\(а\)|написала|написал|пишет|пише|написав|skrev|kirjoitti|"
-    r"írta|yazdı|şunu yazdı|a scris|έγραψε|rašė|rakstīja|kirjutas|je napisao|je napisal|"
-    r"写道|寫道|撰写|撰寫|来信|來信|書きました|が書きました|のメール|님이 작성|작성|viết|menulis")
-WROTE_END = re.compile(r"(?:" + _WROTE + r")\s*[:：]?$", re.I)
+# "написал(а)" are how Gmail/Thunderbird write the gender-neutral forms. Plain strings: checked
+# with one ``str.endswith`` per line, the hottest test of reply splitting.
+WROTE_VERBS = (
+    "wrote", "writes", "has written", "a écrit", "a ecrit", "schrieb", "schreef", "escribió",
+    "escribio", "escreveu", "scrisse", "ha scritto", "napisał(a)", "napisała", "napisał",
+    "napisal", "napsal(a)", "napsala", "napsal", "napísal", "написал(а)", "написала", "написал",
+    "пишет", "пише", "написав", "skrev", "kirjoitti", "írta", "yazdı", "a scris", "έγραψε",
+    "rašė", "rakstīja", "kirjutas", "je napisao", "je napisal", "写道", "寫道", "撰写", "撰寫",
+    "来信", "來信", "書きました", "のメール", "작성", "viết", "menulis")
+
+
+def ends_with_wrote(text: str) -> bool:
+    """Does ``text`` end with a "wrote" verb, a colon after it allowed?"""
+    return text.rstrip(" :：").lower().endswith(WROTE_VERBS)
+
 
 # Words an attribution opens with: "On …", "Le …", "Am …", "El …", "Em …", "Il giorno …",
 # "Op …", "Den …", "På …", "W dniu …", "Dne …", "在 …", "于 …".
