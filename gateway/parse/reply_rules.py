@@ -53,6 +53,11 @@ WROTE_VERBS = (
     "来信", "來信", "書きました", "のメール", "작성", "viết", "menulis")
 
 
+# The verb inside: "Am 24.11.26 um 10:00 schrieb Li Na:", "Op … schreef X:", "Den … skrev X:".
+VERB_INSIDE = re.compile(r"(?<!\w)(?:wrote|schrieb|schreef|skrev|napsal|napisał|napisal|написал|"
+                         r"пишет|kirjoitti|escribió|escreveu|scrisse)(?!\w)", re.I)
+
+
 def ends_with_wrote(text: str) -> bool:
     """Does ``text`` end with a "wrote" verb, a colon after it allowed?"""
     return text.rstrip(" :：").lower().endswith(WROTE_VERBS)
@@ -115,6 +120,15 @@ SIGNATURE_STARTS = [re.compile(p, re.I) for p in (
     r"app|手机|手機|设备|iphone|ipad|android)).{0,30}$",
     r"^(?:获取|獲取|下载|取得)\s*(?:适用于\s*\S{1,12}\s*的\s*)?outlook.{0,60}$",
     r"^get outlook for (?:ios|android|mac|windows).{0,60}$",
+    # Outlook mobile's footer in other languages: "Obtenir Outlook pour Android",
+    # "Outlook für Android herunterladen", "iOS 版 Outlook を入手", "获取 iOS 版 Outlook"…
+    r"^(?:obtenir|télécharger|obtener|descargar|obter o|obter|baixar o|scarica|ottieni|"
+    r"получить|скачать|holen sie sich|pobierz|hämta|hent|download)\s+outlook\s+\S{1,6}\s+"
+    r"(?:ios|android).{0,60}$",
+    r"^outlook\s+(?:für|voor|för|for|na|pro)\s+(?:ios|android)\s+(?:herunterladen|downloaden|"
+    r"hämta|hent|downloade|pobierz|stáhnout).{0,60}$",
+    r"^(?:获取|獲取|取得|下载)?\s*(?:ios|android)\s*版\s*(?:的\s*)?outlook(?:\s*を入手)?.{0,60}$",
+    r"^(?:发送自|從|从)\s*windows\s*\d{0,2}\s*版?\s*(?:邮件|郵件|mail).{0,12}$",
     r"^(?:" + _SENT + r")\s+(?:" + _SENT_VIA + r")\s+(?:" + _DEVICE + r")\b[^,;!?]{0,50}$",
     r"^von meinem .{1,40} gesendet[.!]?$",
     r"^sent from (?:mail|outlook|yahoo|samsung|my|windows)[^,;!?]{0,60}$",
