@@ -254,9 +254,11 @@ def _is_attribution(text: str, angle_follows: Callable[[], bool]) -> bool:
     if rules.ADDRESS_COLON_END.search(text) and rules.DATE.search(text):
         return True  # Gmail ja/ru/zh: "2026年11月20日(金) 10:00 Zhang Wei <zw@x.cn>:"
     if not rules.ends_with_wrote(text[-24:]):
-        # "Am 24.11.26 um 10:00 schrieb Li Na:": an opening, a date, the verb, a colon
-        return bool(text.endswith((":", "：")) and rules.OPENING.match(text)
-                    and rules.DATE.search(text) and rules.VERB_INSIDE.search(text))
+        # "Am 24.11.26 um 10:00 schrieb Li Na:", "Li Na <x@y> kirjoitti 24.11.2026 kello 10.00:":
+        # the verb inside, a date, an opening word or an address, and a colon
+        return bool(text.endswith((":", "：")) and rules.DATE.search(text)
+                    and (rules.OPENING.match(text) or rules.ADDRESS.search(text))
+                    and rules.VERB_INSIDE.search(text))
     if rules.OPENING.match(text) or rules.OPENING_CJK.match(text) or rules.DATE.search(text) \
             or rules.ADDRESS.search(text):
         return True

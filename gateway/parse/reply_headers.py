@@ -38,7 +38,7 @@ _KINDS: dict[str, frozenset[str]] = {
         "päivämäärä", "送信日時", "日付", "日時", "보낸날짜", "날짜", "发送时间", "發送時間",
         "寄件日期", "日期", "时间", "時間", "发送日期", "發送日期", "送信日", "tarih", "gönderildi",
         "dátum", "elküldve", "odesláno", "надіслано", "senttime", "inviato", "inviata",
-        "发信时间", "sentat", "verstuurd"}),
+        "发信时间", "发件时间", "发件日期", "sentat", "verstuurd", "sendtime"}),
     "to": frozenset({
         "to", "à", "an", "a", "till", "til", "aan", "do", "кому", "para", "vastaanottaja",
         "címzett", "kime", "komu", "宛先", "받는사람", "수신", "收件人", "收件者", "至",

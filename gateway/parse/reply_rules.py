@@ -25,7 +25,8 @@ _ORIGINAL_WORDS = (
     r"opprinnelig melding|videresendt melding|alkuperäinen viesti|välitetty viesti|"
     r"wiadomość oryginalna|oryginalna wiadomość|przekazana wiadomość|původní zpráva|"
     r"исходное сообщение|оригинальное сообщение|пересланное сообщение|元のメッセージ|"
-    r"転送されたメッセージ|원본 메시지|원래 메시지|전달된 메시지|orijinal mesaj|eredeti üzenet")
+    r"転送されたメッセージ|원본 메시지|원본 메일|원래 메시지|전달된 메시지|orijinal mesaj|"
+    r"eredeti üzenet")
 
 SEPARATORS = [re.compile(p, re.I) for p in (
     r"^[-=~_*]{2,}\s*(?:" + _ORIGINAL_WORDS + r")\s*[-=~_*]{2,}$",
@@ -50,12 +51,15 @@ WROTE_VERBS = (
     "napisal", "napsal(a)", "napsala", "napsal", "napísal", "написал(а)", "написала", "написал",
     "пишет", "пише", "написав", "skrev", "kirjoitti", "írta", "yazdı", "a scris", "έγραψε",
     "rašė", "rakstīja", "kirjutas", "je napisao", "je napisal", "写道", "寫道", "撰写", "撰寫",
-    "来信", "來信", "書きました", "のメール", "작성", "viết", "menulis")
+    "来信", "來信", "書きました", "のメール", "작성", "쓴 글", "viết", "menulis", "geschreven",
+    "het volgende geschreven", "folgendes geschrieben", "geschrieben", "pisze", "napisala",
+    "kirjoitti", "skrev følgende", "escribio")
 
 
 # The verb inside: "Am 24.11.26 um 10:00 schrieb Li Na:", "Op … schreef X:", "Den … skrev X:".
-VERB_INSIDE = re.compile(r"(?<!\w)(?:wrote|schrieb|schreef|skrev|napsal|napisał|napisal|написал|"
-                         r"пишет|kirjoitti|escribió|escreveu|scrisse)(?!\w)", re.I)
+VERB_INSIDE = re.compile(r"(?<!\w)(?:wrote|schrieb|schreef|skrev|napsal|napisał|napisal|napisana|"
+                         r"написал|пишет|kirjoitti|escribió|escreveu|scrisse|yazdı|írta|"
+                         r"geschreven|geschrieben)(?!\w)|写道|寫道", re.I)
 
 
 def ends_with_wrote(text: str) -> bool:
@@ -107,8 +111,9 @@ _SENT = (r"sent|envoyé|enviado|enviada|inviato|gesendet|verzonden|verstuurd|ski
 _SENT_VIA = (r"from|with|using|via|de|depuis|desde|do|dal|da|von|vanaf|van|met|från|fra|z|с|со|"
              r"з|den|par")
 _DEVICE = (r"my|mon|ma|mi|meu|minha|mijn|min|mitt|mein|meinem|mio|mia|mojego|mojej|moego|моего|"
-           r"мого|iphone|ipad|android|samsung|galaxy|huawei|xiaomi|honor|oppo|vivo|blackberry|"
-           r"outlook|mail|yahoo|gmail|proton|protonmail|aol|windows|zoho|\S{1,20} (?:mail|app)")
+           r"мого|iphone|iphonu|iphone'a|iphona|ipad|android|samsung|galaxy|huawei|xiaomi|honor|"
+           r"oppo|vivo|blackberry|outlook|mail|yahoo|gmail|proton|protonmail|aol|windows|zoho|"
+           r"dingtalk|lark|feishu|wecom|\S{1,20} (?:mail|app)")
 SIGNATURE_STARTS = [re.compile(p, re.I) for p in (
     r"^--\s?$",
     r"^[—–]{1,2}\s?$",
@@ -131,6 +136,8 @@ SIGNATURE_STARTS = [re.compile(p, re.I) for p in (
     r"^(?:发送自|從|从)\s*windows\s*\d{0,2}\s*版?\s*(?:邮件|郵件|mail).{0,12}$",
     r"^(?:" + _SENT + r")\s+(?:" + _SENT_VIA + r")\s+(?:" + _DEVICE + r")\b[^,;!?]{0,50}$",
     r"^von meinem .{1,40} gesendet[.!]?$",
+    r"^lähetetty \S{1,20}(?:sta|stä)\b.{0,30}$|^trimis de pe .{1,40}$",
+    r"^.{1,30}-?(?:ról|ről) küldve$|^\S{1,20}(?:'umdan|'imden|'ımdan|'den|'dan) gönderildi$",
     r"^sent from (?:mail|outlook|yahoo|samsung|my|windows)[^,;!?]{0,60}$",
     r"^sent (?:from|with|via) \S{1,30}\s?<https?://[^<>\s]{1,200}>$",  # TypeApp<…>
     r"^\S.{0,24}(?:から送信|에서 보냄|에서 보냈습니다)[。.]?$",
@@ -182,7 +189,12 @@ POINTERS = [re.compile(p, re.I) for p in (
     r"(?:inline|in-line|in line|below|interleaved|in the text|in (?:red|blue))",
     r"(?:see|answers?|comments?)\s+(?:inline|below)",
     r"(?:siehe|antworten|kommentare)\s+(?:unten|im text|inline)|voir (?:ci-dessous|mes réponses)|"
-    r"réponses? (?:ci-dessous|dans le texte)|ver (?:abajo|respuestas)|vedi sotto",
+    r"réponses? (?:ci-dessous|dans le texte)|ver (?:abajo|respuestas)|vedi sotto|risposte sotto|"
+    r"zie (?:hieronder|onder)|antwoorden hieronder|se (?:nedan|nedenfor|under)|svar nedan|"
+    r"odpowiedzi poniżej|(?:patrz|zobacz) poniżej|см\.? ниже|ответы ниже|"
+    r"(?:以下|下記)(?:の通り|に)?(?:回答|返信|コメント)(?:いたします|致します|します)?|"
+    r"インラインで(?:回答|返信)(?:いたします|致します|します)?|"
+    r"아래(?:에)? (?:참조|답변)",
 )]
 POINTER = any_of(POINTERS)
 GREETING = re.compile(
