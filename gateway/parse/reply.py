@@ -55,6 +55,10 @@ def split_reply(text: str, html: str | None = None, *, sender_name: str = "") ->
         inline = _inline_from_html(html, sender_name)
         if inline is not None:
             return inline
+        marked = marked_answers(html_quoted.split("\n"))
+        if marked:
+            return ReplyParts(own_text="\n".join(marked), quoted_text=_join(parts.own_text,
+                              html_quoted), signature=_join(parts.signature, html_signature))
     return ReplyParts(
         own_text=parts.own_text,
         quoted_text=_join(parts.quoted_text, html_quoted),
@@ -327,6 +331,8 @@ def _split_text(text: str, sender_name: str) -> ReplyParts:
             angle = _first_angle(view, cut.start)
             if angle is not None:
                 inline, _ = _interleaved(view, angle)
+            else:  # Outlook's "mark my comments with [Liu Yang]" inside an unquoted original
+                inline = marked_answers(head[cut.start:])
     if inline and any(line.strip() for line in inline) and is_pointer_only(_clean(top)):
         top = []  # the pointer said where the answer is; the answer is the reply
     own_lines = top + (["", *inline] if top and inline else inline)
@@ -337,6 +343,16 @@ def _split_text(text: str, sender_name: str) -> ReplyParts:
             signature = [line, *signature]
     return ReplyParts(own_text=_clean(own), quoted_text=_clean(lead + quoted),
                       signature=_clean(signature))
+
+
+def marked_answers(lines: list[str]) -> list[str]:
+    """Answers marked inside an unquoted original: "[Liu Yang] 可以", "【刘洋】可以", "答：可以"."""
+    found = []
+    for line in lines[:_MAX_LINES]:
+        marked = rules.ANSWER_MARK.match(line.strip())
+        if marked and marked.group(1).strip():
+            found.append(marked.group(1).strip())
+    return found
 
 
 def is_pointer_only(text: str) -> bool:

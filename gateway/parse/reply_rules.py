@@ -199,3 +199,8 @@ POINTERS = [re.compile(p, re.I) for p in (
 POINTER = any_of(POINTERS)
 GREETING = re.compile(
     r"^\S.{0,24}[,，:：]$|^(?:hi|hello|dear|hallo|bonjour|您好|你好|各位)\b.{0,30}$", re.I)
+
+# An answer marked inside the original by Outlook ("Mark my comments with: [Liu Yang]") or by
+# hand ("【刘洋】", "答：", "回复：", "A:"): counted only under a pointer such as "见下文".
+ANSWER_MARK = re.compile(r"^(?:\[[^\[\]]{1,24}\]|【[^【】]{1,24}】|"
+                         r"(?:答|回复|回覆|回答|答复|A)\s*[:：])\s*(.{1,400})$")

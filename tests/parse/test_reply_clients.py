@@ -111,3 +111,17 @@ def test_hostile_bodies_are_split_in_linear_time(hostile: str) -> None:
     start = time.perf_counter()
     split_reply(hostile)
     assert time.perf_counter() - start < 3.0
+
+
+def test_outlook_marked_comments_inside_an_unquoted_original_answer_a_pointer() -> None:
+    # Outlook's "mark my comments with [刘洋]": the original is not ">"-quoted
+    body = ("答复见下文。\n\n发件人: 李娜 <lina@x.cn>\n发送时间: 2026年11月24日 10:00\n"
+            "收件人: 刘洋\n主题: 巡检\n\n1. 今晚能完成吗？\n[刘洋] 可以。\n2. 需要停机吗？\n"
+            "[刘洋] 不需要。\n")
+    assert split_reply(body).own_text == "可以。\n不需要。"
+    html = ('<div>请见下方红字</div><div id="divRplyFwdMsg"><b>发件人:</b> 李娜<br>'
+            '<b>发送时间:</b> 2026年11月24日 10:00</div><div>1. 今晚能完成吗？</div>'
+            '<div style="color:red">【刘洋】可以</div>')
+    assert split_reply("", html).own_text == "可以"
+    # Without a pointer the same marks are old history, not this reply
+    assert split_reply(body.replace("答复见下文。", "收到。")).own_text == "收到。"
