@@ -97,7 +97,7 @@ def _break(out: list[str], blank: bool = False) -> None:
 def _enter(tag: Tag, out: list[str], marker: Marker | None) -> None:
     mark = marker(tag) if marker else None
     if tag.name in _BLOCK or mark:
-        _break(out, blank=tag.name in _PARAGRAPH)
+        _break(out, blank=_is_paragraph(tag))
     if mark:
         out.append(mark)
     if tag.name == "br":
@@ -116,7 +116,17 @@ def _leave(tag: Tag, out: list[str]) -> None:
         if href not in tag.get_text():
             out.append(f" <{href}>")
     if tag.name in _BLOCK:
-        _break(out, blank=tag.name in _PARAGRAPH)
+        _break(out, blank=_is_paragraph(tag))
+
+
+def _is_paragraph(tag: Tag) -> bool:
+    """Outlook/Word write every line as ``<p class="MsoNormal">`` with no margin: a line, not a
+    paragraph."""
+    if tag.name != "p":
+        return tag.name in _PARAGRAPH
+    classes = tag.get("class")
+    names = classes if isinstance(classes, list) else str(classes or "").split()
+    return not any(str(name).lower() == "msonormal" for name in names)
 
 
 def _bullet(tag: Tag) -> str:
