@@ -102,8 +102,8 @@ def block_at(texts: list[str], index: int, shapes: list[Field | None]) -> int:
     """Index after the header block starting at ``texts[index]``, or 0 when there is none.
 
     ``texts`` are stripped lines and ``shapes`` their :func:`field_of`. A block is two or more
-    field lines with at most one blank line between neighbours; a line with an address right
-    after a To/Cc field continues it.
+    field lines with at most one blank line between neighbours; a line right after a known label
+    with no value is its value, and a line with an address after a To/Cc field continues it.
     """
     fields: list[Field] = []
     end = index
@@ -117,6 +117,11 @@ def block_at(texts: list[str], index: int, shapes: list[Field | None]) -> int:
             continue
         field = shapes[position]
         if field is None:
+            if fields and not blanks and fields[-1].kind and not fields[-1].value:
+                # "<div><b>发件人:</b></div><div>李娜</div>": the value on the label's next line
+                fields[-1] = Field(fields[-1].label, text, fields[-1].kind)
+                end = position + 1
+                continue
             if fields and fields[-1].kind in ("to", "cc") and rules.ADDRESS.search(text) \
                     and not blanks:
                 end = position + 1
