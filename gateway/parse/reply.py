@@ -32,11 +32,9 @@ from gateway.parse import reply_headers as headers
 from gateway.parse import reply_rules as rules
 from gateway.parse.model import ReplyParts
 from gateway.parse.reply_html import html_angle_text, html_reply_text
+from gateway.parse.reply_signature import cut_signature, stripped
 
 _MAX_LINES = 20_000        # beyond this the tail is treated as history without inspection
-_NAME_NOISE = re.compile(r"[\"'<>()]")
-_NOT_A_NAME = re.compile(r"[.:;,。：；，!?]$|[:：]")
-_TAIL = 8                  # weak signature rules look at this many last non-blank lines
 _SENTENCE_END = (".", "。", "!", "！", "?", "？")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _PUNCTUATION = re.compile(r"[\s\W_]+")
@@ -106,16 +104,12 @@ def _clean(lines: list[str]) -> str:
     return _BLANK_RUNS.sub("\n\n", text)
 
 
-def _stripped(line: str) -> str:
-    return line.strip().strip("*").strip()
-
-
 class _View:
     """The lines of a body with their stripped forms and field shapes computed once."""
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
-        self.text = [_stripped(line) for line in lines]
+        self.text = [stripped(line) for line in lines]
         self.angle = [line.lstrip().startswith(">") for line in lines]
         self.fields = [headers.field_of(text) for text in self.text]
         self.bare = [_unquote(text) for text in self.text]
@@ -336,8 +330,8 @@ def _split_text(text: str, sender_name: str) -> ReplyParts:
     if inline and any(line.strip() for line in inline) and is_pointer_only(_clean(top)):
         top = []  # the pointer said where the answer is; the answer is the reply
     own_lines = top + (["", *inline] if top and inline else inline)
-    own, signature = _cut_signature(own_lines, sender_name)
-    while own and (not own[-1].strip() or rules.RULE_LINE.match(_stripped(own[-1]))):
+    own, signature = cut_signature(own_lines, sender_name)
+    while own and (not own[-1].strip() or rules.RULE_LINE.match(stripped(own[-1]))):
         line = own.pop()  # a rule under the reply (Foxmail's <hr> above its signature)
         if line.strip():
             signature = [line, *signature]
@@ -371,53 +365,3 @@ def is_pointer_only(text: str) -> bool:
         elif not rules.GREETING.match(line):
             return False
     return pointed
-
-
-def _cut_signature(lines: list[str], sender_name: str) -> tuple[list[str], list[str]]:
-    content = [i for i, line in enumerate(lines) if line.strip()]
-    if not content:
-        return lines, []
-    for index in content:
-        text = _stripped(lines[index]) or lines[index].strip()
-        if len(text) <= rules.MAX_LINE and rules.SIGNATURE_START.match(text):
-            return lines[:index], lines[index:]
-    weak = _weak_signature_start(lines, content, sender_name)
-    if weak is not None:
-        return lines[:weak], lines[weak:]
-    return lines, []
-
-
-def _weak_signature_start(lines: list[str], content: list[int], sender_name: str) -> int | None:
-    """Closing line, sender's name or a contact block near the end; never the first line."""
-    tail = content[-_TAIL:]
-    names = _name_tokens(sender_name)
-    for position, index in enumerate(tail):
-        if index == content[0]:
-            continue
-        after = [lines[i].strip() for i in tail[position + 1:]]
-        if len(after) > 6 or any(len(line) > 70 for line in after):
-            continue
-        text = _stripped(lines[index])
-        if rules.CLOSINGS.match(text) or (not after and rules.BARE_ADDRESS.match(text)):
-            return index  # a closing, or Foxmail's default signature: an address, last
-        if names and _starts_with_name(text, names) and len(text) <= 60:
-            return index
-        if len(after) >= 2 and len(text) <= 30 and 2 * _contacts(after) >= len(after) >= 2 \
-                and _contacts(after) >= 2 and not _NOT_A_NAME.search(text) \
-                and not rules.CONTACT.search(text):
-            return index
-    return None
-
-
-def _contacts(lines: list[str]) -> int:
-    return sum(1 for line in lines if rules.CONTACT.search(line))
-
-
-def _name_tokens(sender_name: str) -> list[str]:
-    name = _NAME_NOISE.sub(" ", sender_name).strip()
-    return [token for token in [name, *name.split()] if len(token) >= 2]
-
-
-def _starts_with_name(text: str, names: list[str]) -> bool:
-    lowered = text.lower()
-    return any(lowered == n.lower() or lowered.startswith(n.lower() + " ") for n in names)
