@@ -16,7 +16,7 @@ MAX_LINE = 500            # longer lines are never a quote header, footer or att
 # "---- 回复的原邮件 ----" / "---- Replied Message ----", Samsung "-------- 原始信息 --------").
 _ORIGINAL_WORDS = (
     r"original message|original|forwarded message|replied message|reply message|"
-    r"原始邮件|原邮件|邮件原件|原始消息|邮件原文|原始信息|原始郵件|原始訊息|回复的原邮件|回復的原郵件|转发邮件|转发的邮件|"
+    r"原始邮件|原邮件|邮件原件|原始消息|邮件原文|原文|原信|原邮件信息|原始信息|原始郵件|原始訊息|回复的原邮件|回復的原郵件|转发邮件|转发的邮件|"
     r"轉寄郵件|message d'origine|message original|message transféré|ursprüngliche nachricht|"
     r"originalnachricht|weitergeleitete nachricht|mensaje original|mensaje reenviado|"
     r"mensagem original|mensagem encaminhada|messaggio originale|messaggio inoltrato|"
