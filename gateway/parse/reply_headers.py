@@ -132,7 +132,8 @@ def block_at(texts: list[str], index: int, shapes: list[Field | None]) -> int:
         blanks = 0
         fields.append(field)
         end = position + 1
-    if fields and not fields[0].kind and any(f.kind for f in fields):
+    if fields and not fields[0].kind and any(f.kind for f in fields) \
+            and not rules.ADDRESS.search(fields[0].value):
         return 0  # "注意：…" above a known header is own text; the block starts at the known label
     return end if _is_header(fields) else 0
 
