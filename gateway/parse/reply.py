@@ -155,7 +155,7 @@ def _is_hard_start(view: _View, index: int) -> bool:
     text = view.text[index]
     if len(text) > rules.MAX_LINE:
         return False
-    if text[:1] in "-_=~—─" and rules.SEPARATOR.match(text):
+    if text[:1] in rules.SEPARATOR_FIRST and rules.SEPARATOR.match(text):
         return True
     if rules.RULE_LINE.match(text) or rules.LONE_ORIGINAL.match(text):
         return _header_follows(view, index + 1)

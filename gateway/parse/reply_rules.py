@@ -154,6 +154,7 @@ def any_of(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
 
 
 SEPARATOR = any_of(SEPARATORS)
+SEPARATOR_FIRST = frozenset("-=~_*—─Bb开以転")   # first characters of the separators above
 SIGNATURE_START = any_of(SIGNATURE_STARTS)
 
 # A footer glued to the rule after it, as DingTalk/Alimail write it in plain text:

@@ -125,3 +125,17 @@ def test_outlook_marked_comments_inside_an_unquoted_original_answer_a_pointer() 
     assert split_reply("", html).own_text == "可以"
     # Without a pointer the same marks are old history, not this reply
     assert split_reply(body.replace("答复见下文。", "收到。")).own_text == "收到。"
+
+
+@pytest.mark.parametrize("separator", [
+    "-----Original Message-----", "-----邮件原件-----", "-----原始邮件-----",
+    "------------------ 原始邮件 ------------------", "---- 回复的原邮件 ----",
+    "---- Replied Message ----", "-------- 原始信息 --------", "----- 原文 -----",
+    "-----Ursprüngliche Nachricht-----", "-----Message d'origine-----",
+    "-----Mensaje original-----", "-----Исходное сообщение-----", "----- 원본 메일 -----",
+    "---------- Forwarded message ---------", "Begin forwarded message:", "开始转发的邮件：",
+])
+def test_a_separator_line_alone_starts_the_history(separator: str) -> None:
+    parts = split_reply(f"收到。\n\n{separator}\n旧内容 old text\n")
+    assert parts.own_text == "收到。"
+    assert parts.quoted_text.startswith(separator.split()[0][:3])
