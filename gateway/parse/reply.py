@@ -146,7 +146,10 @@ def find_quote_start(view: _View) -> Cut:
                 own_from = index + span  # the client wrote the attribution above the reply
                 first = False
                 continue
-            return Cut(own_from, index, kind)
+            if kind == "angle" or any(rules.ADDRESS.search(view.text[i])
+                                      for i in range(index, index + span)):
+                return Cut(own_from, index, kind)
+            # "…, as Zhang Wei wrote:" mid-text with no ">" below and no address: a sentence
         first = False
     return Cut(own_from, None)
 

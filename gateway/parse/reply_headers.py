@@ -144,7 +144,8 @@ def _is_header(fields: list[Field]) -> bool:
     kinds = {f.kind for f in fields} - {""}
     has_date = any(rules.DATE.search(f.value) and not rules.ADDRESS.search(f.value)
                    for f in fields if f.kind in ("date", ""))
-    if "from" in kinds and (has_date or len(kinds) >= 2):
+    has_address = any(rules.ADDRESS.search(f.value) for f in fields)
+    if "from" in kinds and (has_date or len(kinds) >= 3 or (len(kinds) >= 2 and has_address)):
         return True  # From + Sent/To/Subject: Outlook, QQ, Foxmail in any known language
     if len(kinds & {"from", "date", "to", "subject", "cc"}) >= 3:
         return True  # 至/日期/主题 without a sender line

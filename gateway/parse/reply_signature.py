@@ -16,6 +16,11 @@ from gateway.parse import reply_rules as rules
 _NAME_NOISE = re.compile(r"[\"'<>()]")
 _NOT_A_NAME = re.compile(r"[.:;,。：；，!?]$|[:：]")
 _TAIL = 8                  # weak signature rules look at this many last non-blank lines
+_SENTENCE = re.compile(r"[。！？?!]|[.;]\s*$|\b(?:but|can't|cannot|not|won't|please)\b", re.I)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_ORG = re.compile(r"部|中心|公司|集团|科|处|组|室|局|院|所|厂|经理|总监|主管|专员|工程师|主任|总裁|"
+                  r"董事|负责人|助理|顾问|架构师|运维|研发|技术|事业|分公司|有限|股份")
+_SMALL = frozenset({"of", "and", "the", "for", "de", "van", "von", "&", "at"})
 
 
 def stripped(line: str) -> str:
@@ -49,6 +54,8 @@ def _weak_signature_start(lines: list[str], content: list[int], sender_name: str
         if len(after) > 6 or any(len(line) > 70 for line in after):
             continue
         text = stripped(lines[index])
+        if not all(_signature_like(line) for line in after):
+            continue  # "谢谢\n但今晚去不了": what follows a closing must read as a signature
         if rules.CLOSINGS.match(text) or (not after and rules.BARE_ADDRESS.match(text)):
             return index  # a closing, or Foxmail's default signature: an address, last
         if names and _starts_with_name(text, names) and len(text) <= 60:
@@ -58,6 +65,20 @@ def _weak_signature_start(lines: list[str], content: list[int], sender_name: str
                 and not rules.CONTACT.search(text):
             return index
     return None
+
+
+def _signature_like(line: str) -> bool:
+    """A line a sign-off block holds: a name, a title or unit, contacts — never a sentence."""
+    text = line.strip(" *|-–—")
+    if not text or rules.CONTACT.search(text) or rules.CLOSINGS.match(text):
+        return True
+    if _SENTENCE.search(text):
+        return False
+    if _CJK.search(text):
+        return len(text) <= 4 or _ORG.search(text) is not None  # 刘洋 / 运维部 / 项目经理
+    words = text.replace(",", " ").split()
+    return len(words) <= 5 and all(not w[:1].isalpha() or w[:1].isupper() or w in _SMALL
+                                   for w in words)  # "Liu Yang", "Head of Operations"
 
 
 def _contacts(lines: list[str]) -> int:

@@ -139,3 +139,24 @@ def test_a_separator_line_alone_starts_the_history(separator: str) -> None:
     parts = split_reply(f"收到。\n\n{separator}\n旧内容 old text\n")
     assert parts.own_text == "收到。"
     assert parts.quoted_text.startswith(separator.split()[0][:3])
+
+
+@pytest.mark.parametrize("body", [
+    "收到，但有两点：\nFrom: 供应商的回复还没到\nTo: 需要再等两天\n所以无法按期完成。",
+    "Noted.\nOn Friday, 27 Nov 2026 at 10:00 I will be on site, as Zhang Wei wrote:\n"
+    "we cannot finish tonight.",
+    "OK\n\nFrom: me\nSent: now\nbut I can't make it tonight.",
+    "收到。\n谢谢\n但今晚去不了",
+    "Noted.\n\nThanks,\nbut I cannot come tonight",
+    "好的。\n日期: 2026-11-27 10:00\n负责人: 刘洋 <liuyang@x.cn>\n备注: 无法今晚完成，只能顺延。",
+    "收到。\n\n不过有个问题：\n时间：周五 10:00\n地点：会议室A\n参会人：zhangwei@x.cn\n"
+    "能否改到周四？",
+])
+def test_a_later_reservation_in_the_own_text_is_never_cut_away(body: str) -> None:
+    # Cutting here would leave only "收到"/"OK": a decline or question read as confirmed
+    assert split_reply(body).own_text == body
+
+
+def test_a_closing_and_a_real_signature_still_leave_the_own_text() -> None:
+    assert split_reply("收到。\n\n谢谢\n刘洋\n运维部\n电话：010-88886666").own_text == "收到。"
+    assert split_reply("Noted.\n\nThanks,\nLiu Yang\nHead of Operations").own_text == "Noted."
