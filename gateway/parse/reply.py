@@ -13,13 +13,18 @@ not by a list of first words. Per line, the first quote start wins:
    ``---- On … wrote ----`` frame, or Gmail's verbless ``<date> Name <addr>:``;
 4. ``>`` quoting.
 
-Then: with ``>`` quoting, unquoted lines between quoted blocks are inline answers; when the text
-above the quote only points into it ("见下文", "see inline"), those answers *are* the reply; text
-below an attribution at the very top that is not ``>``-quoted is the reply (the client put the
-attribution first). The signature is cut from the own text at ``-- `` (RFC 3676 §4.3), a
-client footer ("发自我的iPhone", "获取 Outlook for iOS", "来自钉钉专属商务邮箱", "Sent from my…"),
-a disclaimer, or — weaker, never emptying the reply — a closing or the sender's name.
-HTML bodies are first cut at their quote containers (:mod:`gateway.parse.reply_html`).
+An attribution in the middle of the text with no ``>`` quoting below it must carry an address
+("…, as Zhang Wei wrote:" is a sentence). Then: with ``>`` quoting, unquoted lines between quoted
+blocks are inline answers; when the text above the quote only points into it ("见下文",
+"see inline"), those answers *are* the reply — or, with no ``>`` quoting, the comments Outlook
+marks inside the original ("[Liu Yang] …", "【刘洋】…"); text below an attribution at the very
+top that is not ``>``-quoted is the reply (the client put the attribution first).
+
+The signature is cut from the own text at ``-- `` (RFC 3676 §4.3), a client footer
+("发自我的iPhone", "获取 Outlook for iOS", "来自钉钉专属商务邮箱", "Sent from my…"), a disclaimer,
+or — weaker, never emptying the reply, and only above lines that read as a signature — a
+closing or the sender's name (:mod:`gateway.parse.reply_signature`). HTML bodies are first cut
+at their quote containers (:mod:`gateway.parse.reply_html`).
 """
 
 from __future__ import annotations
