@@ -29,7 +29,8 @@ _ORIGINAL_WORDS = (
     r"eredeti üzenet")
 
 SEPARATORS = [re.compile(p, re.I) for p in (
-    r"^[-=~_*]{2,}\s*(?:" + _ORIGINAL_WORDS + r")\s*[-=~_*]{2,}$",
+    r"^[-=~_*—─－＝]{2,}\s*(?:" + _ORIGINAL_WORDS + r")\s*[-=~_*—─－＝]{2,}$",
+    r"^[【\[]\s*(?:原始邮件|原邮件|original message)\s*[】\]]$",
     r"^-{5,}\s*(?:reply|回复|forward|转发)[^-]{0,40}-{5,}$",
     r"^(?:begin forwarded message|开始转发的邮件|以下为转发邮件|転送されたメッセージ)\s*[:：]?$",
 )]
@@ -154,7 +155,7 @@ def any_of(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
 
 
 SEPARATOR = any_of(SEPARATORS)
-SEPARATOR_FIRST = frozenset("-=~_*—─Bb开以転")   # first characters of the separators above
+SEPARATOR_FIRST = frozenset("-=~_*—─－＝【[Bb开以転")   # first characters of the separators above
 SIGNATURE_START = any_of(SIGNATURE_STARTS)
 
 # A footer glued to the rule after it, as DingTalk/Alimail write it in plain text:
@@ -167,7 +168,10 @@ CLOSINGS = re.compile(
     r"thanks|thank you|many thanks|thanks again|br|b\.r\.?|b\.\s?r\.|yours|此致|敬礼|此致敬礼|"
     r"祝好|顺祝商祺|顺颂商祺|顺祝|祝商祺|谢谢|多谢|感谢|mit freundlichen grüßen|viele grüße|"
     r"cordialement|bien à vous|saludos|atentamente|cordiali saluti|met vriendelijke groet|"
-    r"med vänliga hälsningar|med venlig hilsen|pozdrawiam|с уважением|よろしくお願いします|"
+    r"med vänliga hälsningar|med venlig hilsen|pozdrawiam|с уважением|よろしくお願いします|mvh|"
+    r"hilsen|med vennlig hilsen|vänliga hälsningar|hälsningar|liebe grüße|grüße|saluti|"
+    r"un saluto|saludos cordiales|un saludo|atenciosamente|cumprimentos|groeten|"
+    r"met vriendelijke groeten|z poważaniem|敬具|"
     r"よろしくお願いいたします|감사합니다)[\s,.!，。！]*$", re.I)
 
 BARE_ADDRESS = re.compile(r"^<?[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}>?$")
