@@ -1,7 +1,8 @@
 """Benchmark and scoreboard of the parse stage over the shared corpora.
 
     python3 bench/parse.py                 # messages/second per corpus folder (parse + quotes)
-    python3 bench/parse.py --reply-eval    # reply-splitting score (talon, discourse-receiver)
+    python3 bench/parse.py --reply-eval    # reply-splitting score (talon, discourse-receiver,
+                                           # and tests/fixtures/replies, exact own text)
     python3 bench/parse.py --bounce-eval   # bounce score (flufl.bounce)
 
 The corpora folder is ``../shared/corpora`` next to the repository, or ``$COMMGATE_CORPORA``.
@@ -74,6 +75,8 @@ def main() -> None:
     if args.reply_eval:
         evaluation.score_talon(root, score)
         evaluation.score_discourse(root, score)
+        evaluation.score_reply_fixtures(
+            Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "replies", score)
     if args.bounce_eval:
         evaluation.score_bounces(root, score)
     print("\n".join(score.lines()))

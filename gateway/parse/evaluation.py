@@ -2,7 +2,10 @@
 
 * reply splitting — talon ``expected.json`` (plain replies, HTML replies, signatures, other) and
   discourse-receiver ``expected.json`` (reply text, bounce and auto-generated flags);
-* bounces — flufl.bounce ``expected_bounces.json`` (addresses and temporary/permanent).
+* bounces — flufl.bounce ``expected_bounces.json`` (addresses and temporary/permanent);
+* own text — our own multilingual set of replies in each client's real format
+  (``tests/fixtures/replies/expected.json``), scored exactly: the own text must equal the
+  expected one line for line (surrounding spaces and blank lines aside).
 
 Comparisons ignore whitespace, and Discourse's Markdown emphasis (``**bold**``), which is its
 rendering, not the sender's text. Used by ``bench/parse.py --reply-eval/--bounce-eval`` and tests.
@@ -47,6 +50,20 @@ class Score:
     def lines(self) -> list[str]:
         rows = [f"{g:<28} {p:>3}/{t:<3}" for g, (p, t) in self.groups.items()]
         return rows + [f"{'TOTAL':<28} {self.passed:>3}/{self.total:<3}"]
+
+
+def lines_of(text: str) -> list[str]:
+    """The non-blank lines of ``text``, stripped: "exact" own text, layout aside."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def score_reply_fixtures(folder: Path, score: Score, *, group: str = "own text exact") -> None:
+    """Exact own-text extraction over ``folder``'s ``expected.json`` (name → own_text)."""
+    expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    for name, spec in sorted(expected.items()):
+        parsed = _parse(folder / name)
+        got = parsed.own_text if parsed is not None else ""
+        score.add(group, name, lines_of(got) == lines_of(spec["own_text"]))
 
 
 def squash(text: str) -> str:

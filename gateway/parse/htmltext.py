@@ -18,6 +18,7 @@ from bs4.element import Comment, Declaration, Doctype, NavigableString, Processi
 
 QUOTE_MARK = "\x1e"
 SIGNATURE_MARK = "\x1f"
+QUOTE_OPEN, QUOTE_CLOSE = "\x1c", "\x1d"   # around blockquotes, when asked (inline answers)
 _DROP = frozenset({"script", "style", "head", "title", "noscript", "template", "object", "svg",
                    "iframe", "meta", "link", "xml"})
 _BLOCK = frozenset({"p", "div", "section", "article", "header", "footer", "blockquote", "ul", "ol",
@@ -36,12 +37,13 @@ def soup_of(html: str) -> BeautifulSoup:
     return BeautifulSoup(html, "html.parser")
 
 
-def html_to_text(html: str, *, marker: Marker | None = None) -> str:
-    """Readable text of ``html``; ``marker(tag)`` may return a mark to emit before a tag."""
-    return _render(soup_of(html), marker)
+def html_to_text(html: str, *, marker: Marker | None = None, quote_marks: bool = False) -> str:
+    """Readable text of ``html``; ``marker(tag)`` may return a mark to emit before a tag, and
+    ``quote_marks`` wraps every blockquote in :data:`QUOTE_OPEN`/:data:`QUOTE_CLOSE`."""
+    return _render(soup_of(html), marker, quote_marks)
 
 
-def _render(root: Tag, marker: Marker | None) -> str:
+def _render(root: Tag, marker: Marker | None, quote_marks: bool = False) -> str:
     out: list[str] = []
     for event, node in _events(root):
         if isinstance(node, NavigableString):
@@ -51,7 +53,12 @@ def _render(root: Tag, marker: Marker | None) -> str:
         assert isinstance(node, Tag)
         if event == "enter":
             _enter(node, out, marker)
+            if quote_marks and node.name == "blockquote":
+                out.append(QUOTE_OPEN)
         else:
+            if quote_marks and node.name == "blockquote":
+                _break(out)
+                out.append(QUOTE_CLOSE)
             _leave(node, out)
     return _tidy("".join(out))
 
@@ -90,7 +97,7 @@ def _break(out: list[str], blank: bool = False) -> None:
 def _enter(tag: Tag, out: list[str], marker: Marker | None) -> None:
     mark = marker(tag) if marker else None
     if tag.name in _BLOCK or mark:
-        _break(out, blank=tag.name in _PARAGRAPH)
+        _break(out, blank=_is_paragraph(tag))
     if mark:
         out.append(mark)
     if tag.name == "br":
@@ -109,7 +116,17 @@ def _leave(tag: Tag, out: list[str]) -> None:
         if href not in tag.get_text():
             out.append(f" <{href}>")
     if tag.name in _BLOCK:
-        _break(out, blank=tag.name in _PARAGRAPH)
+        _break(out, blank=_is_paragraph(tag))
+
+
+def _is_paragraph(tag: Tag) -> bool:
+    """Outlook/Word write every line as ``<p class="MsoNormal">`` with no margin: a line, not a
+    paragraph."""
+    if tag.name != "p":
+        return tag.name in _PARAGRAPH
+    classes = tag.get("class")
+    names = classes if isinstance(classes, list) else str(classes or "").split()
+    return not any(str(name).lower() == "msonormal" for name in names)
 
 
 def _bullet(tag: Tag) -> str:

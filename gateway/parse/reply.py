@@ -1,45 +1,82 @@
 """Reply splitting: the sender's own new text, apart from quoted history and the signature.
 
 The receipts stage reads only ``own_text`` ("收到", "noted", "无法按期"), so a quote header that
-slips through would make an old "已确认" count again. The algorithm, per line:
+slips through would make an old "已确认" count again. Quoted history is found by its structure,
+not by a list of first words. Per line, the first quote start wins:
 
-1. the first quote start wins — a separator (Outlook ``-----Original Message-----``, Foxmail/QQ
-   ``------------------ 原始邮件 ------------------``), an Outlook ``From:/Sent:`` or
-   ``发件人:/发送时间:`` header block (optionally after an underscore line), an attribution
-   (``On … wrote:``, NetEase ``在 …，"张伟" <…> 写道：``, Gmail zh ``于…写道：``) or ``>`` quoting;
-2. with ``>`` quoting, unquoted lines between quoted blocks are inline answers and stay own text;
-3. the signature is cut from the own text at ``-- `` (RFC 3676 §4.3), a mobile/client footer
-   (``发自我的iPhone``, ``Sent from my iPhone``, ``发自网易邮箱大师``), a confidentiality footer,
-   or — weaker, never emptying the reply — a closing ("Best regards", "此致") or the sender's name
-   followed by a few short lines.
-HTML bodies are first cut at their quote containers (:mod:`gateway.parse.reply_html`).
+1. a separator (``-----Original Message-----``, QQ/Foxmail ``---- 原始邮件 ----``, Mail Master
+   ``---- 回复的原邮件 ----``, Samsung ``-------- 原始信息 --------``…);
+2. a header block (:mod:`gateway.parse.reply_headers`): a few short ``label: value`` lines with a
+   sender and a date, in any language, with or without a rule or a lone "Original" line above;
+3. an attribution: a line (or two or three wrapped ones) ending in a "wrote" verb in one of many
+   languages and carrying a date, an address or an opening word ("On …", "在 …", "Le …"), Zoho's
+   ``---- On … wrote ----`` frame, or Gmail's verbless ``<date> Name <addr>:``;
+4. ``>`` quoting.
+
+An attribution in the middle of the text with no ``>`` quoting below it must carry an address
+("…, as Zhang Wei wrote:" is a sentence). Then: with ``>`` quoting, unquoted lines between quoted
+blocks are inline answers; when the text above the quote only points into it ("见下文",
+"see inline"), those answers *are* the reply — or, with no ``>`` quoting, the comments Outlook
+marks inside the original ("[Liu Yang] …", "【刘洋】…"); text below an attribution at the very
+top that is not ``>``-quoted is the reply (the client put the attribution first).
+
+The signature is cut from the own text at ``-- `` (RFC 3676 §4.3), a client footer
+("发自我的iPhone", "获取 Outlook for iOS", "来自钉钉专属商务邮箱", "Sent from my…"), a disclaimer,
+or — weaker, never emptying the reply, and only above lines that read as a signature — a
+closing or the sender's name (:mod:`gateway.parse.reply_signature`). HTML bodies are first cut
+at their quote containers (:mod:`gateway.parse.reply_html`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from gateway.parse import reply_headers as headers
 from gateway.parse import reply_rules as rules
 from gateway.parse.model import ReplyParts
-from gateway.parse.reply_html import html_reply_text
+from gateway.parse.reply_html import html_angle_text, html_reply_text
+from gateway.parse.reply_signature import cut_signature, stripped
 
 _MAX_LINES = 20_000        # beyond this the tail is treated as history without inspection
-_NAME_NOISE = re.compile(r"[\"'<>()]")
-_NOT_A_NAME = re.compile(r"[.:;,。：；，!?]$|[:：]")
-_TAIL = 8                  # weak signature rules look at this many last non-blank lines
+_SENTENCE_END = (".", "。", "!", "！", "?", "？")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_PUNCTUATION = re.compile(r"[\s\W_]+")
 
 
 def split_reply(text: str, html: str | None = None, *, sender_name: str = "") -> ReplyParts:
     """Split a reply body; ``html`` is used when ``text`` is empty (HTML-only mail)."""
     if text.strip() or not html:
-        return _split_text(text, sender_name)
+        parts = _split_text(text, sender_name)
+        if html and is_pointer_only(parts.own_text):
+            return _inline_from_html(html, sender_name) or parts
+        return parts
     own, html_signature, html_quoted = html_reply_text(html)
     parts = _split_text(own, sender_name)
+    if is_pointer_only(parts.own_text):
+        inline = _inline_from_html(html, sender_name)
+        if inline is not None:
+            return inline
+        marked = marked_answers(html_quoted.split("\n"))
+        if marked:
+            return ReplyParts(own_text="\n".join(marked), quoted_text=_join(parts.own_text,
+                              html_quoted), signature=_join(parts.signature, html_signature))
     return ReplyParts(
         own_text=parts.own_text,
         quoted_text=_join(parts.quoted_text, html_quoted),
         signature=_join(parts.signature, html_signature),
     )
+
+
+def _inline_from_html(html: str, sender_name: str) -> ReplyParts | None:
+    """Answers written between the blockquotes of an HTML reply ("见下文" above them)."""
+    if "<blockquote" not in html.lower():
+        return None
+    parts = _split_text(html_angle_text(html), sender_name)
+    if not parts.own_text or is_pointer_only(parts.own_text):
+        return None
+    return parts
 
 
 def _join(*pieces: str) -> str:
@@ -50,117 +87,213 @@ def _lines(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # QQ Mail's plain-text part sometimes keeps "&nbsp;" from its HTML editor.
     text = text.replace("&nbsp;", " ").replace("\u00a0", " ").replace("\u3000", " ")
-    return text.split("\n")
+    lines: list[str] = []
+    for line in text.split("\n"):
+        lines.extend(_unglue(line))
+    return lines
 
 
-def _split_text(text: str, sender_name: str) -> ReplyParts:
-    lines = _lines(text)
-    head, rest = lines[:_MAX_LINES], lines[_MAX_LINES:]
-    view = _View(head)
-    start, kind = find_quote_start(view)
-    if start is None:
-        own_lines, quoted_lines = head, rest
-    elif kind == "angle":
-        own_lines, quoted_lines = _interleaved(view, start)
-        quoted_lines += rest
-    else:
-        own_lines, quoted_lines = head[:start], head[start:] + rest
-    own, signature = _cut_signature(own_lines, sender_name)
-    return ReplyParts(own_text=_clean(own), quoted_text=_clean(quoted_lines),
-                      signature=_clean(signature))
+def _unglue(line: str) -> list[str]:
+    """DingTalk/Alimail glue their footer to the rule: "来自钉钉专属商务邮箱-----…"."""
+    end = line.rstrip()
+    if not end.endswith("-" * rules.GLUED_RULE_MIN):
+        return [line]
+    core = end.rstrip("-")
+    if len(core) > 80 or not rules.SIGNATURE_START.match(core.strip()):
+        return [line]  # only a client footer is glued so; a diffstat "| 70 +++---" is not
+    return [core, end[len(core):]]
 
 
 def _clean(lines: list[str]) -> str:
-    return "\n".join(line.rstrip() for line in lines).strip("\n").strip()
-
-
-def _stripped(line: str) -> str:
-    return line.strip().strip("*").strip()
+    text = "\n".join(line.rstrip() for line in lines).strip("\n").strip()
+    return _BLANK_RUNS.sub("\n\n", text)
 
 
 class _View:
-    """The lines of a body with their stripped forms computed once."""
+    """The lines of a body with their stripped forms and field shapes computed once."""
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
-        self.text = [_stripped(line) for line in lines]
+        self.text = [stripped(line) for line in lines]
         self.angle = [line.lstrip().startswith(">") for line in lines]
+        self.fields = [headers.field_of(text) for text in self.text]
+        self.bare = [_unquote(text) for text in self.text]
+        self.may_end = [_may_end_attribution(text) for text in self.bare]
 
     def __len__(self) -> int:
         return len(self.lines)
 
 
-def find_quote_start(view: _View) -> tuple[int | None, str]:
-    """Index of the first line of quoted history and its kind ("block", "angle"), if any."""
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Where the own text begins, where quoted history begins (``None``: never) and how."""
+
+    own_from: int
+    start: int | None
+    kind: str = ""           # "block": all history below; "angle": ">" quoting, inline answers
+
+
+def find_quote_start(view: _View) -> Cut:
+    """The first quote start; an attribution on the first line with no ``>`` below is skipped."""
+    own_from = 0
+    first = True
     for index, text in enumerate(view.text):
-        if not text:
+        if not text or index < own_from:
             continue
         if view.angle[index]:
-            return index, "angle"
+            return Cut(own_from, index, "angle")
         if _is_hard_start(view, index):
-            return index, "block"
-        if _attribution_at(view, index):
-            return index, _attribution_kind(view, index)
-    return None, ""
+            return Cut(own_from, index, "block")
+        span = _attribution_span(view, index)
+        if span:
+            kind = _attribution_kind(view, index + span)
+            if kind == "block" and first:
+                own_from = index + span  # the client wrote the attribution above the reply
+                first = False
+                continue
+            if kind == "angle" or any(rules.ADDRESS.search(view.text[i])
+                                      for i in range(index, index + span)):
+                return Cut(own_from, index, kind)
+            # "…, as Zhang Wei wrote:" mid-text with no ">" below and no address: a sentence
+        first = False
+    return Cut(own_from, None)
 
 
 def _is_hard_start(view: _View, index: int) -> bool:
     text = view.text[index]
-    if not (text[:1] in "-_=" or ":" in text[:24] or "：" in text[:24] or (text[:1].isalpha()
-            and text[-1:] in (":", "：", "件"))):
-        return False  # cheap pre-check: separators start with -_=, header fields have a colon
-    if rules.SEPARATOR.match(text):
+    if len(text) > rules.MAX_LINE:
+        return False
+    if text[:1] in rules.SEPARATOR_FIRST and rules.SEPARATOR.match(text):
         return True
-    if rules.UNDERSCORE_LINE.match(text):
-        return _header_block_at(view, index + 1)
-    return _header_block_at(view, index)
-
-
-def _header_block_at(view: _View, index: int) -> bool:
-    """A ``From:``/``发件人:`` line followed closely by other header fields (Outlook, QQ Mail)."""
-    if index >= len(view):
+    if rules.RULE_LINE.match(text) or rules.LONE_ORIGINAL.match(text):
+        return _header_follows(view, index + 1)
+    if view.fields[index] is None:
         return False
-    first = rules.HEADER_FIELD.match(view.text[index]) if view.text[index] else None
-    if first is None or first.group(1).lower() not in rules.FROM_FIELDS:
-        return False
-    window = [text for text in view.text[index + 1:index + 8] if text][:5]
-    return sum(1 for text in window if rules.HEADER_FIELD.match(text)) >= 2
+    return headers.block_at(view.text, index, view.fields) > 0 or headers.inline_header(text)
 
 
-def _attribution_at(view: _View, index: int) -> bool:
-    return _attribution_span(view, index) > 0
+def _header_follows(view: _View, index: int) -> bool:
+    """A header block within the next lines, past blanks and one more rule or "Original" line."""
+    seen = 0
+    for position in range(index, min(index + 4, len(view))):
+        text = view.text[position]
+        if not text:
+            continue
+        if view.fields[position] is not None and (
+                headers.block_at(view.text, position, view.fields) or headers.inline_header(text)):
+            return True
+        seen += 1
+        if seen > 1 or not (rules.RULE_LINE.match(text) or rules.LONE_ORIGINAL.match(text)):
+            return False
+    return False
+
+
+def _unquote(text: str) -> str:
+    return text.lstrip("> ").strip()
 
 
 def _attribution_span(view: _View, index: int) -> int:
     """How many lines the attribution starting at ``index`` covers (0: none)."""
-    text = view.text[index]
-    if len(text) > 400:
+    first = view.bare[index]
+    if not first or len(first) > rules.MAX_LINE:
         return 0
-    # Gmail and Thunderbird wrap long attributions over two or three lines.
+    ends = _possible_ends(view, index)
+    if not ends:
+        return 0  # the common case, decided without a regex over the line
+    wraps = bool(rules.OPENING.match(first) or rules.OPENING_CJK.match(first)
+                 or rules.DATE.search(first) or rules.ADDRESS.search(first))
+    pieces = [first]
     for extra in (0, 1, 2):
-        if index + extra >= len(view) or not view.text[index + extra]:
-            break  # a wrapped attribution has no blank line inside
-        if extra and (view.angle[index + extra] != view.angle[index]
-                      or not rules.WRAPPED_ATTRIBUTION_START.match(text)):
+        if extra:
+            position = index + extra
+            if position >= len(view) or not wraps:
+                break
+            piece = view.bare[position]
+            shape = view.fields[position]
+            if not piece or len(piece) > 200 or (shape is not None and shape.kind) \
+                    or pieces[-1].endswith(_SENTENCE_END) or (
+                        _attribution_alone(view, position)
+                        and not rules.ADDRESS.search(pieces[-1])):
+                break  # a wrapped attribution has no blank line, field or sentence end inside
+            pieces.append(piece)
+        candidate = "".join(piece if not position or pieces[position - 1].endswith(("<", "("))
+                            else " " + piece for position, piece in enumerate(pieces))
+        if len(candidate) > rules.MAX_LINE:
             break
-        last = view.text[index + extra]
-        if not rules.attribution_hint(last):
-            continue
-        candidate = " ".join(view.text[index:index + extra + 1])
-        if rules.ATTRIBUTION.match(candidate):
+        if extra in ends and _is_attribution(candidate, _AngleFollows(view, index + extra + 1)):
             return extra + 1
     return 0
 
 
+def _possible_ends(view: _View, index: int) -> set[int]:
+    """Which of the lines ``index``, ``index + 1``, ``index + 2`` could end an attribution."""
+    ends: set[int] = set()
+    for extra in (0, 1, 2):
+        position = index + extra
+        if position >= len(view) or not view.text[position]:
+            break
+        if view.may_end[position]:
+            ends.add(extra)
+    return ends
+
+
+def _may_end_attribution(piece: str) -> bool:
+    """Cheap test first: a colon, an address bracket, Zoho's dashes or a "wrote" verb at the end."""
+    tail = piece.rstrip("- ")
+    if not tail:
+        return False
+    return tail[-1] in ":：>)" or rules.ends_with_wrote(tail[-24:])
+
+
+def _attribution_alone(view: _View, index: int) -> bool:
+    """Is the line at ``index`` an attribution by itself (then it does not continue another)?"""
+    text = view.bare[index]
+    if len(text) > rules.MAX_LINE or not (rules.OPENING.match(text) or rules.DATE.search(text)):
+        return False  # "lina@x.cn> wrote:" is the end of a wrapped one, not a new one
+    return _is_attribution(text, _AngleFollows(view, index + 1))
+
+
+def _is_attribution(text: str, angle_follows: Callable[[], bool]) -> bool:
+    text = rules.ZOHO_FRAME.sub("", text)
+    if not text.endswith((":", "：", ">", ")")) and not text[-1:].isalpha():
+        return False
+    if rules.ADDRESS_COLON_END.search(text) and rules.DATE.search(text):
+        return True  # Gmail ja/ru/zh: "2026年11月20日(金) 10:00 Zhang Wei <zw@x.cn>:"
+    if not rules.ends_with_wrote(text[-24:]):
+        # "Am 24.11.26 um 10:00 schrieb Li Na:", "Li Na <x@y> kirjoitti 24.11.2026 kello 10.00:":
+        # the verb inside, a date, an opening word or an address, and a colon
+        return bool(text.endswith((":", "：")) and rules.DATE.search(text)
+                    and (rules.OPENING.match(text) or rules.ADDRESS.search(text))
+                    and rules.VERB_INSIDE.search(text))
+    if rules.OPENING.match(text) or rules.OPENING_CJK.match(text) or rules.DATE.search(text) \
+            or rules.ADDRESS.search(text):
+        return True
+    # "Zhang Wei wrote:" (Thunderbird) only counts right above ">" quoting.
+    return text.endswith((":", "：")) and len(text) <= 80 and angle_follows()
+
+
+class _AngleFollows:
+    """Asked lazily: is one of the next two non-blank lines ``>``-quoted?"""
+
+    def __init__(self, view: _View, index: int) -> None:
+        self.view, self.index = view, index
+
+    def __call__(self) -> bool:
+        view = self.view
+        following = [i for i in range(self.index, min(self.index + 4, len(view)))
+                     if view.text[i]][:2]
+        return any(view.angle[i] for i in following)
+
+
 def _attribution_kind(view: _View, index: int) -> str:
     """Attribution followed by ``>`` lines may introduce an inline reply."""
-    following = [i for i in range(index + 1, min(index + 6, len(view))) if view.text[i]][:3]
+    following = [i for i in range(index, min(index + 6, len(view))) if view.text[i]][:3]
     return "angle" if any(view.angle[i] for i in following) else "block"
 
 
 def _interleaved(view: _View, start: int) -> tuple[list[str], list[str]]:
-    """Own lines are every unquoted line; a later hard separator still ends the reply."""
-    own = list(view.lines[:start])
+    """Unquoted lines among ``>`` quoting (inline answers); a hard separator ends them."""
+    own: list[str] = []
     quoted: list[str] = []
     skip = 0
     for index in range(start, len(view)):
@@ -176,51 +309,67 @@ def _interleaved(view: _View, start: int) -> tuple[list[str], list[str]]:
     return own, quoted
 
 
-def _cut_signature(lines: list[str], sender_name: str) -> tuple[list[str], list[str]]:
-    content = [i for i, line in enumerate(lines) if line.strip()]
-    if not content:
-        return lines, []
-    for index in content:
-        text = _stripped(lines[index]) or lines[index].strip()
-        if rules.SIGNATURE_START.match(text):
-            return lines[:index], lines[index:]
-    weak = _weak_signature_start(lines, content, sender_name)
-    if weak is not None:
-        return lines[:weak], lines[weak:]
-    return lines, []
+def _first_angle(view: _View, start: int) -> int | None:
+    return next((i for i in range(start, len(view)) if view.angle[i]), None)
 
 
-def _weak_signature_start(lines: list[str], content: list[int], sender_name: str) -> int | None:
-    """Closing line, sender's name or a contact block near the end; never the first line."""
-    tail = content[-_TAIL:]
-    names = _name_tokens(sender_name)
-    for position, index in enumerate(tail):
-        if index == content[0]:
+def _split_text(text: str, sender_name: str) -> ReplyParts:
+    lines = _lines(text)
+    head, rest = lines[:_MAX_LINES], lines[_MAX_LINES:]
+    view = _View(head)
+    cut = find_quote_start(view)
+    lead = head[:cut.own_from]
+    inline: list[str]
+    if cut.start is None:
+        top, inline, quoted = head[cut.own_from:], [], rest
+    elif cut.kind == "angle":
+        top = head[cut.own_from:cut.start]
+        inline, quoted = _interleaved(view, cut.start)
+        quoted += rest
+    else:
+        top, inline, quoted = head[cut.own_from:cut.start], [], head[cut.start:] + rest
+        if is_pointer_only(_clean(top)):
+            # "答复见下文" above an Outlook header: the answers are among the ">" lines below.
+            angle = _first_angle(view, cut.start)
+            if angle is not None:
+                inline, _ = _interleaved(view, angle)
+            else:  # Outlook's "mark my comments with [Liu Yang]" inside an unquoted original
+                inline = marked_answers(head[cut.start:])
+    if inline and any(line.strip() for line in inline) and is_pointer_only(_clean(top)):
+        top = []  # the pointer said where the answer is; the answer is the reply
+    own_lines = top + (["", *inline] if top and inline else inline)
+    own, signature = cut_signature(own_lines, sender_name)
+    while own and (not own[-1].strip() or rules.RULE_LINE.match(stripped(own[-1]))):
+        line = own.pop()  # a rule under the reply (Foxmail's <hr> above its signature)
+        if line.strip():
+            signature = [line, *signature]
+    return ReplyParts(own_text=_clean(own), quoted_text=_clean(lead + quoted),
+                      signature=_clean(signature))
+
+
+def marked_answers(lines: list[str]) -> list[str]:
+    """Answers marked inside an unquoted original: "[Liu Yang] 可以", "【刘洋】可以", "答：可以"."""
+    found = []
+    for line in lines[:_MAX_LINES]:
+        marked = rules.ANSWER_MARK.match(line.strip())
+        if marked and marked.group(1).strip():
+            found.append(marked.group(1).strip())
+    return found
+
+
+def is_pointer_only(text: str) -> bool:
+    """Is ``text`` only a pointer into the quote ("答复见下文", "see inline"), greetings aside?"""
+    if not text or len(text) > 300:
+        return False
+    pointed = False
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
             continue
-        after = [lines[i].strip() for i in tail[position + 1:]]
-        if len(after) > 6 or any(len(line) > 70 for line in after):
-            continue
-        text = _stripped(lines[index])
-        if rules.CLOSINGS.match(text):
-            return index
-        if names and _starts_with_name(text, names) and len(text) <= 60:
-            return index
-        if len(after) >= 2 and len(text) <= 30 and 2 * _contacts(after) >= len(after) >= 2 \
-                and _contacts(after) >= 2 and not _NOT_A_NAME.search(text) \
-                and not rules.CONTACT.search(text):
-            return index
-    return None
-
-
-def _contacts(lines: list[str]) -> int:
-    return sum(1 for line in lines if rules.CONTACT.search(line))
-
-
-def _name_tokens(sender_name: str) -> list[str]:
-    name = _NAME_NOISE.sub(" ", sender_name).strip()
-    return [token for token in [name, *name.split()] if len(token) >= 2]
-
-
-def _starts_with_name(text: str, names: list[str]) -> bool:
-    lowered = text.lower()
-    return any(lowered == n.lower() or lowered.startswith(n.lower() + " ") for n in names)
+        if rules.POINTER.search(line):
+            if _PUNCTUATION.sub("", rules.POINTER.sub("", line)):
+                return False
+            pointed = True
+        elif not rules.GREETING.match(line):
+            return False
+    return pointed
