@@ -38,8 +38,9 @@ def test_the_deadline_a_directive_sets(text: str, due: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "今晚割接前务必完成核心交换机配置备份", "上周二的故障已经处理完毕", "we had 3 issues by the way",
-    "by 3 people", "请在机房完成", "完成时限：2026-10-08 18:00",  # already past: not a deadline
+    "今晚割接前务必完成核心交换机配置备份", "上周二的故障已经处理完毕",
+    "we had 3 issues by the way", "by 3 people", "请在机房完成",
+    "完成时限：2026-10-08 18:00",  # already past: not a deadline
     "", "收到"])
 def test_no_deadline_without_a_time_next_to_a_deadline_word(text: str) -> None:
     assert directive_due(text, sent_at=SENT, zone=SH) is None
