@@ -155,6 +155,8 @@ class Server:
             self.writer.close(timeout=drain_timeout)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=drain_timeout)
+        if not self.thread.is_alive():
+            self.loop.close()  # its selector and self-pipe, or they leak (ResourceWarning)
         log.info("stopped")
 
 
