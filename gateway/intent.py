@@ -136,9 +136,11 @@ RULES: tuple[Rule, ...] = (
     # Verb + potential complement of inability: 去不了, 改不了, 排不开, 忙不过来, 赶不及, 顾不上.
     # Idioms of the same shape that are no refusal are left alone (少不了, 离不开, 等不及, 错不了).
     _rule("cannot-verb", "declined",
-          r"(?<!了)(?![少免大差错忘受离分想等迫措料看搞弄读听])[\u4e00-\u9fff]"
+          r"(?<!了)(?![少免大差错忘受离分想等迫措料看搞弄读听用算手])[\u4e00-\u9fff]"
           r"(?:不了|不开|不过来|不及|不完|不动)(?!解)",
           r"(?:赶|跟|顾|排|抽|轮|够)不上",
+          r"只能(?:等到|到|在|放在|改在|排在|安排在|推到)?(?:下周|下星期|下礼拜|下个?月|明天|明日|后天"
+          r"|节后|年后|月底|以后|之后|过几天|改天)",
           r"(?:只能|只好|只得|不得不|恐怕要|恐怕得|可能要|可能得|得|必须)(?:往后)?(?:顺延|延后|延期|推迟|推后"
           r"|往后推|延到|推到|改到|改在|放到|等到|安排到|挪到)",
           _en(r"(?:have|has|will have|'ll have|'d have|going to have|must|need) to (?:postpone|"

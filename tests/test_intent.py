@@ -246,14 +246,16 @@ REFUSALS = ["我今晚去不了", "这个参数改不了", "周四排不开", "�
             "I can't make it on Friday.", "Unable to do it this week.",
             "We won't be able to finish before Monday.", "Sorry, that won't happen this week.",
             "We will have to postpone to next week.", "I'm not available on Friday.",
-            "Too busy this week, sorry.", "We can only start next Tuesday."]
+            "Too busy this week, sorry.", "We can only start next Tuesday.",
+            "没问题，不过只能下周一做", "收到，我这边只能节后安排"]
 STILL_QUESTIONS = ["能否改到周四？", "可以改到周四吗", "Can we postpone to next week?",
                    "是否可以延后一天？"]
 LATER_CHECKS = ["收到，执行前会再确认一次清单版本", "执行前会再确认一次清单版本",
                 "好的，割接前我会再核对一遍配置", "收到，我会再核实一下型号",
                 "Noted, will double-check before we start.",
                 "OK, we'll re-check the list before the change window."]
-NOT_REFUSALS = ["收到，少不了你的", "收到，错不了", "好的，等不及要上线了", "不了解这个系统"]
+NOT_REFUSALS = ["收到，少不了你的", "收到，错不了", "好的，等不及要上线了", "不了解这个系统",
+                "收到，用不了多久就能完成", "收到，这点小事算不了什么", "好的，只能今晚做，没问题"]
 
 
 @pytest.mark.parametrize("text", REFUSALS)
