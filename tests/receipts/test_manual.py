@@ -7,6 +7,7 @@ project manager types them, on the test's clock.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,7 @@ from tests.support.mail import wait_for
 FIRST = "【指令】更换A机房UPS电池"
 SECOND = "【指令】整理备件库存清单"
 BODY = "刘洋、陈静：\n请安排，完成后回复确认。\n李娜\n"
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
 
 
 @pytest.fixture
@@ -61,10 +63,15 @@ def run(app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Callable[...
            "COMMGATE_DATA_DIR": str(settings.data_dir), "COMMGATE_SECRET_KEY": SECRET}
 
     def invoke(*args: str, code: int = 0) -> str:
+        """stdout on success; on failure stderr, less the running server's log lines (its
+        threads log to whatever stderr the command line has installed)."""
         result = CliRunner().invoke(cli, ["--config", str(settings.config_path), *args],
                                     env=env)
         assert result.exit_code == code, result.output
-        return result.output
+        if code == 0:
+            return result.stdout
+        return "".join(line for line in result.stderr.splitlines(keepends=True)
+                       if not LOG_LINE.match(line))
 
     return invoke
 
