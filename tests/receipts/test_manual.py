@@ -239,3 +239,32 @@ def test_misuse_is_one_line_and_exit_2(app: App, clock: Clock, run: Callable[...
     assert "nobody to remind" in run("receipts", "remind", *base, code=2)
     run("receipts", "withdraw", *base)
     assert "already withdrawn" in run("receipts", "withdraw", *base, code=2)
+
+
+def test_an_extension_outlasting_the_ladder_gets_a_round_of_its_own(app: App,
+                                                                     clock: Clock) -> None:
+    from gateway.receipts_manual import Decision, extend
+    from tests.receipts.test_guarantees import ingest
+
+    order = directive(subject=FIRST, sender=LINA, to=[LIUYANG, CHENJING], body=BODY)
+    ingest(app, order)
+    project = app.settings.project("demo")
+    rec = int(receipts(app)[FIRST, CHENJING]["record_id"])
+    with unit_of_work(app.sessions) as s:
+        extend(s, Decision(by=LINA, note="休假", project=project,
+                           project_id=app.project_ids["demo"], record_id=rec, now=clock()),
+               recipient=CHENJING, until=at("2026-11-30 10:00"))
+    # The ladder runs its course for 刘洋 alone
+    for when in ("2026-11-25 10:00", "2026-11-25 14:00", "2026-11-26 10:00"):
+        tick(app, now=at(when))
+    about = [(m["kind"], m["to"]) for m in outbox(app)]
+    assert about[0] == ("reminder", sorted([LIUYANG, LINA]))
+    assert all(CHENJING not in to for _kind, to in about)
+    done = len(about)
+    assert tick(app, now=at("2026-11-27 10:00")).mails == []
+    # When her extension runs out, the ladder comes back for whoever still owes
+    tick(app, now=at("2026-11-30 10:00"))
+    again = outbox(app)[done:]
+    assert [(m["kind"], m["to"]) for m in again] == [
+        ("reminder", sorted([LIUYANG, LINA])), ("reminder", sorted([CHENJING, LINA]))]
+    assert all(m["key"].endswith(":r1") for m in again)
