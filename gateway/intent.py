@@ -136,11 +136,16 @@ RULES: tuple[Rule, ...] = (
     # Verb + potential complement of inability: 去不了, 改不了, 排不开, 忙不过来, 赶不及, 顾不上.
     # Idioms of the same shape that are no refusal are left alone (少不了, 离不开, 等不及, 错不了).
     _rule("cannot-verb", "declined",
-          r"(?<!了)(?![少免大差错忘受离分想等迫措料看搞弄读听用算手])[\u4e00-\u9fff]"
+          r"(?<!了)(?![少免大差错忘受离分想等迫措料看搞弄读听用算手误])[\u4e00-\u9fff]"
           r"(?:不了|不开|不过来|不及|不完|不动)(?!解)",
           r"(?:赶|跟|顾|排|抽|轮|够)不上",
           r"只能(?:等到|到|在|放在|改在|排在|安排在|推到)?(?:下周|下星期|下礼拜|下个?月|明天|明日|后天"
           r"|节后|年后|月底|以后|之后|过几天|改天)",
+          r"[搞弄办整]不定|定不下来|有(?:一定|很大|较大|点|些)?难度|无力|无暇|[腾挤]不出|抽不开身",
+          r"暂(?:时)?不(?:能|便|执行|安排|处理|考虑|接受|同意|做|去|参加|实施)|暂缓|先不(?:做|执行|安排|处理)",
+          r"(?:估计|恐怕|可能|会|要|得)(?:要|会|得)?(?:晚|推迟|延迟|延后|拖)"
+          r"(?:一|两|二|三|几|半|\d+)(?:点|些|天|日|周|个?小时|个?工作日)",
+          r"(?:估计|恐怕|可能|只好)(?:要|会|得)?(?:推迟|延迟|延期|延后|顺延)",
           r"(?:只能|只好|只得|不得不|恐怕要|恐怕得|可能要|可能得|得|必须)(?:往后)?(?:顺延|延后|延期|推迟|推后"
           r"|往后推|延到|推到|改到|改在|放到|等到|安排到|挪到)",
           _en(r"(?:have|has|will have|'ll have|'d have|going to have|must|need) to (?:postpone|"
@@ -150,7 +155,9 @@ RULES: tuple[Rule, ...] = (
               r"finish|attend|come|join|do it|do that|do this)",
               r"not available", r"unavailable", r"too busy", r"no (?:capacity|bandwidth|time)",
               r"out of the question", r"not in a position to", r"no longer (?:possible|able)",
-              r"(?:i|we) (?:can't|cannot|won't)")),
+              r"(?:i|we) (?:can't|cannot|won't)", r"not going to work",
+              r"not (?:this week|today|tonight|tomorrow|before)",
+              r"(?:i|we)(?:'d| would) rather not", r"have to (?:decline|pass)")),
     _rule("decline", "declined",
           r"无法|没法|没(?:有)?办法|做不到|办不到|做不了|完成不了|来不及|赶不上|不能|不可以|不行"
           r"|不同意|不接受|不认可|不赞同|不赞成|拒绝|反对|有异议|不方便|不可能|(?:有|有点|比较|很)困难"

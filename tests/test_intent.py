@@ -247,7 +247,10 @@ REFUSALS = ["我今晚去不了", "这个参数改不了", "周四排不开", "�
             "We won't be able to finish before Monday.", "Sorry, that won't happen this week.",
             "We will have to postpone to next week.", "I'm not available on Friday.",
             "Too busy this week, sorry.", "We can only start next Tuesday.",
-            "没问题，不过只能下周一做", "收到，我这边只能节后安排"]
+            "没问题，不过只能下周一做", "收到，我这边只能节后安排", "收到，暂不执行",
+            "收到，但这周估计搞不定", "恐怕有难度", "我们这边暂时无力支持", "可能要晚一天完成",
+            "腾不出时间", "That is not going to work for us.", "Not this week, sorry.",
+            "I would rather not do this on Friday."]
 STILL_QUESTIONS = ["能否改到周四？", "可以改到周四吗", "Can we postpone to next week?",
                    "是否可以延后一天？"]
 LATER_CHECKS = ["收到，执行前会再确认一次清单版本", "执行前会再确认一次清单版本",
@@ -255,7 +258,8 @@ LATER_CHECKS = ["收到，执行前会再确认一次清单版本", "执行前�
                 "Noted, will double-check before we start.",
                 "OK, we'll re-check the list before the change window."]
 NOT_REFUSALS = ["收到，少不了你的", "收到，错不了", "好的，等不及要上线了", "不了解这个系统",
-                "收到，用不了多久就能完成", "收到，这点小事算不了什么", "好的，只能今晚做，没问题"]
+                "收到，用不了多久就能完成", "收到，这点小事算不了什么", "好的，只能今晚做，没问题",
+                "收到，放心，误不了事"]
 
 
 @pytest.mark.parametrize("text", REFUSALS)
