@@ -9,7 +9,8 @@ one working day sent that morning falls due on Thursday 10-08, and nothing happe
 holiday — the business clock (gateway/businesstime.py) skips it. The story then walks the
 ladder of policy 4.3: reminders at the deadline, the project manager 4 h later, the O&M
 department manager a working day later; a PM's own notice skips straight to the department
-manager. Every step is narrated from what the gateway stored (gateway/demo_view.py).
+manager. One recipient confirms and later declines: the latest answer decides, and the author
+hears of it at once. Every step is narrated from what the gateway stored (gateway/demo_view.py).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ EVENT_ZH = {"due_soon": "即将到期", "overdue": "已逾期", "reminded": "已
             "escalated": "已升级", "skipped": "跳过", "closed": "已关闭", "request": "请求",
             "level": "级别"}
 STATUS_ZH = {"pending": "待确认", "read": "已读", "confirmed": "已确认", "questioned": "有疑问",
-             "declined": "无法执行"}
+             "declined": "无法执行", "waived": "已免除"}
 
 
 def _who(row: dict[str, object]) -> str:
@@ -194,6 +195,8 @@ class Story:
              "a question is not a confirmation; the author 李娜 is told at once"),
             *self.receipt_lines("directive")]))
 
+        self.later_decline(order)
+
         when = self.clock.set("2026-09-30 11:00")
         original = prepared.mails[0][0]
         forged = reply(original, sender=HUANG, when=when, body="收到",
@@ -208,6 +211,20 @@ class Story:
             (f"邮件被保存并标记为伪造（{reasons}），不计为确认",
              f"kept and flagged forged ({reasons}); it never counts"),
             *self.receipt_lines("change"), *self.deliver()]))
+
+    def later_decline(self, order: EmailMessage) -> None:
+        """The latest answer decides: 刘洋 had confirmed, then writes that he cannot."""
+        when = self.clock.set("2026-09-30 10:40")
+        answer = reply(order, sender=LIUYANG, when=when, body=foxmail_quote(
+            "抱歉，刚发现 CORE-SW02 今晚停不了机，配置备份做不了，只能顺延到节后。", order))
+        self.ids["decline"] = str(answer["Message-ID"])
+        self.smtp(answer, LIUYANG[1])
+        self.narrate(Step("2026-09-30 周三 10:40", (
+            "刘洋再次回复：“…做不了，只能顺延到节后”", "刘洋 writes again: he cannot after all"), [
+            ("以最新回复为准：此前的“已确认”改为“无法执行”，立即告知李娜（附原话）",
+             "the latest answer decides: confirmed becomes declined, 李娜 is told at once "
+             "with his words"),
+            *self.receipt_lines("directive")]))
 
     def at_tick(self, when: str, label: str, title: Line, extra: list[Line] | None = None) -> None:
         report = tick(self.app, now=self.clock.set(when), project=CODE)

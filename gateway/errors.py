@@ -10,6 +10,8 @@
     ├── NoticeInvalid          a notice or report lacks a field it needs (named), or is unknown
     ├── RecordsError           a records command cannot do what was asked (no such record,
     │                          search index not installed)
+    ├── ReceiptsError          a receipts command cannot do what was asked (no such record or
+    │                          recipient, a move the receipt states do not allow)
     ├── RetentionRefused       a purge inside retention, not archived, or on legal hold
     ├── ArchiveError           an archive cannot be written or read (path, manifest)
     ├── ConnectorError         the business-process system did not take a delivery (retried)
@@ -87,6 +89,10 @@ class NoticeInvalid(GatewayError):
 
 class RecordsError(GatewayError):
     """A records command cannot do what was asked: no such record, or no search index yet."""
+
+
+class ReceiptsError(GatewayError):
+    """A person's receipt decision cannot be applied: nothing matches, or the move is refused."""
 
 
 class RetentionRefused(GatewayError):

@@ -28,8 +28,9 @@ from gateway.addresses import person_key
 from gateway.businesstime import BusinessCalendar
 from gateway.config import Member, ProjectConfig
 from gateway.escalation_config import BusinessDuration, EscalationConfig, Level
+from gateway.receipt_states import OPEN
 
-OPEN_STATUSES = ("pending", "read", "questioned", "declined")
+OPEN_STATUSES = tuple(sorted(OPEN))  # the receipt states the ladder chases
 ROLE_OF = {"project_manager": "project_manager", "dept_manager": "dept_manager"}
 
 

@@ -11,7 +11,13 @@ mail                idempotency key                        to / cc / Reply-To
 reminder            ``reminder:<receipt>:<level>:<rep>``   recipient / author / signed address
 escalation          ``escalation:<message>:<level>:<rep>`` managers / author / project address
 answer notice       ``receipt-answer:<receipt>:<reply>``   author / — / the person who answered
+review request      ``receipt-review:<receipt>:<reply>``   author / — / the person who answered
 ==================  =====================================  ====================================
+
+A reopened request walks the ladder again in round *n* (gateway/receipts_moves.py): its
+reminder and escalation keys end in ``:r<n>``. A reminder a person asks for now (``receipts
+remind``) is keyed ``reminder-now:<receipt>:<event>``; an answer notice for a person's decision
+``receipt-answer:<receipt>:set-<event>``.
 
 Each threads to the directive (In-Reply-To/References), so a reply to it threads there too. A
 :class:`Sink` receives the finished mail: the outbox normally, a list under ``tick --dry-run``.
@@ -78,6 +84,7 @@ class ListSink:
 def person_row(receipt: Receipt) -> dict[str, Any]:
     return {"name": receipt.recipient_name or receipt.recipient.split("@")[0],
             "address": receipt.recipient, "status": receipt.status, "level": receipt.level,
+            "deadline": receipt.deadline,
             "notes": receipt.notes[-1:] if receipt.notes else []}
 
 
@@ -93,9 +100,13 @@ def _threading(message: Message) -> dict[str, Any]:
     return {"references": [message.message_id], "in_reply_to": message.message_id}
 
 
+def _round(number: int) -> str:
+    return f":r{number}" if number else ""
+
+
 def reminder(settings: Settings, project: ProjectConfig, *, request: ReceiptRequest,
              directive: Message, receipt: Receipt, unconfirmed: Sequence[Receipt], level: int,
-             repeat: int, now: datetime) -> Outgoing:
+             repeat: int, now: datetime, key: str | None = None) -> Outgoing:
     """Level "recipients": one mail to one unconfirmed recipient, author in Cc."""
     language = recipient_language(project, receipt.recipient)
     reply_to = make_reply_address(settings, project.code, receipt.id, expires=now + timedelta(
@@ -111,7 +122,8 @@ def reminder(settings: Settings, project: ProjectConfig, *, request: ReceiptRequ
                       automated=True, reply_to=reply_to, language=language,
                       record_code=record_code(project.code, request.record_id),
                       **_threading(directive))
-    return Outgoing(kind="reminder", key=f"reminder:{receipt.id}:{level}:{repeat}",
+    key = key or f"reminder:{receipt.id}:{level}:{repeat}{_round(request.round)}"
+    return Outgoing(kind="reminder", key=key,
                     message=message, recipients=(receipt.recipient, *cc),
                     record_id=request.record_id, receipt_id=receipt.id)
 
@@ -134,31 +146,63 @@ def escalation(settings: Settings, project: ProjectConfig, *, request: ReceiptRe
                       record_code=record_code(project.code, request.record_id),
                       **_threading(directive))
     return Outgoing(kind="escalation",
-                    key=f"escalation:{request.message_pk}:{level}:{repeat}",
+                    key=f"escalation:{request.message_pk}:{level}:{repeat}{_round(request.round)}",
                     message=message, recipients=(*addresses, *cc),
                     record_id=request.record_id, receipt_id=None)
 
 
-def queue_answer_notice(session: Session, settings: Settings, project: ProjectConfig, *,
-                        receipt: Receipt, request: ReceiptRequest, reply: Message,
-                        own_text: str, now: datetime, sink: Sink | None = None) -> None:
-    """Tell the directive's author at once that a recipient questioned or declined it."""
+def _to_author(session: Session, settings: Settings, project: ProjectConfig, *, name: str,
+               receipt: Receipt, request: ReceiptRequest, reply: Message | None, text: str,
+               key: str, kind: str, now: datetime, extra: dict[str, Any],
+               sink: Sink | None) -> bool:
     directive = session.get_one(Message, request.message_pk)
     if not directive.from_addr:
-        return
+        return False
     language = recipient_language(project, directive.from_addr)
-    rendered = render(AREA, "answer", language=language, project=project, context={
+    rendered = render(AREA, name, language=language, project=project, context={
         "directive": _directive(directive, request), "receipt": person_row(receipt),
-        "answer": own_text.strip()[:4000], "now": now})
+        "answer": text.strip()[:4000], "now": now, "record_id": request.record_id,
+        "previous": None, "by": None, "note": None, "new_deadline": None, **extra})
+    references = [directive.message_id, *([reply.message_id] if reply is not None else [])]
     message = compose(settings=settings, project=project, sender=(project.name, project.address),
                       to=[(directive.from_name, directive.from_addr)],
                       subject=rendered.subject, text=rendered.text, html=rendered.html,
                       automated=True, reply_to=(receipt.recipient_name, receipt.recipient),
                       language=language,
                       record_code=record_code(project.code, request.record_id),
-                      references=[directive.message_id, reply.message_id],
-                      in_reply_to=reply.message_id)
-    mail = Outgoing(kind="receipt_answer", key=f"receipt-answer:{receipt.id}:{reply.id}",
-                    message=message, recipients=(directive.from_addr,),
+                      references=references, in_reply_to=references[-1])
+    mail = Outgoing(kind=kind, key=key, message=message, recipients=(directive.from_addr,),
                     record_id=request.record_id, receipt_id=receipt.id)
     (sink or OutboxSink()).put(session, mail, project_id=request.project_id, now=now)
+    return True
+
+
+def queue_answer_notice(session: Session, settings: Settings, project: ProjectConfig, *,
+                        receipt: Receipt, request: ReceiptRequest, reply: Message | None,
+                        own_text: str, now: datetime, key: str | None = None,
+                        previous: str | None = None, by: str | None = None,
+                        new_deadline: datetime | None = None,
+                        sink: Sink | None = None) -> bool:
+    """Tell the directive's author at once that a recipient questioned or declined it.
+
+    ``reply`` is the mail that said so (None: a person's decision, ``by``, whose note is
+    ``own_text``); ``previous`` the status before (a reversal of a confirmation says so);
+    ``new_deadline`` the deadline of a reopened request.
+    """
+    if key is None:
+        assert reply is not None
+        key = f"receipt-answer:{receipt.id}:{reply.id}"
+    return _to_author(session, settings, project, name="answer", receipt=receipt,
+                      request=request, reply=reply, text=own_text, key=key,
+                      kind="receipt_answer", now=now, sink=sink,
+                      extra={"previous": previous, "by": by, "new_deadline": new_deadline})
+
+
+def queue_review_notice(session: Session, settings: Settings, project: ProjectConfig, *,
+                        receipt: Receipt, request: ReceiptRequest, reply: Message,
+                        own_text: str, now: datetime, sink: Sink | None = None) -> bool:
+    """Ask the directive's author to settle a reply no rule could read (``needs_review``)."""
+    return _to_author(session, settings, project, name="review", receipt=receipt,
+                      request=request, reply=reply, text=own_text,
+                      key=f"receipt-review:{receipt.id}:{reply.id}", kind="receipt_review",
+                      now=now, sink=sink, extra={})

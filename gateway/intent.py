@@ -13,7 +13,11 @@ could confirm, "没问题" confirms before "问题" could raise a question, "能
 "不能" could decline. The result is the strongest status any rule found —
 declined > questioned > confirmed > unclear — so a mixed reply ("收到，但…是否需要…？",
 "OK but which switch?") is ``questioned``: the policy asks for confirmed *understanding*, and a
-reservation or a question means the sender still has work to do. ``reasons`` lists every match,
+reservation or a question means the sender still has work to do. Refusals need no "无法": a
+verb with a potential complement of inability (去不了, 排不开, 忙不过来, 赶不及) or a forced
+postponement (只能顺延到…, "we'll have to postpone") declines, while asking to move it ("能否改到
+周四？") stays a question; a check of one's own before the work ("执行前会再确认一次") is part of
+carrying it out, not a request to the sender. ``reasons`` lists every match,
 in text order, as ``"<rule>: <matched text>"`` (the first 20). Every pattern is bounded, so a
 hostile 100 kB reply reads in well under a second.
 """
@@ -95,6 +99,17 @@ RULES: tuple[Rule, ...] = (
           r"没(?:有)?(?:什么|啥|太大)?问题|无问题|没(?:有)?(?:意见|异议|疑问)|无(?:异议|疑问)",
           _en(r"no problems?", r"no prob", r"no issues?", r"no worries", r"not a problem",
               r"no objections?", r"no (?:further )?questions")),
+    # A self-imposed later check ("执行前会再确认一次清单版本", "will double-check before we
+    # start") is part of carrying the directive out, not a request to the sender: anchored to
+    # the work ("执行前…") it confirms; bare ("我会再核实") it is only consumed.
+    _rule("later-check", "confirmed",
+          r"(?:执行|开始|实施|操作|上线|割接|变更|出发|动手|施工|升级)(?:之)?前(?:我|我们|我方)?"
+          r"(?:会|将|要|再)(?:再|先|自行|提前|重新)?(?:确认|核实|核对|检查|复核|核查|过)一?(?:次|遍|下)?"),
+    _rule("self-check", None,
+          r"(?:我|我们|我方|自己|届时|到时候?|稍后|之后)(?:会|将)(?:再|先|自行|提前|重新)?"
+          r"(?:确认|核实|核对|检查|复核|核查)|(?:会|将)(?:再|自行|重新)(?:确认|核实|核对|检查|复核)",
+          _en(r"(?:i|we)?(?:'ll| will) (?:double[- ]?check|re-?check|check again|verify|"
+              r"check once more|confirm once more|re-?confirm)")),
     # The directive could not be read: a question for the sender, not a refusal.
     _rule("unreadable", "questioned",
           r"(?:打不开|看不到|看不了|看不清|无法(?:打开|查看|下载|访问)|下载不了|乱码|显示不全)",
@@ -118,6 +133,31 @@ RULES: tuple[Rule, ...] = (
           _en(r"please (?:re-?send|send|clarify|explain|advise|confirm|provide|elaborate|specify)",
               r"(?:could|can|would) you (?:please )?(?:clarify|explain|confirm|re-?send|send|"
               r"provide|elaborate|specify|check)")),
+    # Verb + potential complement of inability: 去不了, 改不了, 排不开, 忙不过来, 赶不及, 顾不上.
+    # Idioms of the same shape that are no refusal are left alone (少不了, 离不开, 等不及, 错不了).
+    _rule("cannot-verb", "declined",
+          r"(?<!了)(?![少免大差错忘受离分想等迫措料看搞弄读听用算手误])[\u4e00-\u9fff]"
+          r"(?:不了|不开|不过来|不及|不完|不动)(?!解)",
+          r"(?:赶|跟|顾|排|抽|轮|够)不上",
+          r"只能(?:等到|到|在|放在|改在|排在|安排在|推到)?(?:下周|下星期|下礼拜|下个?月|明天|明日|后天"
+          r"|节后|年后|月底|以后|之后|过几天|改天)",
+          r"[搞弄办整]不定|定不下来|有(?:一定|很大|较大|点|些)?难度|无力|无暇|[腾挤]不出|抽不开身",
+          r"暂(?:时)?不(?:能|便|执行|安排|处理|考虑|接受|同意|做|去|参加|实施)|暂缓|先不(?:做|执行|安排|处理)",
+          r"(?:估计|恐怕|可能|会|要|得)(?:要|会|得)?(?:晚|推迟|延迟|延后|拖)"
+          r"(?:一|两|二|三|几|半|\d+)(?:点|些|天|日|周|个?小时|个?工作日)",
+          r"(?:估计|恐怕|可能|只好)(?:要|会|得)?(?:推迟|延迟|延期|延后|顺延)",
+          r"(?:只能|只好|只得|不得不|恐怕要|恐怕得|可能要|可能得|得|必须)(?:往后)?(?:顺延|延后|延期|推迟|推后"
+          r"|往后推|延到|推到|改到|改在|放到|等到|安排到|挪到)",
+          _en(r"(?:have|has|will have|'ll have|'d have|going to have|must|need) to (?:postpone|"
+              r"push (?:it |this |that )?back|delay|reschedule|defer)",
+              r"can only (?:do|start|finish|make|come|go|begin|deliver|be)",
+              r"(?:won't|will not|not going to|can't|cannot) (?:make it|manage|happen|be done|"
+              r"finish|attend|come|join|do it|do that|do this)",
+              r"not available", r"unavailable", r"too busy", r"no (?:capacity|bandwidth|time)",
+              r"out of the question", r"not in a position to", r"no longer (?:possible|able)",
+              r"(?:i|we) (?:can't|cannot|won't)", r"not going to work",
+              r"not (?:this week|today|tonight|tomorrow|before)",
+              r"(?:i|we)(?:'d| would) rather not", r"have to (?:decline|pass)")),
     _rule("decline", "declined",
           r"无法|没法|没(?:有)?办法|做不到|办不到|做不了|完成不了|来不及|赶不上|不能|不可以|不行"
           r"|不同意|不接受|不认可|不赞同|不赞成|拒绝|反对|有异议|不方便|不可能|(?:有|有点|比较|很)困难"

@@ -7,6 +7,8 @@ Runs after ``record`` (gateway/pipeline.py). For every message:
 2. Otherwise, if classification says it needs receipts (policy 4.3: important directives and
    decisions must be explicitly confirmed), one receipt is opened per recipient with a deadline
    on the business clock (gateway/escalation.py) and a ``receipt_requests`` row for the ladder.
+   The deadline never falls after the one the directive sets itself ("今晚22:00前完成",
+   "完成时限：…", "by Friday 18:00": gateway/directive_deadline.py).
 
 Who owes a receipt (:func:`owing`): the To recipients, or To and Cc (``escalation.recipients``);
 never the sender, never an address of the gateway's own domain (the project address, reply
@@ -26,6 +28,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
@@ -33,9 +36,11 @@ from sqlalchemy.orm import Session
 from gateway.addresses import person_key, try_normalize
 from gateway.authcheck import AuthVerdict, check
 from gateway.config import ProjectConfig, Settings
+from gateway.directive_deadline import directive_due
 from gateway.escalation import deadline_for
 from gateway.receipts_answers import apply_answers
 from gateway.receipts_events import audit_events, note_event
+from gateway.receipts_moves import capped
 from gateway.store.models import Receipt
 from gateway.store.receipt_models import ReceiptRequest
 
@@ -172,12 +177,17 @@ def open_receipts(ctx: Context, *, now: datetime, events: list[int],
     calendar = project.escalation.calendar.build(project.timezone)
     urgency = getattr(ctx.classification, "urgency", "normal")
     opened_at = opened_at or message.received_at
-    due = deadline_for(project.escalation, calendar, opened_at=opened_at, urgency=urgency)
+    own_due = directive_due(f"{ctx.parsed.subject}\n{ctx.parsed.own_text or ''}",
+                            sent_at=opened_at, zone=ZoneInfo(project.timezone),
+                            closes=calendar.closes)
+    by_urgency = deadline_for(project.escalation, calendar, opened_at=opened_at,
+                              urgency=urgency)
+    due = capped(by_urgency, own_due, start=opened_at)
     request = ReceiptRequest(project_id=message.project_id, message_pk=message.id,
                              record_id=ctx.record.id, sender=person_key(message.from_addr or ""),
                              urgency=urgency, opened_at=opened_at, deadline=due.deadline,
                              due_soon_at=due.due_soon_at, next_due_at=due.due_soon_at,
-                             updated_at=now)
+                             directive_due=own_due, updated_at=now)
     session.add(request)
     session.flush()
     for name, addr in people:
@@ -191,7 +201,8 @@ def open_receipts(ctx: Context, *, now: datetime, events: list[int],
                            kind="opened", now=now, request_id=request.id, receipt_id=receipt.id,
                            cause_message_pk=message.id, status_after="pending",
                            detail={"recipient": addr, "deadline": due.deadline.isoformat(),
-                                   "urgency": urgency})
+                                   "urgency": urgency,
+                                   "directive_due": own_due.isoformat() if own_due else None})
         if event is not None:
             events.append(event)
     log.info("<%s> %d receipt(s) opened, due %s (%s)", message.message_id, len(people),

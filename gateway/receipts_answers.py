@@ -15,11 +15,16 @@ What it does to the receipt:
 forged             kept, noted on the receipt, status unchanged (the message is flagged)
 MDN                pending → read; never confirmed (policy 4.3 asks for understanding)
 auto-reply         noted (RFC 3834 out-of-office); never confirms
-own text           read_intent: confirmed | questioned | declined; unclear is only noted
+own text           read_intent: confirmed | questioned | declined — the latest answer decides,
+                   through the moves of gateway/receipt_states.py (gateway/receipts_moves.py)
+unclear            status kept, ``needs_review`` set, the author asked to settle it (with text)
 =================  ==========================================================================
 
-``confirmed`` is final: a later message in the thread is a new conversation, not a withdrawal.
-A questioned or declined receipt tells the directive's author at once, through the outbox.
+Every reading is a receipt event with the rule matches that led to it (``reasons``): a move
+(kind = the new status), or ``reading`` when the answer moves nothing (the same answer again, a
+waived receipt, or mail older than the latest answer — out of order, it is history only).
+A move into questioned or declined tells the directive's author at once and reopens a request
+that was closed because everyone had confirmed.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from sqlalchemy.orm import undefer_group
 from gateway.addresses import person_key
 from gateway.authcheck import AuthVerdict
 from gateway.intent import read_intent
+from gateway.receipt_states import Cause
 from gateway.receipts_events import note_event
+from gateway.receipts_moves import close_if_done, move
 from gateway.store.models import Arrival, Message, Receipt
 from gateway.store.receipt_models import ANSWERS, ReceiptRequest
 from gateway.tokens import verify_reply_address
@@ -126,8 +133,8 @@ def apply_answers(ctx: Context, *, verdict: AuthVerdict, now: datetime,
 
 
 def _note(ctx: Context, receipt: Receipt, request: ReceiptRequest, kind: str, now: datetime,
-          events: list[int], detail: dict[str, Any]) -> bool:
-    event = note_event(ctx.session, key=f"{kind}:{receipt.id}:{ctx.message.id}",
+          events: list[int], detail: dict[str, Any], *, key: str | None = None) -> bool:
+    event = note_event(ctx.session, key=key or f"{kind}:{receipt.id}:{ctx.message.id}",
                        project_id=request.project_id, kind=kind, now=now,
                        request_id=request.id, receipt_id=receipt.id,
                        cause_message_pk=ctx.message.id, status_before=receipt.status,
@@ -141,6 +148,16 @@ def _note(ctx: Context, receipt: Receipt, request: ReceiptRequest, kind: str, no
     return True
 
 
+def _superseded(ctx: Context, receipt: Receipt) -> bool:
+    """Whether the receipt's latest answer came in after this message (mail out of order:
+    an IMAP poll, a delayed relay): then this one is history, not the latest answer."""
+    if receipt.answer_message_pk is None or receipt.answer_message_pk == ctx.message.id:
+        return False
+    latest = ctx.session.get(Message, receipt.answer_message_pk)
+    return latest is not None and (latest.received_at, latest.id) > (ctx.message.received_at,
+                                                                      ctx.message.id)
+
+
 def _apply_one(ctx: Context, receipt: Receipt, request: ReceiptRequest, verdict: AuthVerdict,
                now: datetime, events: list[int]) -> None:
     p = ctx.parsed
@@ -148,60 +165,42 @@ def _apply_one(ctx: Context, receipt: Receipt, request: ReceiptRequest, verdict:
         _note(ctx, receipt, request, "forged", now, events, {"reasons": list(verdict.reasons)})
         return
     if p.mdn is not None:
-        if receipt.status == "pending":
-            _change(ctx, receipt, request, "read", now, events, {"mdn": p.mdn.disposition})
+        move(ctx.session, ctx.app.settings, ctx.project, receipt, request, to="read",
+             cause=Cause.MDN, key=f"read:{receipt.id}:{ctx.message.id}", kind="read", now=now,
+             events=events, detail={"mdn": p.mdn.disposition}, text="", message=ctx.message)
         return
     if p.auto_reply:
         _note(ctx, receipt, request, "auto_reply", now, events,
               {"reason": p.auto_reply_reason or "auto-reply"})
         return
-    intent = read_intent(p.own_text or "")
-    detail = {"reasons": intent.reasons[:5], "text": (p.own_text or "")[:500]}
-    if receipt.status == "confirmed" or intent.status == "unclear":
-        _note(ctx, receipt, request, "unclear" if intent.status == "unclear" else "noted",
-              now, events, detail)
+    text = p.own_text or ""
+    intent = read_intent(text)
+    detail: dict[str, Any] = {"reading": intent.status, "reasons": intent.reasons,
+                              "text": text[:500], "message_id": ctx.message.message_id}
+    key = f"reply:{receipt.id}:{ctx.message.id}"
+    if intent.status == "unclear":
+        if _note(ctx, receipt, request, "unclear", now, events, detail, key=key):
+            receipt.needs_review = True
+            if request.withdrawn_at is None:
+                from gateway.escalation_mail import queue_review_notice
+
+                queue_review_notice(ctx.session, ctx.app.settings, ctx.project,
+                                    receipt=receipt, request=request, reply=ctx.message,
+                                    own_text=text, now=now)
         return
-    if intent.status == receipt.status:
+    superseded = _superseded(ctx, receipt)
+    if not superseded and move(ctx.session, ctx.app.settings, ctx.project, receipt, request,
+                               to=intent.status, cause=Cause.REPLY, key=key, kind=intent.status,
+                               now=now, events=events, detail=detail, text=text,
+                               message=ctx.message):
         return
-    if _change(ctx, receipt, request, intent.status, now, events, detail) \
-            and intent.status in ("questioned", "declined"):
-        from gateway.escalation_mail import queue_answer_notice
-
-        queue_answer_notice(ctx.session, ctx.app.settings, ctx.project, receipt=receipt,
-                            request=request, reply=ctx.message, own_text=p.own_text or "",
-                            now=now)
-
-
-def _change(ctx: Context, receipt: Receipt, request: ReceiptRequest, status: str,
-            now: datetime, events: list[int], detail: dict[str, Any]) -> bool:
-    event = note_event(ctx.session, key=f"{status}:{receipt.id}:{ctx.message.id}",
-                       project_id=request.project_id, kind=status, now=now,
-                       request_id=request.id, receipt_id=receipt.id,
+    # Read, but no move: the same answer again, a waived receipt, or an older mail.
+    event = note_event(ctx.session, key=key, project_id=request.project_id, kind="reading",
+                       now=now, request_id=request.id, receipt_id=receipt.id,
                        cause_message_pk=ctx.message.id, status_before=receipt.status,
-                       status_after=status, detail=detail)
-    if event is None:
-        return False  # a replay of this message: already applied
-    events.append(event)
-    log.info("<%s> receipt %d (%s): %s → %s", ctx.message.message_id, receipt.id,
-             receipt.recipient, receipt.status, status)
-    receipt.status, receipt.updated_at = status, now
-    receipt.answered_at, receipt.answer_message_pk = now, ctx.message.id
-    return True
-
-
-def close_if_done(session: Any, request: ReceiptRequest, *, now: datetime, events: list[int],
-                  cause_message_pk: int | None = None) -> bool:
-    """Close the request when every receipt is confirmed: the ladder stops (DESIGN §4.4)."""
-    if request.closed_at is not None:
-        return True
-    statuses = session.scalars(select(Receipt.status)
-                               .where(Receipt.message_pk == request.message_pk)).all()
-    if any(s != "confirmed" for s in statuses):
-        return False
-    event = note_event(session, key=f"closed:{request.id}", project_id=request.project_id,
-                       kind="closed", now=now, request_id=request.id,
-                       cause_message_pk=cause_message_pk)
+                       status_after=receipt.status,
+                       detail={**detail, **({"superseded": True} if superseded else {})})
     if event is not None:
         events.append(event)
-    request.closed_at, request.next_due_at, request.updated_at = now, None, now
-    return True
+        if not superseded:
+            receipt.needs_review, receipt.updated_at = False, now

@@ -1,5 +1,10 @@
 """CLI for receipts and escalation: ``receipts list``, ``tick`` and ``scheduler``.
 
+``receipts list`` narrows by ``--status``, ``--record``, ``--recipient``, ``--needs-review`` and
+``--overdue``; it prints a header row, or with ``--json`` the rows of gateway/receipts_query.py.
+What a person settles (``receipts set|waive|extend|remind|withdraw|show``) lives in
+gateway/receipts_manual_command.py.
+
 ``commgate tick [--now T] [--dry-run] [--project CODE]`` runs one scheduler pass as if at ``T``
 (ISO 8601; a time without offset is read in the project's zone, else Asia/Shanghai); the mails
 it queues wait in the outbox for a running ``serve`` or worker to deliver. ``--dry-run`` prints
@@ -18,8 +23,10 @@ from zoneinfo import ZoneInfo
 import typer
 
 from gateway.cli import fail, guarded, open_app, wait_for_signal
+from gateway.receipt_states import ReceiptStatus
 
 receipts_app = typer.Typer(no_args_is_help=True, help="Receipt confirmation (policy 4.3).")
+STATUSES = tuple(s.value for s in ReceiptStatus)
 
 
 def _parse_now(value: str | None, zone: ZoneInfo) -> datetime | None:
@@ -44,6 +51,15 @@ def list_command(
         ctx: typer.Context,
         project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
         overdue: Annotated[bool, typer.Option("--overdue", help="Only open, past due.")] = False,
+        status: Annotated[str | None, typer.Option(
+            "--status", help="Only this status: " + " | ".join(STATUSES) + ".")] = None,
+        record: Annotated[int | None, typer.Option("--record", "-r",
+                                                   help="Only this record.")] = None,
+        recipient: Annotated[str | None, typer.Option("--recipient",
+                                                      help="Only this recipient.")] = None,
+        needs_review: Annotated[bool, typer.Option(
+            "--needs-review", help="Only replies nobody could read, waiting for a person.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
         now: Annotated[str | None, typer.Option("--now", help="Judge overdue as of.")] = None,
 ) -> None:
@@ -51,6 +67,8 @@ def list_command(
     from gateway.receipts_query import list_receipts
     from gateway.store.db import unit_of_work
 
+    if status is not None and status.strip().lower() not in STATUSES:
+        raise fail(f"--status {status}: give one of {', '.join(STATUSES)}")
     gw = open_app(ctx)
     try:
         cfg = guarded(ctx, lambda: gw.settings.project(project))
@@ -58,19 +76,27 @@ def list_command(
         at = _parse_now(now, zone) or gw.clock()
         with unit_of_work(gw.sessions) as session:
             rows = list_receipts(session, project_id=gw.project_ids[cfg.code], zone=zone,
-                                 now=at, overdue_only=overdue)
+                                 now=at, overdue_only=overdue,
+                                 status=status.strip().lower() if status else None,
+                                 record_id=record, recipient=recipient,
+                                 needs_review=needs_review)
     finally:
         gw.close()
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if not rows:
-        typer.echo("no receipts" + (" overdue" if overdue else ""))
+        typer.echo("没有回执 no receipts" + (" overdue" if overdue else ""))
         return
+    typer.echo(f"{'RECORD':<7} {'STATUS':<10} {'LVL':<3} {'RECIPIENT':<32} {'DUE':<16} "
+               f"{'FLAGS':<14} SUBJECT")
     for r in rows:
-        flag = " OVERDUE" if r["overdue"] else ""
-        typer.echo(f"R{r['record_id']:<5} {r['status']:<10} L{r['level']} {r['recipient']:<32} "
-                   f"due {(r['deadline'] or '-')[:16]}{flag}  {r['subject'][:40]}")
+        flags = ",".join(f for f, on in (("OVERDUE", r["overdue"]),
+                                          ("REVIEW", r["needs_review"]),
+                                          ("WITHDRAWN", r["withdrawn"])) if on) or "-"
+        typer.echo(f"R{r['record_id']:<6} {r['status']:<10} L{r['level']:<2} "
+                   f"{r['recipient']:<32} {(r['deadline'] or '-')[:16]:<16} {flags:<14} "
+                   f"{r['subject'][:40]}")
 
 
 def tick_command(
@@ -124,6 +150,8 @@ def scheduler_command(
 
 
 def register(app: typer.Typer) -> None:
+    import gateway.receipts_manual_command  # noqa: F401 - its commands join receipts_app
+
     app.add_typer(receipts_app, name="receipts")
     app.command("tick")(tick_command)
     app.command("scheduler")(scheduler_command)

@@ -35,11 +35,12 @@ from sqlalchemy.orm import Session, undefer_group
 from gateway.app import App
 from gateway.audit_anchor import safe_anchor_if_due
 from gateway.config import Member, ProjectConfig
-from gateway.escalation import ladder, plan, resolve_level
+from gateway.escalation import Deadline, ladder, plan, resolve_level
 from gateway.escalation_mail import ListSink, OutboxSink, Outgoing, Sink, escalation, reminder
+from gateway.receipt_states import is_open
 from gateway.receipts import schema_ready
-from gateway.receipts_answers import close_if_done
 from gateway.receipts_events import flush_audit, note_event
+from gateway.receipts_moves import close_if_done, restart
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt
 from gateway.store.receipt_models import ANSWERS, EscalationStep, ReceiptRequest
@@ -86,7 +87,7 @@ def _claim_step(session: Session, values: dict[str, Any]) -> bool:
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
         else sqlite.insert
     stmt = insert(EscalationStep).values(**values).on_conflict_do_nothing(
-        index_elements=["message_pk", "level", "repeat"]).returning(EscalationStep.id)
+        index_elements=["message_pk", "round", "level", "repeat"]).returning(EscalationStep.id)
     return session.execute(stmt).scalar_one_or_none() is not None
 
 
@@ -95,10 +96,22 @@ def advance(session: Session, app: App, project: ProjectConfig, request: Receipt
     """Do what is due for one request (its row is locked, or guarded by compare-and-set)."""
     events: list[int] = []
     if close_if_done(session, request, now=now, events=events):
+        request.next_due_at = None  # closed or withdrawn: nothing more is sent
         return
     cfg = project.escalation
     calendar = cfg.calendar.build(project.timezone)
     steps = ladder(cfg.levels, calendar, request.deadline)
+    receipts = list(session.scalars(select(Receipt).options(undefer_group(ANSWERS)).where(
+        Receipt.message_pk == request.message_pk).order_by(Receipt.id)))
+    owed = [r for r in receipts if is_open(r.status)]
+    extended = [r.deadline for r in owed if r.deadline is not None
+                and r.deadline > request.deadline]
+    if request.steps_done >= len(steps) and extended and min(extended) <= now:
+        # The ladder is done, but a receipt a person extended is now due: a round of its own.
+        restart(request, Deadline(deadline=min(extended), due_soon_at=min(extended)), now=now)
+        session.flush()
+        steps = ladder(cfg.levels, calendar, request.deadline)
+    suffix = f":r{request.round}" if request.round else ""  # keys of a reopened round
     todo = plan(steps=steps, steps_done=request.steps_done, deadline=request.deadline,
                 due_soon_at=request.due_soon_at, due_soon_noted=request.due_soon_noted,
                 overdue_noted=request.overdue_noted, now=now)
@@ -116,15 +129,17 @@ def advance(session: Session, app: App, project: ProjectConfig, request: Receipt
         log.info("receipt request %d advanced by another scheduler", request.id)
         return
     for kind in todo.events:
-        if note_event(session, key=f"{kind}:{request.id}", project_id=request.project_id,
+        if note_event(session, key=f"{kind}:{request.id}{suffix}", project_id=request.project_id,
                       kind=kind, now=now, request_id=request.id,
                       detail={"deadline": request.deadline.isoformat()}):
             report.events.append(f"{kind} request {request.id}")
-    receipts = list(session.scalars(select(Receipt).options(undefer_group(ANSWERS)).where(
-        Receipt.message_pk == request.message_pk).order_by(Receipt.id)))
-    unconfirmed = [r for r in receipts if r.status != "confirmed"]
+    # Still owed, and due: a receipt a person extended beyond now is left alone until then.
+    unconfirmed = [r for r in owed if r.deadline is None or r.deadline <= now]
+    later = [r.deadline for r in owed if r.deadline is not None and r.deadline > now]
+    if later and todo.next_due_at is None:
+        request.next_due_at = min(later)  # look again when the extension runs out
     directive = session.get_one(Message, request.message_pk)
-    for step in todo.steps:
+    for step in todo.steps if unconfirmed else ():
         level, repeat = step.level, step.repeat
         people: list[Member] = []
         if step.notify != "recipients":
@@ -132,7 +147,8 @@ def advance(session: Session, app: App, project: ProjectConfig, request: Receipt
                                           unconfirmed=[r.recipient for r in unconfirmed])
             repeat = step.repeat if level == step.level else 0
             if not people:
-                note_event(session, key=f"skipped:{request.message_pk}:{step.level}:{repeat}",
+                note_event(session,
+                           key=f"skipped:{request.message_pk}:{step.level}:{repeat}{suffix}",
                            project_id=request.project_id, kind="skipped", now=now,
                            request_id=request.id, detail={"level": step.level,
                                                           "why": "nobody eligible"})
@@ -146,7 +162,8 @@ def advance(session: Session, app: App, project: ProjectConfig, request: Receipt
         about = [{"recipient": r.recipient, "status": r.status} for r in unconfirmed]
         note = "" if level == step.level else f"passed on from level {step.level}"
         if not _claim_step(session, {
-                "request_id": request.id, "message_pk": request.message_pk, "level": level,
+                "request_id": request.id, "message_pk": request.message_pk,
+                "round": request.round, "level": level,
                 "repeat": repeat, "notify": cfg.levels[level - 1].notify, "due_at": step.due_at,
                 "done_at": now, "targets": sorted({a for m in mails for a in m.recipients}),
                 "about": about, "outbox_keys": [m.key for m in mails], "note": note}):
@@ -156,7 +173,7 @@ def advance(session: Session, app: App, project: ProjectConfig, request: Receipt
         for r in unconfirmed:
             r.level, r.updated_at = max(r.level, level), now
         kind = "reminded" if not people else "escalated"
-        note_event(session, key=f"{kind}:{request.message_pk}:{level}:{repeat}",
+        note_event(session, key=f"{kind}:{request.message_pk}:{level}:{repeat}{suffix}",
                    project_id=request.project_id, kind=kind, now=now, request_id=request.id,
                    detail={"level": level, "repeat": repeat, "about": about, "note": note,
                            "to": [m.email for m in people] or [r.recipient for r in unconfirmed]})

@@ -27,7 +27,9 @@ HUANG = "huang@client.example.cn"
 EXPECTED_MAILS = [
     ("change", {HUANG}),                      # 张伟's change notice to the client
     ("receipt_answer", {LINA}),               # 陈静 questioned: 李娜 told at once
-    ("reminder", {CHENJING, LINA}),           # 10-08 10:00, deadline passed (after the holiday)
+    ("receipt_answer", {LINA}),               # 刘洋 confirmed, then declined: told at once
+    ("reminder", {LIUYANG, LINA}),            # 10-08 10:00, deadline passed (after the holiday)
+    ("reminder", {CHENJING, LINA}),
     ("reminder", {HUANG, ZHANGWEI}),          # the forged 收到 did not count
     ("escalation", {ZHANGWEI, LINA}),         # 10-08 14:00, level 2: the PM
     ("escalation", {WANGQIANG, ZHANGWEI}),    # the PM's own notice: straight to level 3
@@ -68,16 +70,18 @@ def test_the_story_leaves_its_records_receipts_mails_and_report(demo_app: App,
     assert set(rows) == {"directive", "change_notice"}
     assert rows["directive"]["stakeholder_group"] == "internal"
     assert rows["change_notice"]["stakeholder_group"] == "customer"
-    assert rows["directive"]["message_count"] == 3  # directive + two answers
+    assert rows["directive"]["message_count"] == 4  # directive + three answers
 
-    # Receipts: confirmed (Foxmail 收到), questioned (收到，但…？), pending (the forged 收到)
+    # Receipts: the latest answer decides — 刘洋 confirmed, then declined (…做不了，只能顺延);
+    # questioned (收到，但…？); pending (the forged 收到)
     final = {r["recipient"]: r for r in receipts(demo_app)}
     assert {a: r["status"] for a, r in final.items()} == {
-        LIUYANG: "confirmed", CHENJING: "questioned", HUANG: "pending"}
+        LIUYANG: "declined", CHENJING: "questioned", HUANG: "pending"}
+    assert final[LIUYANG]["history_count"] == 2
     # One working day from Wed 09-30 09:30 skips National Day (10-01…10-07)
     assert final[CHENJING]["deadline"] == "2026-10-08T09:30:00+08:00"
     assert final[CHENJING]["level"] == 3 and final[HUANG]["level"] == 3
-    assert final[LIUYANG]["level"] == 0
+    assert final[LIUYANG]["level"] == 3
 
     # The forged reply is kept, flagged, and never counted
     forged = [n for n in final[HUANG]["notes"] if n.get("kind") == "forged"]

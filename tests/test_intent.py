@@ -236,3 +236,47 @@ def test_any_text_reads_as_one_of_four_states(text: str) -> None:
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
 def test_a_clear_refusal_after_anything_is_declined(prefix: str) -> None:
     assert read_intent(f"{prefix}\n本周无法按期完成。").status == "declined"
+
+
+# Issue 15: refusals of the form verb + 不了/不开/不过来/不及, "只能顺延…", English refusals;
+# a confirmation that mentions a later check of one's own.
+REFUSALS = ["我今晚去不了", "这个参数改不了", "周四排不开", "这周忙不过来", "赶不及了",
+            "周五顾不上", "只能顺延到下周一", "只能延后到周五", "收到，不过只能推迟到下周",
+            "恐怕要延期到月底", "收到，但人手不够，做不完", "现场去不了，只能远程",
+            "I can't make it on Friday.", "Unable to do it this week.",
+            "We won't be able to finish before Monday.", "Sorry, that won't happen this week.",
+            "We will have to postpone to next week.", "I'm not available on Friday.",
+            "Too busy this week, sorry.", "We can only start next Tuesday.",
+            "没问题，不过只能下周一做", "收到，我这边只能节后安排", "收到，暂不执行",
+            "收到，但这周估计搞不定", "恐怕有难度", "我们这边暂时无力支持", "可能要晚一天完成",
+            "腾不出时间", "That is not going to work for us.", "Not this week, sorry.",
+            "I would rather not do this on Friday."]
+STILL_QUESTIONS = ["能否改到周四？", "可以改到周四吗", "Can we postpone to next week?",
+                   "是否可以延后一天？"]
+LATER_CHECKS = ["收到，执行前会再确认一次清单版本", "执行前会再确认一次清单版本",
+                "好的，割接前我会再核对一遍配置", "收到，我会再核实一下型号",
+                "Noted, will double-check before we start.",
+                "OK, we'll re-check the list before the change window."]
+NOT_REFUSALS = ["收到，少不了你的", "收到，错不了", "好的，等不及要上线了", "不了解这个系统",
+                "收到，用不了多久就能完成", "收到，这点小事算不了什么", "好的，只能今晚做，没问题",
+                "收到，放心，误不了事"]
+
+
+@pytest.mark.parametrize("text", REFUSALS)
+def test_inability_and_postponement_decline(text: str) -> None:
+    assert read_intent(text).status == "declined", read_intent(text).reasons
+
+
+@pytest.mark.parametrize("text", STILL_QUESTIONS)
+def test_asking_to_move_it_is_a_question(text: str) -> None:
+    assert read_intent(text).status == "questioned", read_intent(text).reasons
+
+
+@pytest.mark.parametrize("text", LATER_CHECKS)
+def test_a_later_check_of_ones_own_still_confirms(text: str) -> None:
+    assert read_intent(text).status == "confirmed", read_intent(text).reasons
+
+
+@pytest.mark.parametrize("text", NOT_REFUSALS)
+def test_idioms_of_the_same_shape_are_no_refusal(text: str) -> None:
+    assert read_intent(text).status != "declined", read_intent(text).reasons

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -234,7 +235,8 @@ class Record(Base):
 class Receipt(Base):
     """One recipient's confirmation of one message (gateway/receipts.py).
 
-    ``status``: pending → read (an MDN) → confirmed | questioned | declined (a reply's own text).
+    ``status``: pending, read, confirmed, questioned, declined, waived — the moves between them
+    are gateway/receipt_states.py; the latest counting answer decides.
     ``level``: the highest ladder level whose mail named this receipt (0: not yet reminded).
     The ladder's state for the whole message is its ``receipt_requests`` row.
     """
@@ -273,5 +275,8 @@ class Receipt(Base):
     # What was noticed without changing the status: auto-replies, unclear or forged replies.
     notes: Mapped[list[Any]] = mapped_column(default=list, deferred=True,
                                              deferred_group="receipt_answers")
+    # A reply nobody could read (``unclear``) waits for the author to settle it (issue 15).
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+                                               deferred=True, deferred_group="receipt_answers")
 
     record: Mapped[Record] = relationship(back_populates="receipts")

@@ -67,6 +67,13 @@ class ReceiptRequest(Base):
     # When the scheduler must look at it again; NULL: nothing more to do.
     next_due_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)  # everyone confirmed
+    # A closed request reopened by a later question or refusal walks the ladder again: round
+    # n+1, its steps keyed apart from those of earlier rounds.
+    round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The deadline the directive itself sets (gateway/directive_deadline.py); no receipt
+    # deadline falls after it.
+    directive_due: Mapped[datetime | None] = mapped_column(default=None)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)  # nothing more is sent
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -75,12 +82,14 @@ class EscalationStep(Base):
 
     __tablename__ = "escalation_steps"
     __table_args__ = (
-        UniqueConstraint("message_pk", "level", "repeat", name="uq_escalation_steps_level"),
+        UniqueConstraint("message_pk", "round", "level", "repeat",
+                         name="uq_escalation_steps_level"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     request_id: Mapped[int] = mapped_column(fk("receipt_requests.id", "CASCADE"), index=True)
     message_pk: Mapped[int] = mapped_column(fk("messages.id", "CASCADE"))
+    round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     level: Mapped[int] = mapped_column(Integer)
     repeat: Mapped[int] = mapped_column(Integer, default=0)
     notify: Mapped[str] = mapped_column(String(32))  # recipients | project_manager | …
@@ -112,8 +121,9 @@ class ReceiptEvent(Base):
                                                    index=True)
     cause_message_pk: Mapped[int | None] = mapped_column(fk("messages.id", "SET NULL"),
                                                          default=None)
-    # opened | read | confirmed | questioned | declined | unclear | auto_reply | forged |
-    # foreign_token | due_soon | overdue | reminded | escalated | skipped | closed
+    # opened | read | confirmed | questioned | declined | reading | unclear | auto_reply |
+    # forged | foreign_token | due_soon | overdue | reminded | escalated | skipped | closed |
+    # reopened | review_asked | set | waived | extended | remind_now | withdrawn
     kind: Mapped[str] = mapped_column(String(32))
     status_before: Mapped[str | None] = mapped_column(String(16), default=None)
     status_after: Mapped[str | None] = mapped_column(String(16), default=None)

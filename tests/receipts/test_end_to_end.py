@@ -33,8 +33,9 @@ from tests.receipts.conftest import (
 from tests.receipts.styles import foxmail, mdn, outlook, qqmail
 from tests.support.mail import wait_for
 
-INSPECTION = "【指令】今晚22:00前完成核心交换机巡检"
-INSPECTION_BODY = ("刘洋、陈静：\n请于今晚22:00前完成核心交换机巡检，重点检查光模块告警，"
+# No deadline of its own (test_latest_answer.py has one that sets it): the ladder by urgency.
+INSPECTION = "【指令】核心交换机巡检"
+INSPECTION_BODY = ("刘洋、陈静：\n请安排核心交换机巡检，重点检查光模块告警，"
                    "完成后回复确认。\n李娜\n")
 
 
