@@ -36,7 +36,7 @@ Category = Literal[
 Urgency = Literal["normal", "urgent"]
 FormalityName = Literal["formal_written", "written", "formal_oral", "informal_oral"]
 GroupName = Literal["customer", "leadership", "internal", "procurement", "quality", "hr", "other"]
-Where = Literal["any", "subject", "body", "attachments"]
+Where = Literal["any", "subject", "head", "body", "attachments"]
 
 CATEGORIES: tuple[Category, ...] = (
     "directive", "decision", "change_notice", "risk", "incident", "meeting_minutes", "report",
@@ -92,12 +92,18 @@ class Marker(_Model):
 class KeywordRule(_Model):
     """Words (or a regular expression) that add ``weight`` to a category when they occur.
 
-    ``where`` limits the rule to the subject, the sender's own body text or attachment names;
+    ``where`` limits the rule to the subject, the subject's head noun (``head``: the pattern
+    ends a part of the subject, "…的决定", "Monthly SLA Report - May", "Invitation: …"), the
+    sender's own body text or attachment names;
     ``groups`` limits it to records whose stakeholder group is one of those listed (e.g. a
     schedule slip counts as a change notice only when a customer is a party). A rule counts once
     per message; a match in the subject is multiplied by ``subject_factor``. A plain word
     preceded in its clause by a negation (``未发现故障``, ``not urgent``) does not count unless
-    ``negatable = false``.
+    ``negatable = false``. Where a cue stands weighs it: the subject counts ``subject_factor``
+    times, the first line of the body once, the rest of the body ``body_factor`` times, and a
+    cue in a hypothetical clause (如果…, if …) ``hypothetical_factor`` times (except for risk,
+    which is about what may happen). Quoted words (“…”, 「…」), document names in 《…》 and
+    quantities with units ("40 minutes", "40分钟") are not read at all.
     """
 
     category: Category
@@ -122,12 +128,14 @@ class ClassificationConfig(_Model):
     # --- settings (a project's value replaces the default) --------------------------------
     category_header: str = "X-Commgate-Category"
     receipt_categories: tuple[Category, ...] = DEFAULT_RECEIPT_CATEGORIES
-    urgent_categories: tuple[Category, ...] = ("incident",)
+    urgent_categories: tuple[Category, ...] = ()
     formal_categories: tuple[Category, ...] = (
         "meeting_minutes", "report", "change_notice", "work_contact",
     )
     min_score: float = Field(default=2.0, gt=0)
     subject_factor: float = Field(default=1.5, ge=1)
+    body_factor: float = Field(default=0.7, gt=0, le=1)
+    hypothetical_factor: float = Field(default=0.3, ge=0, le=1)
     incident_reply_minutes: int = Field(default=60, gt=0)
     confirmation_grace_hours: int = Field(default=48, gt=0)
     use_default_rules: bool = True
@@ -137,6 +145,8 @@ class ClassificationConfig(_Model):
     markers: tuple[Marker, ...] = ()
     keywords: tuple[KeywordRule, ...] = ()
     urgent_words: tuple[str, ...] = ()
+    urgent_subject_words: tuple[str, ...] = ()  # urgent only in the subject ("P1" in a table is not)
+    hypothetical_words: tuple[str, ...] = ()  # regular expressions: 如果, 假如, \bif\b …
     receipt_words: tuple[str, ...] = ()
     formal_attachment_words: tuple[str, ...] = ()
     reason_words: tuple[str, ...] = ()
@@ -144,7 +154,7 @@ class ClassificationConfig(_Model):
     confirmation_words: tuple[str, ...] = ()
     negations: tuple[str, ...] = ()
 
-    @field_validator("negations")
+    @field_validator("negations", "hypothetical_words")
     @classmethod
     def _valid_negations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for pattern in value:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.classify_config import (
     CATEGORIES,
@@ -21,6 +21,7 @@ from gateway.classify_config import (
 )
 from gateway.classify_model import MessageFacts, Reason
 from gateway.classify_rules import Keyword, Matcher, Rules
+from gateway.classify_text import clause_before, head_parts, readable, split_body
 
 _TAG = re.compile(r"[【\[〔［〖]\s*([^】\]〕］〗【\[]{1,30}?)\s*[】\]〕］〗]")
 _REPLY = re.compile(r"^\s*(re|回复|答复|reply|aw|sv)\s*[:：]", re.IGNORECASE)
@@ -50,27 +51,52 @@ def subject_markers(subject: str, rules: Rules) -> tuple[FoundMarker, ...]:
     return tuple(found)
 
 
-def _texts(facts: MessageFacts, where: str) -> tuple[tuple[str, str], ...]:
-    attachments = "\n".join(facts.attachment_names)
-    return {
-        "any": (("subject", facts.subject), ("body", facts.own_text)),
-        "subject": (("subject", facts.subject),),
-        "body": (("body", facts.own_text),),
-        "attachments": (("attachments", attachments),),
-    }[where]
+@dataclass(frozen=True)
+class Place:
+    """One region of a message the rules read, with the factor a cue there weighs."""
+
+    name: str  # subject, head, lead, body, attachments
+    text: str
+    factor: float
 
 
-def _keyword_hit(keyword: Keyword, facts: MessageFacts, group: GroupName,
+def places(facts: MessageFacts, rules: Rules) -> dict[str, tuple[Place, ...]]:
+    """The message's regions for each ``where`` of a keyword rule (see gateway.classify_text)."""
+    config = rules.config
+    subject = Place("subject", readable(facts.subject, subject=True), config.subject_factor)
+    head = tuple(Place("head", part, config.subject_factor)
+                 for part in head_parts(subject.text))
+    body = split_body(readable(facts.own_text))
+    lead = Place("lead", body.lead, 1.0)
+    rest = Place("body", body.rest, config.body_factor)
+    attachments = Place("attachments", "\n".join(facts.attachment_names), 1.0)
+    return {"any": (subject, lead, rest), "subject": (subject,), "head": head,
+            "body": (lead, rest), "attachments": (attachments,)}
+
+
+def _hypothetical(text: str, start: int, rules: Rules) -> bool:
+    return (rules.hypothetical is not None
+            and rules.hypothetical.search(clause_before(text, start)) is not None)
+
+
+def _keyword_hit(keyword: Keyword, regions: dict[str, tuple[Place, ...]], group: GroupName,
                  rules: Rules) -> Reason | None:
+    """The keyword's strongest occurrence: a rule counts once per message, where it weighs most."""
     if keyword.groups and group not in keyword.groups:
         return None
-    for place, text in _texts(facts, keyword.where):
-        evidence = keyword.matcher.find(text, rules.negation)
-        if evidence is not None:
-            factor = rules.config.subject_factor if place == "subject" else 1.0
-            return Reason("category", f"keyword:{keyword.name}", (evidence, place),
-                          round(keyword.weight * factor, 2))
-    return None
+    best: Reason | None = None
+    for place in regions[keyword.where]:
+        for match in keyword.matcher.matches(place.text, rules.negation):
+            if keyword.where == "head" and match.end() != len(place.text):
+                continue  # a head noun ends its part of the subject
+            factor, where = place.factor, place.name
+            if keyword.category != "risk" and _hypothetical(place.text, match.start(), rules):
+                factor, where = factor * rules.config.hypothetical_factor, f"{where}, hypothetical"
+            weight = round(keyword.weight * factor, 2)
+            if best is None or weight > best.weight:
+                best = Reason("category", f"keyword:{keyword.name}", (match.group(0)[:40], where),
+                              weight)
+    return best if best is not None and best.weight > 0 else None
 
 
 def category_from_header(facts: MessageFacts, rules: Rules) -> tuple[Category, Reason] | None:
@@ -86,8 +112,9 @@ def score_category(facts: MessageFacts, group: GroupName,
                    rules: Rules) -> tuple[Category, tuple[Reason, ...]]:
     """The best-scoring category (at least ``min_score``), else ``general``."""
     hits: dict[Category, list[Reason]] = defaultdict(list)
+    regions = places(facts, rules)
     for keyword in rules.keywords:
-        reason = _keyword_hit(keyword, facts, group, rules)
+        reason = _keyword_hit(keyword, regions, group, rules)
         if reason is not None:
             hits[keyword.category].append(reason)
     scores = {c: round(sum(r.weight for r in rs), 2) for c, rs in hits.items()}
@@ -105,11 +132,14 @@ def score_category(facts: MessageFacts, group: GroupName,
 
 def _first_word(matchers: tuple[Matcher, ...], facts: MessageFacts,
                 rules: Rules) -> tuple[Matcher, str] | None:
+    """The first word found in the subject or body; quoted words and hypotheticals do not count
+    ("如果紧急…" is not urgent)."""
+    texts = (readable(facts.subject, subject=True), readable(facts.own_text))
     for matcher in matchers:
-        for text in (facts.subject, facts.own_text):
-            evidence = matcher.find(text, rules.negation)
-            if evidence is not None:
-                return matcher, evidence
+        for text in texts:
+            for match in matcher.matches(text, rules.negation):
+                if not _hypothetical(text, match.start(), rules):
+                    return matcher, match.group(0)[:40]
     return None
 
 
@@ -121,6 +151,10 @@ def decide_urgency(facts: MessageFacts, category: Category, markers: tuple[Found
     word = _first_word(rules.urgent, facts, rules)
     if word is not None:
         return "urgent", (Reason("urgency", f"word:{word[0].name}", (word[1],), 1.0),)
+    in_subject = _first_word(rules.urgent_subject, replace(facts, own_text=""), rules)
+    if in_subject is not None:
+        return "urgent", (Reason("urgency", f"subject word:{in_subject[0].name}",
+                                 (in_subject[1],), 1.0),)
     if category in rules.config.urgent_categories:
         return "urgent", (Reason("urgency", "category:urgent_categories", (category,), 1.0),)
     return "normal", (Reason("urgency", "default:normal"),)

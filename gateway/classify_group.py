@@ -4,8 +4,9 @@ Every party (sender, To, Cc) except the gateway's own addresses is looked up in 
 directory, in this order: project member; stakeholder (by person); department interface person;
 stakeholder domain (the domain or a subdomain of it); the company domain (→ ``internal``);
 anything else (→ ``other``). A member is ``internal`` except the O&M department manager, who is
-``leadership`` when another member of the team writes to them (they are in To). The message's
-group is the highest of its parties' groups by :data:`PRECEDENCE`.
+``leadership`` as any party but the sender (in To or Cc: a copy to the manager is reporting
+upwards). The message's group is the highest of its parties' groups by :data:`PRECEDENCE`
+(leadership outranks procurement, quality and hr).
 """
 
 from __future__ import annotations
@@ -41,15 +42,14 @@ def _parties(facts: MessageFacts) -> Iterator[tuple[str, str]]:
                 yield role, key
 
 
-def party_group(key: str, role: str, sender_is_member: bool,
-                project: ProjectConfig) -> tuple[GroupName, str] | None:
+def party_group(key: str, role: str, project: ProjectConfig) -> tuple[GroupName, str] | None:
     """The group of one party and the directory entry that decided it; None: ignore it."""
     if _in_domain(_domain(key), _domain(project.address)):
         return None  # the gateway itself: project addresses and reply tokens
     member = next((m for m in project.members if person_key(m.email) == key), None)
     if member is not None:
-        if member.role == "dept_manager" and role == "to" and sender_is_member:
-            return "leadership", f"member:{member.name}(dept_manager, written to)"
+        if member.role == "dept_manager" and role in ("to", "cc"):
+            return "leadership", f"member:{member.name}(dept_manager, in {role})"
         return "internal", f"member:{member.name}"
     for person in project.stakeholders:
         if person_key(person.email) == key:
@@ -68,11 +68,9 @@ def party_group(key: str, role: str, sender_is_member: bool,
 def stakeholder_group(facts: MessageFacts,
                       project: ProjectConfig) -> tuple[GroupName, tuple[Reason, ...]]:
     """The message's group and one reason per party that decided or could have decided it."""
-    sender_key = person_key(facts.sender) if facts.sender else ""
-    sender_is_member = any(person_key(m.email) == sender_key for m in project.members)
     found: list[tuple[GroupName, str, str]] = []
     for role, key in _parties(facts):
-        result = party_group(key, role, sender_is_member and key != sender_key, project)
+        result = party_group(key, role, project)
         if result is not None:
             found.append((result[0], key, result[1]))
     if not found:

@@ -12,7 +12,7 @@ ASCII word boundary (``P1`` does not match ``AP10``); Chinese needs no boundary.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -24,8 +24,9 @@ _EDGE_START = r"(?:(?<![A-Za-z0-9])|(?=[^A-Za-z0-9]))"
 _EDGE_END = r"(?:(?![A-Za-z0-9])|(?<=[^A-Za-z0-9]))"
 _CLAUSE_BREAK = re.compile(r"[，。；;,.!！?？\n、：:]")
 NEGATION_WINDOW = 6
-_LIST_FIELDS = ("markers", "keywords", "urgent_words", "receipt_words", "formal_attachment_words",
-                "reason_words", "impact_words", "confirmation_words", "negations")
+_LIST_FIELDS = ("markers", "keywords", "urgent_words", "urgent_subject_words", "receipt_words",
+                "formal_attachment_words", "reason_words", "impact_words", "confirmation_words",
+                "negations", "hypothetical_words")
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,17 @@ class Matcher:
     regex: re.Pattern[str]
     negatable: bool = True
 
-    def find(self, text: str, negation: re.Pattern[str] | None) -> str | None:
-        """The first non-negated match in ``text``, or None."""
+    def matches(self, text: str, negation: re.Pattern[str] | None) -> Iterator[re.Match[str]]:
+        """Every non-negated match in ``text``."""
         for match in self.regex.finditer(text):
             if self.negatable and negation is not None and _negated(text, match.start(), negation):
                 continue
-            return match.group(0)[:40]
-        return None
+            yield match
+
+    def find(self, text: str, negation: re.Pattern[str] | None) -> str | None:
+        """The first non-negated match in ``text``, or None."""
+        match = next(self.matches(text, negation), None)
+        return None if match is None else match.group(0)[:40]
 
 
 @dataclass(frozen=True)
@@ -68,12 +73,14 @@ class Rules:
     markers: Mapping[str, tuple[Marker, ...]]  # lower-case tag → markers
     keywords: tuple[Keyword, ...]
     urgent: tuple[Matcher, ...]
+    urgent_subject: tuple[Matcher, ...]
     receipt: tuple[Matcher, ...]
     formal_attachment: tuple[Matcher, ...]
     reason: tuple[Matcher, ...]
     impact: tuple[Matcher, ...]
     confirmation: tuple[Matcher, ...]
     negation: re.Pattern[str] | None
+    hypothetical: re.Pattern[str] | None
 
 
 def _negated(text: str, start: int, negation: re.Pattern[str]) -> bool:
@@ -132,11 +139,13 @@ def _keywords(rules: Iterable[KeywordRule]) -> tuple[Keyword, ...]:
 def compile_rules(config: ClassificationConfig) -> Rules:
     """Compile an already merged configuration."""
     negation = "|".join(f"(?:{n})" for n in config.negations)
+    hypothetical = "|".join(f"(?:{h})" for h in config.hypothetical_words)
     return Rules(
         config=config,
         markers=_markers(config.markers),
         keywords=_keywords(config.keywords),
         urgent=_words("urgent", config.urgent_words),
+        urgent_subject=_words("urgent", config.urgent_subject_words),
         receipt=_words("receipt", config.receipt_words),
         formal_attachment=_words("attachment", config.formal_attachment_words, negatable=False),
         # "无影响" states the impact: what a change notice must say is never negated
@@ -144,6 +153,7 @@ def compile_rules(config: ClassificationConfig) -> Rules:
         impact=_words("impact", config.impact_words, negatable=False),
         confirmation=_words("confirmation", config.confirmation_words),
         negation=re.compile(negation, re.IGNORECASE) if negation else None,
+        hypothetical=re.compile(hypothetical, re.IGNORECASE) if hypothetical else None,
     )
 
 

@@ -96,16 +96,13 @@ def _stronger(order: tuple[str, ...], a: str, b: str) -> str:
 def parties_with_groups(people: list[tuple[str, str, str | None]],
                         project: ProjectConfig) -> list[dict[str, Any]]:
     """(role, name, address) → party dicts with their stakeholder group; gateway addresses out."""
-    sender = next((addr for role, _n, addr in people if role == "from" and addr), "")
-    sender_is_member = sender != "" and project.member(sender) is not None
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for role, name, addr in people:
         if not addr or person_key(addr) in seen:
             continue
         seen.add(person_key(addr))
-        found = party_group(person_key(addr), role,
-                            sender_is_member and person_key(addr) != person_key(sender), project)
+        found = party_group(person_key(addr), role, project)
         if found is None:
             continue  # the gateway's own addresses
         out.append({"name": name, "address": addr, "group": found[0], "role": role})

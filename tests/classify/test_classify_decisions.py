@@ -37,13 +37,21 @@ def test_client_domain_counts_even_for_unlisted_people(facts: FactsMaker,
     assert got.stakeholder_group == "customer"
 
 
-def test_dept_manager_is_leadership_when_the_team_writes_to_them(facts: FactsMaker,
+def test_dept_manager_is_leadership_as_any_party_but_the_sender(facts: FactsMaker,
                                                                  demo: ProjectConfig) -> None:
     assert classify(facts("x", "y", to=(DEPT_MANAGER,)), demo).stakeholder_group == "leadership"
-    # …but only when written to, not when merely copied or when they write themselves
-    assert classify(facts("x", "y", cc=(DEPT_MANAGER,)), demo).stakeholder_group == "internal"
+    # a copy to the manager is reporting upwards too (issue #22); their own mail is internal
+    copied = classify(facts("x", "y", cc=(DEPT_MANAGER,)), demo)
+    assert copied.stakeholder_group == "leadership"
+    assert any("in cc" in r.rule for r in copied.reasons_for("stakeholder_group"))
     assert classify(facts("x", "y", sender=DEPT_MANAGER, to=(PM,)),
                     demo).stakeholder_group == "internal"
+
+
+def test_leadership_outranks_procurement(facts: FactsMaker, demo: ProjectConfig) -> None:
+    got = classify(facts("备件", "到货时间？", to=("zhoumin@xdyj.example.com",),
+                         cc=(DEPT_MANAGER, PROJECT_ADDRESS)), demo)
+    assert got.stakeholder_group == "leadership"
 
 
 def test_department_interface_persons_give_their_department(facts: FactsMaker,
@@ -139,10 +147,12 @@ def test_weak_evidence_stays_general(facts: FactsMaker, demo: ProjectConfig) -> 
 # --- urgency, formality, receipt -----------------------------------------------------------
 
 
-def test_incidents_are_urgent_by_category(facts: FactsMaker, demo: ProjectConfig) -> None:
+def test_an_incident_is_urgent_only_when_the_message_says_so(facts: FactsMaker,
+                                                               demo: ProjectConfig) -> None:
     got = classify(facts("【故障】核心交换机", "已恢复"), demo)
-    assert got.urgency == "urgent"
-    assert got.reasons_for("urgency")[0].rule == "category:urgent_categories"
+    assert (got.category, got.urgency) == ("incident", "normal")
+    assert got.reasons_for("urgency")[0].rule == "default:normal"
+    assert classify(facts("【故障】核心交换机", "紧急，请立即处理"), demo).urgency == "urgent"
 
 
 def test_formal_documents_by_attachment_name(facts: FactsMaker, demo: ProjectConfig) -> None:
@@ -155,7 +165,8 @@ def test_formal_documents_by_attachment_name(facts: FactsMaker, demo: ProjectCon
 def test_notes_of_calls_and_meetings_are_oral(facts: FactsMaker, demo: ProjectConfig) -> None:
     assert classify(facts("【电话记录】与客户沟通", "确认时间"), demo).formality == (
         "informal_oral")
-    assert classify(facts("【回访】季度回访", "客户满意"), demo).formality == "formal_oral"
+    # 【回访】 is a follow-up phone call (issue #22)
+    assert classify(facts("【回访】季度回访", "客户满意"), demo).formality == "informal_oral"
     minutes = classify(facts("【会议记录】评审会", "参会人员：张伟、李娜。会议结论：通过。"), demo)
     assert (minutes.category, minutes.formality) == ("meeting_minutes", "formal_oral")
 
