@@ -32,7 +32,7 @@ from gateway.classify_decide import (
     subject_markers,
 )
 from gateway.classify_facts import facts_from_bytes, facts_from_parsed
-from gateway.classify_group import stakeholder_group
+from gateway.classify_group import party_groups, stakeholder_group
 from gateway.classify_model import Classification, Finding, MessageFacts, Reason, ThreadEntry
 from gateway.classify_rules import Rules, rules_for
 from gateway.config import ProjectConfig
@@ -43,7 +43,8 @@ __all__ = [
 ]
 
 
-def _category(facts: MessageFacts, group: GroupName, markers: tuple[FoundMarker, ...],
+def _category(facts: MessageFacts, groups: frozenset[GroupName],
+              markers: tuple[FoundMarker, ...],
               rules: Rules) -> tuple[Category, tuple[Reason, ...]]:
     from_header = category_from_header(facts, rules)
     if from_header is not None:
@@ -51,7 +52,7 @@ def _category(facts: MessageFacts, group: GroupName, markers: tuple[FoundMarker,
     for found in markers:
         if found.marker.category is not None:
             return found.marker.category, (found.reason("category", found.marker.category),)
-    return score_category(facts, group, rules)
+    return score_category(facts, groups, rules)
 
 
 def _own_words(facts: MessageFacts) -> tuple[MessageFacts, tuple[Reason, ...]]:
@@ -69,7 +70,7 @@ def classify(facts: MessageFacts, project: ProjectConfig, *,
     group, group_reasons = stakeholder_group(facts, project)
     markers = subject_markers(facts.subject, rules)
     own, reply_reasons = _own_words(facts)
-    category, category_reasons = _category(own, group, markers, rules)
+    category, category_reasons = _category(own, party_groups(facts, project), markers, rules)
     urgency, urgency_reasons = decide_urgency(own, category, markers, rules)
     formality, formality_reasons = decide_formality(own, category, markers, rules)
     receipt, receipt_reasons = decide_receipt(own, category, markers, rules)

@@ -145,7 +145,7 @@ class ClassificationConfig(_Model):
     markers: tuple[Marker, ...] = ()
     keywords: tuple[KeywordRule, ...] = ()
     urgent_words: tuple[str, ...] = ()
-    urgent_subject_words: tuple[str, ...] = ()  # urgent only in the subject ("P1" in a table is not)
+    urgent_subject_words: tuple[str, ...] = ()  # only in the subject ("P1" in a table is not)
     hypothetical_words: tuple[str, ...] = ()  # regular expressions: 如果, 假如, \bif\b …
     receipt_words: tuple[str, ...] = ()
     formal_attachment_words: tuple[str, ...] = ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from gateway.classify_config import (
@@ -79,10 +80,10 @@ def _hypothetical(text: str, start: int, rules: Rules) -> bool:
             and rules.hypothetical.search(clause_before(text, start)) is not None)
 
 
-def _keyword_hit(keyword: Keyword, regions: dict[str, tuple[Place, ...]], group: GroupName,
-                 rules: Rules) -> Reason | None:
+def _keyword_hit(keyword: Keyword, regions: dict[str, tuple[Place, ...]],
+                 groups: Collection[GroupName], rules: Rules) -> Reason | None:
     """The keyword's strongest occurrence: a rule counts once per message, where it weighs most."""
-    if keyword.groups and group not in keyword.groups:
+    if keyword.groups and keyword.groups.isdisjoint(groups):
         return None
     best: Reason | None = None
     for place in regions[keyword.where]:
@@ -108,13 +109,14 @@ def category_from_header(facts: MessageFacts, rules: Rules) -> tuple[Category, R
     return None
 
 
-def score_category(facts: MessageFacts, group: GroupName,
+def score_category(facts: MessageFacts, groups: Collection[GroupName],
                    rules: Rules) -> tuple[Category, tuple[Reason, ...]]:
-    """The best-scoring category (at least ``min_score``), else ``general``."""
+    """The best-scoring category (at least ``min_score``), else ``general``; ``groups``: the
+    groups of the message's parties (for rules limited to some groups)."""
     hits: dict[Category, list[Reason]] = defaultdict(list)
     regions = places(facts, rules)
     for keyword in rules.keywords:
-        reason = _keyword_hit(keyword, regions, group, rules)
+        reason = _keyword_hit(keyword, regions, groups, rules)
         if reason is not None:
             hits[keyword.category].append(reason)
     scores = {c: round(sum(r.weight for r in rs), 2) for c, rs in hits.items()}

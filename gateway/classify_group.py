@@ -65,6 +65,14 @@ def party_group(key: str, role: str, project: ProjectConfig) -> tuple[GroupName,
     return "other", "unknown outside address"
 
 
+def party_groups(facts: MessageFacts, project: ProjectConfig) -> frozenset[GroupName]:
+    """The groups of all the message's parties (a rule for "a department is a party" reads
+    these, not only the highest group: the manager in Cc does not hide the procurement party)."""
+    found = (party_group(key, role, project) for role, key in _parties(facts))
+    return frozenset(result[0] for result in found if result is not None) or frozenset(
+        {"internal"})
+
+
 def stakeholder_group(facts: MessageFacts,
                       project: ProjectConfig) -> tuple[GroupName, tuple[Reason, ...]]:
     """The message's group and one reason per party that decided or could have decided it."""

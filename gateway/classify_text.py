@@ -24,7 +24,9 @@ _QUOTED = re.compile(r"“[^”\n]{0,60}”|‘[^’\n]{0,60}’|「[^」\n]{0,6
                      r"|\"[^\"\n]{1,60}\"")
 _DOC_NAME = re.compile(r"《[^》\n]{0,60}》")
 _QUANTITY = re.compile(
-    r"\d+(?:\.\d+)?\s*(?:minutes?|mins?|hours?|hrs?|seconds?|secs?|days?|weeks?|months?"
+    r"(?:\d+(?:\.\d+)?|\b(?:a few|few|several|a couple of|many|some|ten|twenty|thirty|forty"
+    r"|fifty|sixty|ninety)\b|[几数半两一二三四五六七八九十]+)\s*(?:个)?\s*"
+    r"(?:minutes?|mins?|hours?|hrs?|seconds?|secs?|days?|weeks?|months?"
     r"|分钟|小时|秒钟?|天|周|个月)(?![A-Za-z])", re.IGNORECASE)
 _GREETING = re.compile(
     r"^\s*(?:(?:dear|hi|hello|hey|尊敬的)\b[^\n]{0,40}|[^\n]{1,20}[：:，,]\s*|[^\n]{1,12}(?:您好|你好|好)"

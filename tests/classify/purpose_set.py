@@ -13,9 +13,9 @@ import html
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -63,7 +63,8 @@ def _people(shorts: str) -> str:
 
 def _quote(text: str, who: str, style: int, zh: bool) -> str:
     if style % 3 == 0:
-        head = f"在 2025年6月2日 09:12，{who} 写道：" if zh else f"On Mon, Jun 2, 2025 at 9:12 AM {who} wrote:"
+        head = (f"在 2025年6月2日 09:12，{who} 写道：" if zh
+                else f"On Mon, Jun 2, 2025 at 9:12 AM {who} wrote:")
         return head + "\n" + "\n".join(f"> {line}" for line in text.splitlines())
     if style % 3 == 1:
         return ("-----原始邮件-----\n发件人: " if zh else "-----Original Message-----\nFrom: ") + (
