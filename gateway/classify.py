@@ -20,22 +20,26 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway.classify_config import Category, GroupName
+from gateway.classify_config import Category, GroupName, LearningConfig
 from gateway.classify_decide import (
     FoundMarker,
     category_from_header,
+    category_scores,
+    decide_by_score,
     decide_formality,
     decide_receipt,
     decide_urgency,
     is_reply,
-    score_category,
     subject_markers,
 )
 from gateway.classify_facts import facts_from_bytes, facts_from_parsed
 from gateway.classify_group import party_groups, stakeholder_group
+from gateway.classify_learn import NaiveBayes, consult
 from gateway.classify_model import Classification, Finding, MessageFacts, Reason, ThreadEntry
 from gateway.classify_rules import Rules, rules_for
 from gateway.config import ProjectConfig
+
+Learned = tuple[NaiveBayes, LearningConfig] | None
 
 __all__ = [
     "Classification", "Finding", "MessageFacts", "Reason", "Rules", "ThreadEntry", "classify",
@@ -44,15 +48,30 @@ __all__ = [
 
 
 def _category(facts: MessageFacts, groups: frozenset[GroupName],
-              markers: tuple[FoundMarker, ...],
-              rules: Rules) -> tuple[Category, tuple[Reason, ...]]:
+              markers: tuple[FoundMarker, ...], rules: Rules, learned: Learned,
+              ) -> tuple[Category, tuple[Reason, ...]]:
     from_header = category_from_header(facts, rules)
     if from_header is not None:
-        return from_header[0], (from_header[1],)
+        return _asked(facts, from_header[0], (from_header[1],), None, rules, learned)
     for found in markers:
         if found.marker.category is not None:
-            return found.marker.category, (found.reason("category", found.marker.category),)
-    return score_category(facts, groups, rules)
+            category = found.marker.category
+            return _asked(facts, category, (found.reason("category", category),), None, rules,
+                          learned)
+    scores, hits = category_scores(facts, groups, rules)
+    category, reasons = decide_by_score(scores, hits, rules)
+    return _asked(facts, category, reasons, scores, rules, learned)
+
+
+def _asked(facts: MessageFacts, category: Category, reasons: tuple[Reason, ...],
+           scores: dict[Category, float] | None, rules: Rules,
+           learned: Learned) -> tuple[Category, tuple[Reason, ...]]:
+    """The rules' category, after the project's learned model had its say (if it has one)."""
+    if learned is None:
+        return category, reasons
+    model, settings = learned
+    final, said = consult(facts, category, scores, model, settings, rules.config.min_score)
+    return final, (*reasons, *said)
 
 
 def _own_words(facts: MessageFacts) -> tuple[MessageFacts, tuple[Reason, ...]]:
@@ -63,14 +82,20 @@ def _own_words(facts: MessageFacts) -> tuple[MessageFacts, tuple[Reason, ...]]:
                                                (facts.subject,)),)
 
 
-def classify(facts: MessageFacts, project: ProjectConfig, *,
-             rules: Rules | None = None) -> Classification:
-    """Classify one message for ``project``; ``rules`` defaults to the project's compiled rules."""
+def classify(facts: MessageFacts, project: ProjectConfig, *, rules: Rules | None = None,
+             model: NaiveBayes | None = None) -> Classification:
+    """Classify one message for ``project``; ``rules`` defaults to the project's compiled rules.
+
+    ``model``: the project's model learned from corrections (gateway/classify_learn.py), asked
+    only where the rules are unsure, and only when the project's ``[classify] learn`` is on.
+    """
     rules = rules if rules is not None else rules_for(project.classification)
     group, group_reasons = stakeholder_group(facts, project)
     markers = subject_markers(facts.subject, rules)
     own, reply_reasons = _own_words(facts)
-    category, category_reasons = _category(own, party_groups(facts, project), markers, rules)
+    learned = (model, project.classify) if model is not None and project.classify.learn else None
+    category, category_reasons = _category(own, party_groups(facts, project), markers, rules,
+                                           learned)
     urgency, urgency_reasons = decide_urgency(own, category, markers, rules)
     formality, formality_reasons = decide_formality(own, category, markers, rules)
     receipt, receipt_reasons = decide_receipt(own, category, markers, rules)

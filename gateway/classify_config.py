@@ -160,3 +160,19 @@ class ClassificationConfig(_Model):
         for pattern in value:
             _check_regex(pattern)
         return value
+
+
+class LearningConfig(_Model):
+    """The ``[classify]`` section of a project file: learning from corrections.
+
+    ``learn = false`` switches the model off for the project (the rules alone decide). The model
+    is asked only when it has at least ``min_corrections`` examples, to break a tie (categories
+    scoring within ``tie_margin`` of the best) or to rescue a decision scoring below
+    ``low_score`` when it is at least ``confidence`` sure (see gateway/classify_learn.py).
+    """
+
+    learn: bool = True
+    min_corrections: int = Field(default=5, ge=1)
+    tie_margin: float = Field(default=1.0, ge=0)
+    low_score: float = Field(default=3.0, ge=0)
+    confidence: float = Field(default=0.6, gt=0, le=1)

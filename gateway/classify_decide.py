@@ -109,17 +109,27 @@ def category_from_header(facts: MessageFacts, rules: Rules) -> tuple[Category, R
     return None
 
 
-def score_category(facts: MessageFacts, groups: Collection[GroupName],
-                   rules: Rules) -> tuple[Category, tuple[Reason, ...]]:
-    """The best-scoring category (at least ``min_score``), else ``general``; ``groups``: the
-    groups of the message's parties (for rules limited to some groups)."""
+def category_scores(facts: MessageFacts, groups: Collection[GroupName],
+                    rules: Rules) -> tuple[dict[Category, float], dict[Category, list[Reason]]]:
+    """Every category's keyword score and the keyword hits behind it."""
     hits: dict[Category, list[Reason]] = defaultdict(list)
     regions = places(facts, rules)
     for keyword in rules.keywords:
         reason = _keyword_hit(keyword, regions, groups, rules)
         if reason is not None:
             hits[keyword.category].append(reason)
-    scores = {c: round(sum(r.weight for r in rs), 2) for c, rs in hits.items()}
+    return {c: round(sum(r.weight for r in rs), 2) for c, rs in hits.items()}, hits
+
+
+def score_category(facts: MessageFacts, groups: Collection[GroupName],
+                   rules: Rules) -> tuple[Category, tuple[Reason, ...]]:
+    """The best-scoring category (at least ``min_score``), else ``general``; ``groups``: the
+    groups of the message's parties (for rules limited to some groups)."""
+    return decide_by_score(*category_scores(facts, groups, rules), rules)
+
+
+def decide_by_score(scores: dict[Category, float], hits: dict[Category, list[Reason]],
+                    rules: Rules) -> tuple[Category, tuple[Reason, ...]]:
     ranked = sorted(scores, key=lambda c: (-scores[c], CATEGORIES.index(c)))
     if not ranked or scores[ranked[0]] < rules.config.min_score:
         seen = ", ".join(f"{c}={scores[c]}" for c in ranked) or "no keyword matched"

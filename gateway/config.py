@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from gateway.addresses import normalize_address
-from gateway.classify_config import ClassificationConfig
+from gateway.classify_config import ClassificationConfig, LearningConfig
 from gateway.connectors_config import ConnectorsConfig
 from gateway.errors import ConfigError
 from gateway.escalation_config import EscalationConfig
@@ -276,6 +276,7 @@ class ProjectConfig(_Model):
     matrix: list[MatrixEntry] = []
     auth: AuthPolicy = AuthPolicy()
     classification: ClassificationConfig = ClassificationConfig()
+    classify: LearningConfig = LearningConfig()  # learning from corrections (issue #22)
     imap: ImapMailbox | None = None  # optional IMAP intake for this project
     escalation: EscalationConfig = EscalationConfig()
     connectors: ConnectorsConfig = ConnectorsConfig()  # DingTalk/webhook, archives
