@@ -64,7 +64,10 @@ def thread_stage(ctx: Context) -> None:
 
 
 def classify_stage(ctx: Context) -> None:
-    ctx.classification = classify(facts_from_parsed(ctx.parsed), ctx.project)
+    from gateway.classify_corrections import model_for
+
+    model = model_for(ctx.app.settings.data_dir, ctx.project)
+    ctx.classification = classify(facts_from_parsed(ctx.parsed), ctx.project, model=model)
 
 
 def record_stage(ctx: Context) -> None:

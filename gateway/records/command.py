@@ -205,6 +205,15 @@ def _flag(value: str | None, option: str) -> bool | None:
     return answer[value.strip().lower()]
 
 
+def _relearn(gw: Any, project: str) -> None:
+    """Every correction is a labelled example: retrain the project's model (issue #22)."""
+    from gateway.classify_corrections import model_path, retrain
+    from gateway.store.db import unit_of_work
+
+    with unit_of_work(gw.sessions) as session:
+        retrain(session, gw.project_ids[project], model_path(gw.settings.data_dir, project))
+
+
 @records_app.command("reclassify")
 def reclassify_command(
         ctx: typer.Context, record_id: int, project: Project,
@@ -238,6 +247,8 @@ def reclassify_command(
                                   actor=f"user:{who}", note=note, now=gw.clock())
 
         outcome = guarded(ctx, run)
+        if outcome.before != outcome.after:
+            _relearn(gw, project)
     finally:
         gw.close()
     if outcome.before == outcome.after:
