@@ -58,7 +58,8 @@ def test_confident_rules_and_markers_are_not_overruled(facts: FactsMaker,
     marked = classify(facts("【指令】机房环境数据", "温度"), demo, model=model)
     assert marked.category == "directive"
     assert [r.rule for r in marked.reasons_for("category")][-1] == "learned:not asked"
-    sure = classify(facts("机房环境数据", "核心交换机宕机，业务中断，无法访问。"), demo, model=model)
+    sure = classify(facts("机房环境数据", "核心交换机宕机，业务中断，无法访问。"), demo,
+                    model=model)
     assert sure.category == "incident"
     assert "learned:rules kept" in [r.rule for r in sure.reasons_for("category")]
 

@@ -26,7 +26,8 @@ BODY = "温度{t}度，湿度{h}%，UPS负载{u}%，空调运行正常。\n"
 
 def _record(app: App, message_id: str) -> Record:
     with unit_of_work(app.sessions) as s:
-        rid = s.scalars(select(Message.record_id).where(Message.message_id == message_id.strip("<>"))).one()
+        rid = s.scalars(select(Message.record_id)
+                        .where(Message.message_id == message_id.strip("<>"))).one()
         record = s.get_one(Record, rid)
         s.expunge(record)
         return record
