@@ -9,12 +9,13 @@ Fail-closed (issue 16). Two sources of evidence, both optional:
   further down are ignored entirely. That one header passes the mail when it shows
   ``dmarc=pass``, or ``dkim=pass`` whose ``header.d``/``header.i`` is aligned (relaxed: same
   organizational domain, RFC 7489 §3.1.1) with the From domain. It marks the mail **forged** when
-  it shows ``dmarc=fail`` (or ``permerror``), or a failing DKIM result with no aligned pass in the
-  same header. A trusted header that cannot be parsed is **unverified**, never absent.
+  it shows ``dmarc=fail`` (or ``permerror``), or a failing DKIM result for the From domain with
+  no aligned pass in the same header (a broken list or relay signature is no evidence against
+  the author). A trusted header that cannot be parsed is **unverified**, never absent.
 * Our own DKIM check with dkimpy (``escalation.dkim_verify = "signed"``): every
   ``DKIM-Signature`` is tried, not just the top one; one that verifies for a domain aligned with
   From passes the mail. A DNS failure (timeout, no resolver) is a temporary error: unverified,
-  never forged. Signatures that all fail cryptographically mark the mail forged.
+  never forged. A signature of the From domain that fails, with none passing, marks it forged.
 
 Anything that neither passes nor fails is **unverified**: kept, flagged, never counted, settled by
 a person (``receipts set``). With neither source configured (:func:`from_line_only`) there is no
@@ -48,6 +49,7 @@ FROM_LINE_WARNING = ("WARNING: project {code}: neither [auth] trusted_authserv_i
 _SECOND_LEVEL = frozenset({"com", "net", "org", "gov", "edu", "ac", "co", "mil", "ne", "or",
                            "go", "gen", "biz", "info"})
 _AUTHSERV = re.compile(r"^\s*(?:\([^)]*\)\s*)*([^\s;()]+)")
+_SIG_DOMAIN = re.compile(rb"(?:^|;)\s*d\s*=\s*([^;\s]+)", re.I)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,13 @@ def trusted_results(headers: Iterable[str], trusted: Sequence[str]
     return out
 
 
+def _about_from(props: dict[str, str], from_domain: str) -> bool:
+    """Whether a DKIM result is about the From domain (a broken third-party signature, e.g. a
+    list's or a relay's, is no evidence against the author)."""
+    signer = props.get("header.d") or props.get("header.i") or ""
+    return not signer or aligned(signer, from_domain)
+
+
 def check_headers(headers: Iterable[str], *, trusted: Sequence[str],
                   from_addr: str | None) -> AuthVerdict:
     """The verdict of the topmost trusted Authentication-Results alone (see the docstring)."""
@@ -150,7 +159,10 @@ def check_headers(headers: Iterable[str], *, trusted: Sequence[str],
     results = trusted_results(headers, trusted)
     from_domain = _domain_of(from_addr)
     evidence = tuple(f"{m}={r}" for m, r, _ in results)
-    dmarc_pass = any(m == "dmarc" and r == "pass" for m, r, _ in results)
+    # dmarc=pass speaks for the From domain; one naming another header.from is not about it
+    dmarc_pass = any(m == "dmarc" and r == "pass"
+                     and aligned(props.get("header.from", from_domain), from_domain)
+                     for m, r, props in results)
     dkim_pass_aligned = any(
         m == "dkim" and r == "pass"
         and any(aligned(props.get(key, ""), from_domain) for key in ("header.d", "header.i"))
@@ -159,7 +171,8 @@ def check_headers(headers: Iterable[str], *, trusted: Sequence[str],
     for method, result, props in results:
         if method == "dmarc" and result in FAILING:
             reasons.append(f"dmarc={result}")
-        elif method == "dkim" and result in FAILING and not dkim_pass_aligned:
+        elif (method == "dkim" and result in FAILING and not dkim_pass_aligned
+              and _about_from(props, from_domain)):
             reasons.append(f"dkim={result} ({props.get('header.d', '?')})")
     if reasons:
         return AuthVerdict(forged=True, reasons=tuple(reasons), evidence=evidence)
@@ -170,52 +183,66 @@ def check_headers(headers: Iterable[str], *, trusted: Sequence[str],
                                 "upstream",))
 
 
+def _signature_domain(value: bytes) -> str:
+    found = _SIG_DOMAIN.search(value)
+    return found.group(1).decode("ascii", "replace").strip().lower() if found else ""
+
+
 def check_dkim(raw: bytes, *, from_addr: str | None = None,
                dnsfunc: DnsFunc | None = None) -> AuthVerdict:
-    """Own DKIM verification, every signature tried (RFC 6376 §6.1).
+    """Own DKIM verification, every signature tried (RFC 6376 §6.1: a verifier may try each).
 
     A signature that verifies for a domain aligned with From (any domain when ``from_addr`` is
-    not given) passes; a DNS failure is unverified; all signatures failing is forged; a mail
-    without any signature is unverified."""
+    not given) passes. Otherwise: a DNS failure is a temporary error (unverified, it may hide a
+    pass); a signature of the From domain that fails (bad hash, bad signature, malformed, no key
+    — RFC 6376 §6.3 PERMFAIL) with none passing is forged; anything else (no signature, only
+    third-party signatures) is unverified."""
     import dkim
 
     if b"dkim-signature:" not in raw[:65536].lower():
         return AuthVerdict(forged=False, unverified=True, reasons=("no DKIM signature",))
-    temp: list[str] = []
     from dkim.dnsplug import get_txt
 
     lookup: Any = dnsfunc if dnsfunc is not None else get_txt
+    temp: list[str] = []
 
     def dns(name: bytes, timeout: int = 5) -> bytes | None:
         try:
             found = lookup(name, timeout=timeout)
-        except Exception as exc:
-            temp.append(f"{type(exc).__name__}")
+        except Exception as exc:  # resolvers raise anything; all of it is temporary
+            temp.append(type(exc).__name__)
             raise dkim.DnsTimeoutError(str(exc)) from exc
         return None if found is None else bytes(found)
 
-    from_domain = _domain_of(from_addr)
     try:
         checker = dkim.DKIM(raw)
-        count = sum(1 for name, _ in checker.headers if name.lower() == b"dkim-signature")
+        signatures = [value for name, value in checker.headers
+                      if name.lower() == b"dkim-signature"]
     except Exception as exc:  # noqa: BLE001 - dkimpy raises for syntax trouble
         return AuthVerdict(forged=False, unverified=True, reasons=(f"dkim: {type(exc).__name__}",))
+    from_domain = _domain_of(from_addr)
     failures: list[str] = []
-    for index in range(count):
+    own_domain_failed = False
+    for index, value in enumerate(signatures):
+        domain = _signature_domain(value)
+        before = len(temp)
         try:
             ok = bool(checker.verify(idx=index, dnsfunc=dns))
-        except Exception as exc:  # noqa: BLE001 - a malformed signature is no evidence
-            failures.append(f"dkim signature {index + 1}: {type(exc).__name__}")
-            continue
-        domain = (checker.domain or b"").decode("ascii", "replace")
-        if ok and (from_addr is None or aligned(domain, from_domain)):
+            why = "signature does not verify"
+        except Exception as exc:  # noqa: BLE001 - ValidationError, KeyFormatError, ...
+            ok, why = False, f"{type(exc).__name__}: {str(exc)[:80]}"
+        if len(temp) > before:
+            continue  # a temporary DNS error says nothing about the signature
+        mine = from_addr is None or aligned(domain, from_domain)
+        if ok and mine:
             return AuthVerdict(forged=False, evidence=(f"dkim=pass d={domain} (own check)",))
         if not ok:
-            failures.append(f"dkim=fail d={domain} (own check)")
+            failures.append(f"dkim=fail d={domain or '?'} ({why}, own check)")
+            own_domain_failed = own_domain_failed or mine
     if temp:
-        return AuthVerdict(forged=False, unverified=True,
-                           reasons=(f"dkim=temperror (own check: {', '.join(temp)})",))
-    if failures and all("=fail" in f for f in failures):
+        return AuthVerdict(forged=False, unverified=True, reasons=(
+            f"dkim=temperror (own check, DNS: {', '.join(dict.fromkeys(temp))})", *failures))
+    if own_domain_failed:
         return AuthVerdict(forged=True, reasons=tuple(failures))
     return AuthVerdict(forged=False, unverified=True,
                        reasons=tuple(failures) or ("no DKIM signature aligned with From",))

@@ -1,11 +1,13 @@
 """Forged confirmations: what may and may not confirm a receipt (docs/receipts.md, authcheck.py).
 
-The documented policy, tested as written: a reply is forged only when the project's *trusted*
-upstream (``[auth] trusted_authserv_ids``, demo: ``mx.xdyj.example.com``) reports ``dmarc=fail``
-or ``dkim=fail|permerror`` — unless DKIM passed for the From domain. A spoofed From with no
-trusted result is *not* judged forged (the gateway cannot know better; the front MTA must add
-the results). Forged replies are kept and flagged, the receipt unchanged. A reply on someone
-else's reply address counts for nobody; an expired reply address is refused at RCPT.
+The documented policy, tested as written (issue 16, fail-closed): with a trusted upstream
+(``[auth] trusted_authserv_ids``, demo: ``mx.xdyj.example.com``) a reply counts only when the
+*topmost* header of that upstream shows ``dmarc=pass`` or an aligned ``dkim=pass``. It is forged
+when that header reports ``dmarc=fail`` or a From-domain ``dkim=fail|permerror`` with no aligned
+pass, and **unverified** otherwise — a spoofed From with no trusted result, an unparsable trusted
+header. Both are kept and flagged, the receipt unchanged; an unverified answer is shown to the
+directive's author, who settles it. A reply on someone else's reply address counts for nobody;
+an expired reply address is refused at RCPT.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tests.security.helpers import (
     LIUYANG,
     PROJECT,
     ZHANGWEI,
+    outbox,
     send,
     settled,
 )
@@ -92,12 +95,13 @@ def test_forged_and_foreign_replies_never_confirm(app: App, serve: Callable[...,
         LIUYANG: answer(LIUYANG, [f"{TRUSTED}; dmarc=fail header.from=xdyj.example.com"]),
         # the trusted upstream says the From domain's DKIM signature failed
         CHENJING: answer(CHENJING, [f"{TRUSTED}; dkim=fail header.d=xdyj.example.com"]),
-        # DMARC failed; a second, attacker-written header with the trusted id claims DKIM pass
-        HE: answer(HE, [f"{TRUSTED}; dkim=pass header.d=client.example.cn",
-                        f"{TRUSTED}; dmarc=fail header.from=client.example.cn"]),
-        # a spoofed From and no trusted result at all: not judged forged (documented)
+        # the upstream's own header on top says DMARC failed; a lower, attacker-written header
+        # with the trusted id claims DKIM passed: only the topmost counts (RFC 8601 §5)
+        HE: answer(HE, [f"{TRUSTED}; dmarc=fail header.from=client.example.cn",
+                        f"{TRUSTED}; dkim=pass header.d=client.example.cn"]),
+        # a spoofed From and no trusted result at all (only a stranger's): unverified
         HUANG: answer(HUANG, ["evil.example; dmarc=pass header.from=client.example.cn"]),
-        # a broken relay signature, but DKIM passed for the From domain: not forged
+        # a broken relay signature, but DKIM passed for the From domain: it counts
         ZHANGWEI: answer(ZHANGWEI, [f"{TRUSTED}; dkim=fail header.d=relay.example; "
                                     f"dkim=pass header.d=xdyj.example.com"]),
     }
@@ -116,14 +120,22 @@ def test_forged_and_foreign_replies_never_confirm(app: App, serve: Callable[...,
     rows = receipts(app)
     assert {r: rows[r]["status"] for r in rows} == {
         LIUYANG: "pending", CHENJING: "pending", HE: "pending",
-        HUANG: "confirmed", ZHANGWEI: "confirmed", SUNZONG: "pending"}
+        HUANG: "pending", ZHANGWEI: "confirmed", SUNZONG: "pending"}
     for forged in (LIUYANG, CHENJING, HE):
         assert "forged" in [n["kind"] for n in rows[forged]["notes"]], rows[forged]["notes"]
     assert "dmarc=fail" in flags(app, str(replies[LIUYANG]["Message-ID"]))["forged"]["reasons"]
     assert any("dkim=fail" in r
                for r in flags(app, str(replies[CHENJING]["Message-ID"]))["forged"]["reasons"])
-    assert "forged" not in flags(app, str(replies[HUANG]["Message-ID"]))
-    assert "forged" not in flags(app, str(replies[ZHANGWEI]["Message-ID"]))
+    assert "dmarc=fail" in flags(app, str(replies[HE]["Message-ID"]))["forged"]["reasons"]
+    # the spoofed From is unverified, not forged: kept, flagged, shown to the author
+    huang = flags(app, str(replies[HUANG]["Message-ID"]))
+    assert "forged" not in huang and "unverified" in huang
+    assert [n["kind"] for n in rows[HUANG]["notes"]] == ["unverified"]
+    assert rows[HUANG]["needs_review"] is True
+    shown = [m for m in outbox(app) if m["kind"] == "receipt_unverified"]
+    assert [sorted(m["to"]) for m in shown] == [[LINA]]
+    assert "huang" in shown[0]["subject"].lower() or "黄" in shown[0]["subject"]
+    assert not (set(flags(app, str(replies[ZHANGWEI]["Message-ID"]))) & {"forged", "unverified"})
     assert [n["kind"] for n in rows[LIUYANG]["notes"]][-1] == "foreign_token"
     assert rows[SUNZONG]["notes"] == []  # nothing counted for the sender either
 
