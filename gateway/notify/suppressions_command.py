@@ -10,6 +10,7 @@ and members and stakeholders are never suppressed. ``list`` shows the suppressio
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any
 
 import typer
@@ -26,30 +27,35 @@ def list_cmd(
     project: Annotated[str, typer.Option("--project", "-p")],
     include_expired: Annotated[bool, typer.Option("--all", help="Expired ones too.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
+    now: Annotated[str | None, typer.Option("--now", help="In force as of this time.")] = None,
 ) -> None:
     """Suppressed addresses of a project: since when, until when, and why."""
+    from zoneinfo import ZoneInfo
+
     from sqlalchemy import select
 
     from gateway.notify.bounces import active_suppressions
+    from gateway.receipts_command import _parse_now
     from gateway.store.db import unit_of_work
     from gateway.store.notify_models import Suppression
 
     gw = open_app(ctx)
     try:
         cfg = guarded(ctx, lambda: gw.settings.project(project))
-        now = gw.clock()
+        zone = ZoneInfo(cfg.timezone)
+        at = _parse_now(now, zone) or gw.clock()
         with unit_of_work(gw.sessions) as session:
             project_id = gw.project_ids[cfg.code]
             found = list(session.scalars(select(Suppression).where(
                 Suppression.project_id == project_id).order_by(Suppression.address))
             ) if include_expired else active_suppressions(session, project_id=project_id,
-                                                          now=now)
+                                                          now=at)
             active = {s.id for s in active_suppressions(session, project_id=project_id,
-                                                        now=now)}
+                                                        now=at)}
             rows: list[dict[str, Any]] = [{
                 "address": s.address, "reason": s.reason,
-                "created_at": s.created_at.isoformat(),
-                "expires_at": s.expires_at.isoformat() if s.expires_at else None,
+                "created_at": _local(s.created_at, zone),
+                "expires_at": _local(s.expires_at, zone) if s.expires_at else None,
                 "active": s.id in active} for s in found]
     finally:
         gw.close()
@@ -64,6 +70,11 @@ def list_cmd(
         typer.echo(f"{r['address']:<40} {r['created_at'][:16]:<16} "
                    f"{(r['expires_at'] or 'lifted by hand')[:16]:<16} "
                    f"{'yes' if r['active'] else 'no':<6} {r['reason'][:60]}")
+
+
+def _local(moment: datetime, zone: tzinfo) -> str:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(zone).isoformat(timespec="minutes")
 
 
 @suppressions_app.command("lift")
