@@ -12,6 +12,7 @@ an expired reply address is refused at RCPT.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
@@ -152,3 +153,59 @@ def test_an_expired_or_foreign_project_reply_address_is_refused_at_rcpt(
         assert wire.command(f"RCPT TO:<{expired}>")[0] == 550
         assert wire.command(f"RCPT TO:<{ops.replace('proj-ops+', 'proj-demo+')}>")[0] == 550
         assert wire.command(f"RCPT TO:<{ops}>")[0] == 250  # valid for its own project
+
+
+def test_replies_are_authenticated_fail_closed(app: App, serve: Callable[..., int],
+                                               cli: Callable[..., Any]) -> None:
+    port = serve(app)
+    order = mail(sender=LINA, to=[LIUYANG, CHENJING, HUANG, HE, ZHANGWEI, SUNZONG],
+                 cc=[PROJECT], subject=SUBJECT,
+                 body="请于今晚22:00前完成核心交换机巡检，完成后回复确认。\n李娜\n")
+    send(port, order)
+    settled(app, 1)
+    parent = str(order["Message-ID"])
+
+    def answer(sender: str, auth: list[str]) -> EmailMessage:
+        return mail(sender=sender, to=[LINA], cc=[PROJECT], subject="Re: " + SUBJECT,
+                    body="收到，今晚完成。\n", in_reply_to=parent, auth=auth)
+
+    replies = {
+        # a spoofed From, no Authentication-Results at all
+        LIUYANG: answer(LIUYANG, []),
+        # the trusted upstream's header cannot be parsed: never read as absent
+        CHENJING: answer(CHENJING, [f"{TRUSTED}; dmarc=pass header.from=xdyj.example.com; "
+                                    "=broken"]),
+        # DKIM passed, but for a domain that is not the From domain's
+        HUANG: answer(HUANG, [f"{TRUSTED}; dkim=pass header.d=evil.example"]),
+        # dkim=fail on top; a dkim=pass further down does not cancel it (RFC 8601 §5)
+        HE: answer(HE, [f"{TRUSTED}; dkim=fail header.d=client.example.cn",
+                        f"{TRUSTED}; dkim=pass header.d=client.example.cn"]),
+        # no DMARC result, but DKIM passed aligned with From (header.i names the domain)
+        ZHANGWEI: answer(ZHANGWEI, [f"{TRUSTED}; dkim=pass header.i=@xdyj.example.com"]),
+        # a stranger's header on top is skipped; the topmost *trusted* one passes
+        SUNZONG: answer(SUNZONG, ["evil.example; dmarc=fail header.from=xdyj.example.com",
+                                  f"{TRUSTED}; dmarc=pass header.from=xdyj.example.com"]),
+    }
+    for sender, reply in replies.items():
+        send(port, reply, sender=sender)
+    settled(app, 1 + len(replies))
+
+    rows = receipts(app)
+    assert {r: rows[r]["status"] for r in rows} == {
+        LIUYANG: "pending", CHENJING: "pending", HUANG: "pending", HE: "pending",
+        ZHANGWEI: "confirmed", SUNZONG: "confirmed"}
+    verdicts = {sender: sorted(set(flags(app, str(reply["Message-ID"]))) & {"forged",
+                                                                          "unverified"})
+                for sender, reply in replies.items()}
+    assert verdicts == {LIUYANG: ["unverified"], CHENJING: ["unverified"],
+                        HUANG: ["unverified"], HE: ["forged"], ZHANGWEI: [], SUNZONG: []}
+    assert "unparsable" in " ".join(
+        flags(app, str(replies[CHENJING]["Message-ID"]))["unverified"]["reasons"])
+    # Then each unverified answer is shown to the author and waits for a person; the forged
+    # one is only flagged
+    shown = [m for m in outbox(app) if m["kind"] == "receipt_unverified"]
+    assert len(shown) == 3 and all(sorted(m["to"]) == [LINA] for m in shown)
+    assert all(rows[r]["needs_review"] for r in (LIUYANG, CHENJING, HUANG))
+    assert not rows[HE]["needs_review"]
+    waiting = cli("receipts", "list", "--project", "demo", "--needs-review", "--json").output
+    assert {LIUYANG, CHENJING, HUANG} == {r["recipient"] for r in json.loads(waiting)}
