@@ -41,6 +41,7 @@ from sqlalchemy.orm import undefer_group
 from gateway.addresses import person_key
 from gateway.authcheck import AuthVerdict
 from gateway.intent import read_intent
+from gateway.parse.automated import is_automated
 from gateway.receipt_states import Cause
 from gateway.receipts_events import note_event
 from gateway.receipts_moves import close_if_done, move
@@ -164,15 +165,14 @@ def _unverified(ctx: Context, receipt: Receipt, request: ReceiptRequest, verdict
                 now: datetime, events: list[int]) -> None:
     """An answer that could not be authenticated: noted, for a person to settle."""
     p = ctx.parsed
-    text = "" if p.mdn is not None else (p.own_text or "")
-    if p.mdn is not None:
-        text = f"(read receipt: {p.mdn.disposition or '?'})"
+    text = (f"(read receipt: {p.mdn.disposition or '?'})" if p.mdn is not None
+            else p.own_text or "")
     detail = {"reasons": list(verdict.reasons), "text": text[:500],
               "message_id": ctx.message.message_id}
     if not _note(ctx, receipt, request, "unverified", now, events, detail):
         return
-    if p.auto_reply or p.bounce is not None:
-        return  # automated mail: nothing to settle, nobody to tell
+    if is_automated(p):
+        return  # automated mail (a read receipt too): nothing to settle, nobody to tell
     receipt.needs_review = True
     if request.withdrawn_at is None:
         from gateway.escalation_mail import queue_unverified_notice

@@ -27,6 +27,7 @@ from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from gateway.tokens import make_reply_address
 from tests.inbound.wire import Wire
+from tests.receipts.styles import mdn
 from tests.security.conftest import SH, at
 from tests.security.helpers import (
     CHENJING,
@@ -186,9 +187,13 @@ def test_replies_are_authenticated_fail_closed(app: App, serve: Callable[..., in
         SUNZONG: answer(SUNZONG, ["evil.example; dmarc=fail header.from=xdyj.example.com",
                                   f"{TRUSTED}; dmarc=pass header.from=xdyj.example.com"]),
     }
+    # a read receipt "from" 刘洋 that no upstream vouches for: it does not even mark read
+    unverified_mdn = b"\r\n".join(line for line in mdn(order, reader=LIUYANG, to=LINA)
+                                   .split(b"\r\n") if not line.startswith(b"Authentication-"))
+    send(port, unverified_mdn, sender=LIUYANG)
     for sender, reply in replies.items():
         send(port, reply, sender=sender)
-    settled(app, 1 + len(replies))
+    settled(app, 2 + len(replies))
 
     rows = receipts(app)
     assert {r: rows[r]["status"] for r in rows} == {
@@ -204,7 +209,8 @@ def test_replies_are_authenticated_fail_closed(app: App, serve: Callable[..., in
     # Then each unverified answer is shown to the author and waits for a person; the forged
     # one is only flagged
     shown = [m for m in outbox(app) if m["kind"] == "receipt_unverified"]
-    assert len(shown) == 3 and all(sorted(m["to"]) == [LINA] for m in shown)
+    assert len(shown) == 3 and all(sorted(m["to"]) == [LINA] for m in shown)  # not the MDN
+    assert [n["kind"] for n in rows[LIUYANG]["notes"]] == ["unverified", "unverified"]
     assert all(rows[r]["needs_review"] for r in (LIUYANG, CHENJING, HUANG))
     assert not rows[HE]["needs_review"]
     waiting = cli("receipts", "list", "--project", "demo", "--needs-review", "--json").output
