@@ -6,7 +6,7 @@ bounces of qmail, Exchange and others) and automatic replies (RFC 3834 ``Auto-Su
 ``receipts``, then
 
 - puts the sender of *verified* automated mail (gateway/authcheck.py) on the suppression list for
-  ``[gateway.outbound] suppression_days`` (default 7): no automatic answers go there meanwhile
+  ``[outbound] suppression_days`` (default 7): no automatic answers go there meanwhile
   (no mail loops). Never a project member, stakeholder or department interface person, and never
   for reminders and escalations to a receipt holder (gateway/notify/outbox.py) — a forged
   "Automatic reply" silences nobody. ``commgate suppressions list|lift`` shows and lifts them;
