@@ -37,6 +37,20 @@ def _values(sets: list[str], file: Path | None) -> dict[str, Any]:
     return values
 
 
+def _sender_or_default(cfg: Any, kind: str, sender: str) -> tuple[str, str | None]:
+    """``--from`` as given, or the project manager and the line that says so (for stderr, once
+    the notice is queued or previewed)."""
+    from gateway.notify.kinds import KINDS
+    from gateway.notify.notices import default_sender
+
+    spec = KINDS.get(kind)
+    if sender.strip() or spec is None or spec.automated:
+        return sender, None
+    name, address = default_sender(cfg)
+    return address, (f"commgate: no --from given: the notice is from the project manager "
+                     f"{name} <{address}>")
+
+
 @notice_app.command("kinds")
 def kinds() -> None:
     """List the notice kinds and their fields (* = required)."""
@@ -59,7 +73,8 @@ def send_cmd(
     project: Annotated[str, typer.Option("--project", "-p")],
     to: Annotated[list[str], typer.Option("--to", help="Recipient (repeat).")] = [],  # noqa: B006
     cc: Annotated[list[str], typer.Option("--cc", help="Copy (repeat).")] = [],  # noqa: B006
-    sender: Annotated[str, typer.Option("--from", help="The member who sends it.")] = "",
+    sender: Annotated[str, typer.Option(
+        "--from", help="The member who sends it (default: the project manager).")] = "",
     sets: Annotated[list[str], typer.Option("--set", help="key=value (repeat).")] = [],  # noqa: B006
     file: Annotated[Path | None, typer.Option("--file", help="Fields from a TOML file.")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="zh-CN or en for everyone.")] = None,
@@ -76,6 +91,7 @@ def send_cmd(
     if preview or preview_html:
         settings = settings_of(ctx)
         cfg = guarded(ctx, lambda: settings.project(project))
+        sender, said = _sender_or_default(cfg, kind, sender)
         if kind == "record_cc":
             raise fail("record_cc reads a stored record: send it without --preview, or use "
                        "`commgate records show`")
@@ -93,6 +109,8 @@ def send_cmd(
         if preview_html:
             preview_html.write_text(prepared.rendered[0].html, encoding="utf-8")
             typer.echo(f"HTML preview written to {preview_html}", err=True)
+        if said:
+            typer.echo(said, err=True)
         return
     gw = open_app(ctx)
     try:
@@ -101,6 +119,7 @@ def send_cmd(
         gw.close()
         raise
     now = gw.clock()
+    sender, said = _sender_or_default(cfg, kind, sender)
 
     def run() -> list[int]:
         rec: dict[str, Any] | None = None
@@ -124,6 +143,8 @@ def send_cmd(
         ids = guarded(ctx, run)
     finally:
         gw.close()
+    if said:
+        typer.echo(said, err=True)
     typer.echo(f"queued: outbox {', '.join(map(str, ids))} (delivered by `commgate serve` "
                "or `commgate outbox deliver`)")
 
