@@ -134,7 +134,7 @@ def scheduler_command(
     """Run scheduler passes forever (production); several schedulers may run at once."""
     from gateway.scheduler import run_forever
 
-    gw = open_app(ctx)
+    gw = open_app(ctx, service=True)
     stop = threading.Event()
     worker = threading.Thread(target=run_forever, args=(gw,),
                               kwargs={"interval": interval, "stop": stop},

@@ -119,3 +119,22 @@ def test_serve_without_a_broker_refuses_to_start_a_worker(workdir: Path) -> None
     proc = commgate("worker", cwd=workdir, check=False)
     assert proc.returncode == 2
     assert "no broker_url" in proc.stderr
+
+
+def test_commands_print_results_and_keep_the_log_in_the_log_file(workdir: Path,
+                                                                 tmp_path: Path) -> None:
+    # Given a directive imported with --sync (the pipeline logs at INFO as it works)
+    eml = tmp_path / "directive.eml"
+    eml.write_bytes(bytes(make_mail(subject="【指令】今晚22:00前完成核心交换机巡检")))
+    quiet = commgate("ingest", "--project", "demo", "--sync", str(eml), cwd=workdir)
+    # Then stdout has the result and stderr none of the gateway's INFO lines
+    assert "stored 1" in quiet.stdout
+    assert " INFO " not in quiet.stderr, quiet.stderr
+    # and the log is in <data_dir>/commgate.log
+    log = (workdir / "var" / "commgate.log").read_text(encoding="utf-8")
+    assert " INFO gateway.pipeline: " in log and "processed: record" in log
+    # With --verbose (or -v) the log is shown as well
+    eml.write_bytes(bytes(make_mail(subject="【指令】明早提交巡检报告")))
+    loud = commgate("-v", "ingest", "--project", "demo", "--sync", str(eml), cwd=workdir)
+    assert "stored 1" in loud.stdout
+    assert " INFO gateway.pipeline: " in loud.stderr
