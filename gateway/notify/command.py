@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
-from sqlalchemy.exc import NoResultFound
 
-from gateway.cli import fail, guarded, open_app, settings_of
+from gateway.cli import choose, fail, guarded, open_app, settings_of
+from gateway.store.states import OUTBOX_STATES
+
+LANGUAGES = ("zh-CN", "en")
 
 notice_app = typer.Typer(no_args_is_help=True, help="Templated notices (通知).")
 outbox_app = typer.Typer(no_args_is_help=True, help="Outbound mail queue (发件箱).")
@@ -70,7 +72,7 @@ def send_cmd(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="change | incident | directive | minutes | "
                                              "work_contact | record_cc")],
-    project: Annotated[str, typer.Option("--project", "-p")],
+    project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
     to: Annotated[list[str], typer.Option("--to", help="Recipient (repeat).")] = [],  # noqa: B006
     cc: Annotated[list[str], typer.Option("--cc", help="Copy (repeat).")] = [],  # noqa: B006
     sender: Annotated[str, typer.Option(
@@ -80,13 +82,15 @@ def send_cmd(
     lang: Annotated[str | None, typer.Option("--lang", help="zh-CN or en for everyone.")] = None,
     record: Annotated[int | None, typer.Option("--record", help="Reply into a record.")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Show, do not send.")] = False,
-    preview_html: Annotated[Path | None, typer.Option("--preview-html")] = None,
+    preview_html: Annotated[Path | None, typer.Option(
+        "--preview-html", help="Write the HTML of the notice to this file, do not send.")] = None,
 ) -> None:
     """Validate, render and queue a notice (or preview it)."""
     from gateway.notify import notices
     from gateway.notify.record_cc import record_context, record_thread_refs
     from gateway.store.db import unit_of_work
 
+    choose("--lang", lang, LANGUAGES)
     values = _values(sets, file)
     if preview or preview_html:
         settings = settings_of(ctx)
@@ -152,20 +156,23 @@ def send_cmd(
 @outbox_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    project: Annotated[str | None, typer.Option("--project", "-p")] = None,
-    state: Annotated[str | None, typer.Option("--state", help="queued|sending|retry|sent|"
-                                                              "failed")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    limit: Annotated[int, typer.Option("--limit")] = 100,
+    project: Annotated[str | None, typer.Option(
+        "--project", "-p", help="Only this project.")] = None,
+    state: Annotated[str | None, typer.Option(
+        "--state", help="Only this state: " + ", ".join(OUTBOX_STATES) + ".")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 100,
 ) -> None:
     """Outbound mail and its delivery state, newest first."""
     from gateway.store.db import unit_of_work
     from gateway.store.notify_models import OutboxMail
 
+    choose("--state", state, OUTBOX_STATES)
     gw = open_app(ctx)
     query = select(OutboxMail).order_by(OutboxMail.id.desc()).limit(limit)
     if project:
-        query = query.where(OutboxMail.project_id == gw.project_ids.get(project, -1))
+        guarded(ctx, lambda: gw.settings.project(project))
+        query = query.where(OutboxMail.project_id == gw.project_ids[project])
     if state:
         query = query.where(OutboxMail.state == state)
     with unit_of_work(gw.sessions) as session:
@@ -180,26 +187,35 @@ def list_cmd(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    if not rows:
+        typer.echo("no outbound mail" + (f" in state {state}" if state else ""))
+        return
+    typer.echo(f"{'ID':>6} {'STATE':<8} {'TRY':>3} {'KIND':<12} SUBJECT  [RECIPIENT:STATE]")
     for r in rows:
         rcpts = ", ".join(f"{a}:{s}" for a, s in r["recipients"].items())
-        typer.echo(f"{r['id']:>6} {r['state']:<8} {r['attempts']:>2} {r['kind']:<12} "
+        typer.echo(f"{r['id']:>6} {r['state']:<8} {r['attempts']:>3} {r['kind']:<12} "
                    f"{r['subject'][:50]}  [{rcpts}]"
                    + (f"  ! {r['last_error'][:80]}" if r["last_error"] else "")
                    + ("  BOUNCED" if r["bounced"] else ""))
 
 
 @outbox_app.command("retry")
-def retry_cmd(ctx: typer.Context, outbox_id: Annotated[int, typer.Argument()]) -> None:
+def retry_cmd(ctx: typer.Context, outbox_id: Annotated[int, typer.Argument(
+        help="The outbox id (`commgate outbox list`).")]) -> None:
     """Queue a failed (or waiting) mail again now."""
     from gateway.notify.outbox import retry
     from gateway.store.db import unit_of_work
+    from gateway.store.notify_models import OutboxMail
 
     gw = open_app(ctx)
     try:
         with unit_of_work(gw.sessions) as session:
+            if session.get(OutboxMail, outbox_id) is None:
+                raise fail(f"no outbox mail {outbox_id} (hint: `commgate outbox list --state "
+                           "failed` lists the ones to retry)")
             mail = retry(session, outbox_id, now=gw.clock())
             state = mail.state
-    except (ValueError, NoResultFound) as exc:
+    except ValueError as exc:
         raise fail(f"outbox {outbox_id}: {exc}") from None
     finally:
         gw.close()
@@ -208,7 +224,8 @@ def retry_cmd(ctx: typer.Context, outbox_id: Annotated[int, typer.Argument()]) -
 
 @outbox_app.command("deliver")
 def deliver_cmd(ctx: typer.Context,
-                limit: Annotated[int, typer.Option("--limit")] = 1000) -> None:
+                limit: Annotated[int, typer.Option(
+                    "--limit", help="At most this many mails.")] = 1000) -> None:
     """Deliver due mail once (what the sweep of `serve` does every few seconds)."""
     from gateway.notify.outbox import deliver_due
 

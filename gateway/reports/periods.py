@@ -65,19 +65,30 @@ def month(year: int, number: int, zone: ZoneInfo) -> Period:
     return Period(f"{year}-{number:02d}", _midnight(first, zone), _midnight(following, zone))
 
 
+PERIOD_FORMATS = "2026-11 (a month), 2026-W49 (an ISO week) or 2026-11-01..2026-11-15 (days)"
+
+
 def parse_period(text: str, zone: ZoneInfo) -> Period:
-    """``2026-W48`` | ``2026-11`` | ``2026-11-01..2026-11-15``; ValueError otherwise."""
+    """``2026-W48`` | ``2026-11`` | ``2026-11-01..2026-11-15``; otherwise a ValueError whose
+    one line names the valid formats."""
     text = text.strip()
-    if m := re.fullmatch(r"(\d{4})-W(\d{1,2})", text, re.I):
-        return week(int(m[1]), int(m[2]), zone)
-    if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
-        return month(int(m[1]), int(m[2]), zone)
-    if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text):
-        first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
-        if last < first:
-            raise ValueError(f"period {text}: ends before it starts")
-        return Period(text, _midnight(first, zone), _midnight(last + timedelta(days=1), zone))
-    raise ValueError(f"period {text!r}: expected 2026-W48, 2026-11 or 2026-11-01..2026-11-15")
+    try:
+        if m := re.fullmatch(r"(\d{4})-W(\d{1,2})", text, re.I):
+            return week(int(m[1]), int(m[2]), zone)
+        if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
+            return month(int(m[1]), int(m[2]), zone)
+        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text):
+            first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+            if last < first:
+                raise ValueError(f"period {text}: ends before it starts")
+            return Period(text, _midnight(first, zone),
+                          _midnight(last + timedelta(days=1), zone))
+    except ValueError as exc:
+        if "ends before" in str(exc):
+            raise
+        raise ValueError(f"period {text!r}: no such month, week or day ({exc}); use "
+                         f"{PERIOD_FORMATS}") from None
+    raise ValueError(f"period {text!r}: not a period; use {PERIOD_FORMATS}")
 
 
 def week_of(moment: datetime, zone: ZoneInfo) -> Period:
