@@ -20,9 +20,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from gateway.cli_help import PlainCommand, PlainGroup
 from gateway.errors import GatewayError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=PlainGroup,
                   help="commgate — the communication gateway (通信网关).")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
@@ -274,12 +275,17 @@ def _guard(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _guard_all(group: typer.Typer) -> None:
+    """Guard every command body, and let every help page name types in words."""
     for command in group.registered_commands:
         if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
             command.callback = _guard(command.callback)
+        if command.cls in (None, typer.core.TyperCommand):
+            command.cls = PlainCommand
     for sub in group.registered_groups:
         if sub.typer_instance is not None:
             _guard_all(sub.typer_instance)
+            if not isinstance(sub.cls, type):  # unset (typer's Default placeholder)
+                sub.cls = PlainGroup
 
 
 def _register_commands() -> None:
