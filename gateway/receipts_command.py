@@ -132,9 +132,11 @@ def scheduler_command(
         interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
 ) -> None:
     """Run scheduler passes forever (production); several schedulers may run at once."""
+    from gateway.connectors.outbox import report_unconfigured
     from gateway.scheduler import run_forever
 
     gw = open_app(ctx, service=True)
+    report_unconfigured(gw.settings)  # once at start, not on every pass
     stop = threading.Event()
     worker = threading.Thread(target=run_forever, args=(gw,),
                               kwargs={"interval": interval, "stop": stop},

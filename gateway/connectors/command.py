@@ -80,7 +80,9 @@ def send_due(ctx: typer.Context,
     finally:
         gw.close()
     typer.echo(f"sent {stats.sent}, failed {stats.failed} (retried later), "
-               f"taken by another worker {stats.taken}")
+               f"taken by another worker {stats.taken}"
+               + (f", waiting for an unconfigured connector {stats.waiting}"
+                  if stats.waiting else ""))
     for line in stats.errors:
         typer.echo(f"  {line}", err=True)
 
