@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.connectors.dingtalk import sign
 from gateway.connectors import outbox as connector_outbox
+from gateway.connectors.dingtalk import sign
 from gateway.connectors.outbox import dispatch_due, report_unconfigured
 from gateway.store.audit_models import AuditEvent, ConnectorDelivery
 from gateway.store.db import unit_of_work
