@@ -70,6 +70,10 @@ def test_unknown_ids_are_named(run: Callable[..., Result]) -> None:
     assert "no message 999" in replay and "skipped" not in replay
     report = _one_line(run("report", "incident", "-p", "demo", "--record", "999"))
     assert "no record 999 in project demo" in report
+    record_cc = _one_line(run("notice", "send", "record_cc", "-p", "demo", "--set", "record=999"))
+    assert "no record 999 in project demo" in record_cc
+    not_an_id = _one_line(run("notice", "send", "record_cc", "-p", "demo", "--set", "record=x"))
+    assert "give a record id" in not_an_id and "unexpected" not in not_an_id
 
 
 def test_a_period_that_is_no_month_names_the_formats(run: Callable[..., Result]) -> None:

@@ -39,6 +39,15 @@ def _values(sets: list[str], file: Path | None) -> dict[str, Any]:
     return values
 
 
+def _record_id(values: dict[str, Any]) -> int:
+    """record_cc's ``--set record=N``: a record id, or exit 2 saying so."""
+    text = str(values.get("record", "")).strip().upper().removeprefix("R")
+    if not text.isdigit():
+        raise fail(f"record_cc: --set record={values.get('record', '')!r}: give a record id "
+                   "(`commgate records list` shows them)")
+    return int(text)
+
+
 def _sender_or_default(cfg: Any, kind: str, sender: str) -> tuple[str, str | None]:
     """``--from`` as given, or the project manager and the line that says so (for stderr, once
     the notice is queued or previewed)."""
@@ -132,7 +141,7 @@ def send_cmd(
         record_id = record
         if kind == "record_cc":
             with unit_of_work(gw.sessions) as session:
-                rec, everyone, refs = record_context(session, cfg, int(values.get("record", 0)))
+                rec, everyone, refs = record_context(session, cfg, _record_id(values))
             to_list = to_list or everyone
             record_id = rec["id"]
         elif record is not None:  # reply into record N: its thread, so the reply joins it
