@@ -20,10 +20,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from gateway.cli_help import PlainCommand, PlainGroup
+from gateway.cli_help import PlainCommand, PlainGroup, PlainRoot
 from gateway.errors import GatewayError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, cls=PlainGroup,
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=PlainRoot,
                   help="commgate — the communication gateway (通信网关).")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")

@@ -82,3 +82,18 @@ def test_a_period_that_is_no_month_names_the_formats(run: Callable[..., Result])
     for example in ("2026-11", "2026-W49", "2026-11-01..2026-11-15"):
         assert example in line
     assert _one_line(run("report", "monthly", "-p", "demo", "--period", "November"))
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("records", "list", "-p", "demo", "--since", "yesterday"), ["'--since'",
+                                                                "commgate records list --help"]),
+    (("outbox", "retry", "abc"), ["integer", "commgate outbox retry --help"]),
+    (("records", "list"), ["Missing option '--project'"]),
+    (("recrods", "list"), ["No such command 'recrods'", "commgate --help"]),
+])
+def test_usage_errors_are_one_line_too(run: Callable[..., Result], args: tuple[str, ...],
+                                       words: list[str]) -> None:
+    line = _one_line(run(*args))
+    assert line.startswith("commgate: ")
+    assert all(word in line for word in words), line
+    assert "╭" not in line and "Usage:" not in line
