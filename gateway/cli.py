@@ -76,7 +76,7 @@ def choose(option: str, value: str | None, valid: Sequence[str]) -> str | None:
     names the valid values — never an empty listing for a misspelt filter."""
     if value is None or value in valid:
         return value
-    raise fail(f"{option} {value!r}: not a valid value; use one of {', '.join(valid)}")
+    raise fail(f"{option} {value}: not a valid value; use one of {', '.join(valid)}")
 
 
 def log_file_of(settings: Any) -> Path:
