@@ -156,6 +156,7 @@ def serve(ctx: typer.Context) -> None:
         if ops is not None:
             ops.stopping = True  # /healthz says 503 while the listener drains
         server.stop()
+        jobs.broker.close()  # the broker's connections, once nothing enqueues any more
         if ops is not None:
             ops.stop()
         gw.close()

@@ -72,10 +72,13 @@ def gateway_app(make_settings: Callable[..., Settings], database_url: str) -> It
 @pytest.fixture
 def start_server() -> Iterator[Callable[[App, Jobs | None], Server]]:
     started: list[Server] = []
+    made: list[Jobs] = []  # brokers made here are closed here; a test closes the ones it passes
 
     def start(app: App, jobs: Jobs | None = None, *, run_workers: bool = True) -> Server:
-        server = Server(app, jobs or make_jobs(app.settings.gateway.broker_url),
-                        run_workers=run_workers)
+        if jobs is None:
+            jobs = make_jobs(app.settings.gateway.broker_url)
+            made.append(jobs)
+        server = Server(app, jobs, run_workers=run_workers)
         server.start()
         started.append(server)
         return server
@@ -83,6 +86,8 @@ def start_server() -> Iterator[Callable[[App, Jobs | None], Server]]:
     yield start  # type: ignore[misc]
     for server in reversed(started):
         server.stop(drain_timeout=10)
+    for jobs in made:
+        jobs.broker.close()  # a real broker's connections (RabbitMQ, Redis) are sockets
 
 
 if os.environ.get("COMMGATE_TEST_GC"):
