@@ -145,7 +145,7 @@ class Ops(_Model):
 class GatewayConfig(_Model):
     """The gateway file, after environment overrides."""
 
-    domain: Domain = "gw.example.com"
+    domain: Domain  # required: no default would be right (project addresses live in it)
     data_dir: str = "var"
     database_url: str = ""  # default: sqlite under data_dir
     # Messages up to this many bytes keep their raw bytes in the database, committed with their
@@ -219,11 +219,18 @@ class MatrixEntry(_Model):
     recipients: list[Address] = []
     recipient_roles: list[Role] = []
     format: Formality = "written"
-    frequency: str
+    frequency: str  # a schedule or an unscheduled word (gateway/reports/periods.py)
     channel: str = "email"
     owner: Role = "project_manager"
     # Client-facing reports (issue 7): drafted to the owner first, sent on "同意发送"/"approve".
     approval: bool = False
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, value: str) -> str:
+        from gateway.reports.periods import check_frequency
+
+        return check_frequency(value)
 
 
 class AuthPolicy(_Model):
@@ -314,6 +321,14 @@ class ProjectConfig(_Model):
         address = normalize_address(address)
         return next((m for m in self.members if m.email == address), None)
 
+    def people(self) -> dict[str, str]:
+        """Every address the project knows a person by (members, stakeholders, interface
+        persons) and that person's name."""
+        out = {m.email: m.name for m in self.members}
+        out.update({s.email: s.name for s in self.stakeholders})
+        out.update({d.interface.email: d.interface.name for d in self.departments})
+        return out
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -396,18 +411,39 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _raise_validation(exc: ValidationError, file: str, env_keys: set[str]) -> None:
+def position(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """A pydantic error location as a person counts: ``members[3].email`` is the third member
+    (pydantic counts list items from 0)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+# Where a misspelt key is checked against: the shipped, commented files.
+SHIPPED = {"gateway": "config/gateway.toml", "project": "config/projects/demo.toml"}
+MISSING_HINTS = {
+    "domain": 'the gateway\'s mail domain, e.g. domain = "gw.example.com": project addresses '
+              "are proj-<code>@<domain>",
+}
+
+
+def _raise_validation(exc: ValidationError, file: str, env_keys: set[str],
+                      kind: str = "gateway") -> None:
     first = exc.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    dotted = ".".join(str(p) for p in first["loc"])
+    key = position(first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
+    hint: str | None = None
     if first["type"] == "extra_forbidden":
-        message, hint = "unknown key", "check the spelling against config/*.example.toml"
+        message, hint = "unknown key", f"check the spelling against {SHIPPED[kind]} and docs/"
     elif first["type"] == "missing":
-        message, hint = "required key is missing", None
-    else:
-        hint = None
-    if key in env_keys:
-        file = ENV_PREFIX + key.upper().replace(".", "__")
+        message, hint = "required key is missing", MISSING_HINTS.get(dotted)
+    if dotted in env_keys:
+        file = ENV_PREFIX + dotted.upper().replace(".", "__")
     more = len(exc.errors()) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
@@ -440,12 +476,28 @@ def load_project(path: Path) -> ProjectConfig:
     try:
         project = ProjectConfig.model_validate(data)
     except ValidationError as exc:
-        _raise_validation(exc, str(path), set())
+        _raise_validation(exc, str(path), set(), kind="project")
         raise  # unreachable
+    _check_matrix(project, str(path))
     if project.code != path.stem:
         raise ConfigError(f"code {project.code!r} does not match the file name", file=str(path),
                           key="code", hint=f"rename the file to {project.code}.toml")
     return project
+
+
+def _check_matrix(project: ProjectConfig, file: str) -> None:
+    """Matrix recipients are people of the project: a typo (``wulei@xdyj.example``) would
+    send a report to nobody we know, or to a stranger."""
+    known = project.people()
+    for row_no, row in enumerate(project.matrix, start=1):
+        for rcpt_no, address in enumerate(row.recipients, start=1):
+            if address not in known:
+                close = [a for a in known if a.split("@")[0] == address.split("@")[0]]
+                raise ConfigError(
+                    f"{address} is not a member, stakeholder or interface person of project "
+                    f"{project.code}", file=file, key=f"matrix[{row_no}].recipients[{rcpt_no}]",
+                    hint=(f"did you mean {close[0]}?" if close else
+                          "add them to [[stakeholders]] first, or use recipient_roles"))
 
 
 def _secret_key(data_dir: Path, environ: Mapping[str, str]) -> bytes:

@@ -18,6 +18,7 @@ from datetime import timedelta
 import dramatiq
 
 from gateway.app import App
+from gateway.connectors.outbox import report_unconfigured
 from gateway.errors import StoreError
 from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.imap import ImapPoller, make_pollers
@@ -59,6 +60,7 @@ class Server:
             self.stop()
             raise
         bind(self.app)
+        report_unconfigured(self.app.settings)  # once at start, not on every pass
         if self.run_workers:
             self.worker = self.jobs.worker(self.app.settings.gateway.worker_threads)
             self.worker.start()

@@ -1,7 +1,8 @@
 """The SMTP/LMTP listener's handler: which recipients, which data, and durable before ``250``.
 
 Recipients are checked at RCPT time (gateway/inbound/recipients.py): project addresses and valid
-signed reply addresses only — the gateway is never a relay. At end of DATA the bytes are checked
+signed reply addresses only — the gateway is never a relay — of projects that are not closed
+(gateway/inbound/closed.py). At end of DATA the bytes are checked
 (gateway/inbound/dataguard.py), our ``Received`` trace header is prepended (RFC 5321 §4.4) and the
 result is handed, once per project, to the intake writer (gateway/inbound/writer.py: a child
 process; with ``[smtp] writer = "thread"`` the group committer thread of
@@ -30,6 +31,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.app import App
 from gateway.errors import IntakeClosed, StoreError
+from gateway.inbound.closed import ClosedProjects, closed_reply
 from gateway.inbound.dataguard import data_fault
 from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.intake import Accepted, Prepared, prepare, record
@@ -62,6 +64,7 @@ class GatewayHandler:
         self.lmtp = lmtp
         self.channel = "lmtp" if lmtp else "smtp"
         self.hostname = app.settings.gateway.smtp.hostname or socket.getfqdn()
+        self.closed = ClosedProjects(app.engine)
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
                           hostname: str, responses: list[str]) -> list[str]:
@@ -84,6 +87,12 @@ class GatewayHandler:
                      _peer(session))
             MESSAGES_REJECTED.labels(reason="recipient").inc()
             return REFUSED
+        if self.app.project_ids.get(recipient.project_code) in await self.closed.ids(
+                self.executor):
+            log.info("RCPT %r from %s refused: project %s is closed", raw_path[:120],
+                     _peer(session), recipient.project_code)
+            MESSAGES_REJECTED.labels(reason="intake_closed").inc()
+            return closed_reply(recipient.project_code)
         accepted.append(recipient)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -106,7 +115,9 @@ class GatewayHandler:
         outcomes: dict[str, Outcome] = {}
         for code, result in zip(projects, results, strict=True):
             if isinstance(result, (StoreError, IntakeClosed)):
-                log.error("message from %s not stored for %s: %s", _peer(session), code, result)
+                # closed since RCPT: the sender is told (5xx), nothing is wrong with us
+                log.log(logging.WARNING if isinstance(result, IntakeClosed) else logging.ERROR,
+                        "message from %s not stored for %s: %s", _peer(session), code, result)
                 MESSAGES_REJECTED.labels(
                     reason="intake_closed" if isinstance(result, IntakeClosed) else "store_failed",
                 ).inc()

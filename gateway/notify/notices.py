@@ -85,6 +85,13 @@ def _recipients(project: ProjectConfig, kind: str, fields: dict[str, Any],
     return list(dict.fromkeys(a for a in out if a and a != project.address))
 
 
+def default_sender(project: ProjectConfig) -> tuple[str, str]:
+    """``(name, address)`` of the member a notice is from when ``--from`` is not given: the
+    project manager (policy 1.4: the PM owns the project's communication)."""
+    pm = project.members_with("project_manager")[0]  # config validation requires one
+    return pm.name, pm.email
+
+
 def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: str,
             to: Sequence[str], cc: Sequence[str] = (), values: Mapping[str, Any],
             record: Mapping[str, Any] | None = None, record_id: int | None = None,
@@ -102,7 +109,9 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
             member = None
         if member is None:
             raise NoticeInvalid(f"--from {sender}: not a member of project {project.code}",
-                                hint="a notice is the mail of a project member")
+                                hint="a notice is the mail of a project member: "
+                                     + ", ".join(f"{m.name} <{m.email}>"
+                                                 for m in project.members))
         author = (member.name, member.email)
     to_addrs = _recipients(project, kind, fields, to)
     if not to_addrs:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.config import ProjectConfig
 from gateway.errors import NoticeInvalid
 from gateway.records.query import message_ids_by_record
-from gateway.store.models import Record
+from gateway.store.models import Project, Record
 
 
 def relevant_stakeholders(project: ProjectConfig, record: Record) -> list[str]:
@@ -30,8 +31,11 @@ def record_context(session: Session, project: ProjectConfig,
                    record_id: int) -> tuple[dict[str, Any], list[str], list[str]]:
     """The template's ``rec``, the recipients, and the Message-IDs to reference."""
     record = session.get(Record, record_id)
-    if record is None:
-        raise NoticeInvalid(f"record_cc: no record {record_id}")
+    code = session.scalar(select(Project.code).where(Project.id == record.project_id)) \
+        if record is not None else None
+    if record is None or code != project.code:  # never another project's summary
+        raise NoticeInvalid(f"record_cc: no record {record_id} in project {project.code}",
+                            hint=f"`commgate records list --project {project.code}` lists them")
     rec = {
         "id": record.id, "subject": record.subject, "category": record.category,
         "formality": record.formality, "urgency": record.urgency,

@@ -19,6 +19,7 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from gateway.records.query import RecordFilter, find_records, record_details, record_views
+from gateway.store.states import CATEGORIES, FORMALITIES, GROUPS
 
 records_app = typer.Typer(no_args_is_help=True, help="Communication records (沟通记录).")
 
@@ -29,8 +30,10 @@ CSV_FIELDS = ("id", "project", "thread_id", "created_at", "subject", "category",
               "updated_at", "parties", "attachments", "conclusion_by", "conclusion_at")
 
 Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
-Category = Annotated[str | None, typer.Option(help="Only this category.")]
-Group = Annotated[str | None, typer.Option(help="Only this stakeholder group.")]
+Category = Annotated[str | None, typer.Option(
+    help="Only this category: " + ", ".join(CATEGORIES) + ".")]
+Group = Annotated[str | None, typer.Option(
+    help="Only this stakeholder group: " + ", ".join(GROUPS) + ".")]
 Since = Annotated[datetime | None, typer.Option(help="Created at or after (ISO date/time).")]
 Until = Annotated[datetime | None, typer.Option(help="Created before (ISO date/time).")]
 Unconfirmed = Annotated[bool, typer.Option(help="Only records with unconfirmed receipts.")]
@@ -38,8 +41,10 @@ Unconfirmed = Annotated[bool, typer.Option(help="Only records with unconfirmed r
 
 def _filter(ctx: typer.Context, project: str, category: str | None, group: str | None,
             since: datetime | None, until: datetime | None, unconfirmed: bool) -> RecordFilter:
-    from gateway.cli import guarded, settings_of
+    from gateway.cli import choose, guarded, settings_of
 
+    choose("--category", category, CATEGORIES)
+    choose("--group", group, GROUPS)
     settings = settings_of(ctx)
     tz = guarded(ctx, lambda: settings.project(project)).zone
     return RecordFilter(project=project, category=category, group=group,
@@ -121,7 +126,8 @@ def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, An
 
 @records_app.command("show")
 def show_record(ctx: typer.Context, record_id: int, project: Project,
-                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                ) -> None:
     """Show one record with its parties, receipts, messages, attachments and findings."""
     v, _config, _now = _one(ctx, project, record_id)
     if as_json:
@@ -219,9 +225,12 @@ def reclassify_command(
         ctx: typer.Context, record_id: int, project: Project,
         by: Annotated[str, typer.Option("--by", help="Who corrects it (mail address).")],
         note: Annotated[str, typer.Option("--note", help="Why (kept in the audit trail).")],
-        category: Annotated[str | None, typer.Option(help="New category.")] = None,
-        group: Annotated[str | None, typer.Option(help="New stakeholder group.")] = None,
-        formality: Annotated[str | None, typer.Option(help="New formality.")] = None,
+        category: Annotated[str | None, typer.Option(
+            help="New category: " + ", ".join(CATEGORIES) + ".")] = None,
+        group: Annotated[str | None, typer.Option(
+            help="New stakeholder group: " + ", ".join(GROUPS) + ".")] = None,
+        formality: Annotated[str | None, typer.Option(
+            help="New formality: " + ", ".join(FORMALITIES) + ".")] = None,
         receipt_required: Annotated[str | None, typer.Option(
             "--receipt-required", help="true: receipts open; false: open ones are withdrawn.")
                                     ] = None) -> None:
@@ -263,8 +272,10 @@ def reclassify_command(
 
 @records_app.command("search")
 def search_command(ctx: typer.Context, query: str, project: Project,
-                   limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
-                   as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                   limit: Annotated[int, typer.Option(
+                       min=1, max=500, help="At most this many hits.")] = 20,
+                   as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                   ) -> None:
     """Find records by words in subjects, message text and attachment names, best first."""
     from gateway.cli import guarded, open_app
     from gateway.records.search import search_records
@@ -364,10 +375,9 @@ def export_records(ctx: typer.Context, project: Project,
                    category: Category = None, group: Group = None, since: Since = None,
                    until: Until = None, unconfirmed: Unconfirmed = False) -> None:
     """Export records as JSON Lines, JSON or CSV (CSV files get a BOM so Excel reads Chinese)."""
-    from gateway.cli import fail
+    from gateway.cli import choose
 
-    if fmt not in ("jsonl", "json", "csv"):
-        raise fail(f"unknown format {fmt!r}: use jsonl, json or csv")
+    choose("--format", fmt, ("jsonl", "json", "csv"))
     views = _views(ctx, _filter(ctx, project, category, group, since, until, unconfirmed))
     if out is None:
         write_export(views, fmt, sys.stdout)
