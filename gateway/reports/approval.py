@@ -46,6 +46,7 @@ from gateway.notify.outbox import queue
 from gateway.notify.render import render
 from gateway.notify.system import by_language
 from gateway.parse.headers import normalize_message_id
+from gateway.people import labelled
 from gateway.reports.build import DueReport, context, queue_report
 from gateway.reports.data import collect
 from gateway.reports.periods import parse_period
@@ -100,10 +101,7 @@ def approvers(project: ProjectConfig, owner_role: Any) -> list[str]:
 
 def display(project: ProjectConfig, address: str) -> str:
     """``黄经理 <huang@client.example.cn>`` for a configured person, else the address."""
-    names = {m.email: m.name for m in project.members}
-    names |= {s.email: s.name for s in project.stakeholders if s.email not in names}
-    name = names.get(address)
-    return f"{name} <{address}>" if name else address
+    return labelled(project, address)
 
 
 def draft_report(app: App, session: Session, *, project: ProjectConfig, due: DueReport,
