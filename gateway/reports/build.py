@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from gateway.config import MatrixEntry, ProjectConfig
 from gateway.notify.render import Rendered, render
 from gateway.notify.system import send_system_notice
+from gateway.people import display_name
 from gateway.reports.data import ReportData, collect
 from gateway.reports.periods import Period, latest_due, parse_frequency
 from gateway.store.notify_models import ReportRun
@@ -103,7 +104,11 @@ def context(data: ReportData, *, kind: str, project: ProjectConfig, language: st
     categories = sorted({c for _g, c in data.matrix})
     return {"kind": kind, "data": data, "period": data.period,
             "chart": bar_chart(data.confirmations, title=title),
-            "groups": groups, "categories": categories, **(extra or {})}
+            "groups": groups, "categories": categories,
+            # people by the names the project file gives them (issue 21)
+            "name_of": lambda address: display_name(project, address),
+            "names_of": lambda addresses: [display_name(project, a) for a in addresses],
+            **(extra or {})}
 
 
 def build(session: Session, *, project: ProjectConfig, project_id: int, kind: str,

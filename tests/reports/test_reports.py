@@ -88,7 +88,8 @@ def test_weekly_report_counts_what_the_pipeline_recorded(app: App, clock: Clock,
     assert [r["record"] for r in data.risks] == [ids["risk"]]
     assert [i["record"] for i in data.incidents] == [ids["incident"]]
     assert dict(data.confirmations)["2026-11-25"] == 1
-    assert "<svg" in rendered.html and LINA in rendered.html and LINA in rendered.text
+    # people by their configured names (issue 21), not their addresses
+    assert "<svg" in rendered.html and "李娜" in rendered.html and "李娜" in rendered.text
     assert rendered.subject == f"【周报】{project.name} 2026-W48"
     with unit_of_work(app.sessions) as s:
         _d, english = build(s, project=project, project_id=app.project_ids["demo"],
@@ -172,3 +173,33 @@ owner = "engineer"
         alerts = s.scalars(select(OutboxMail).where(OutboxMail.kind == "expected")).all()
         to = sorted(r.address for m in alerts for r in m.recipients if "工程师周报" in m.subject)
     assert to == ["chenjing@xdyj.example.com", "liuyang@xdyj.example.com", PM, PM]
+
+
+def test_weekly_sections_agree_overdue_lists_everyone_escalated_and_unconfirmed(
+        app: App, clock: Clock) -> None:
+    ids = _week(app, clock)
+    project = app.settings.project("demo")
+    now = datetime(2026, 11, 30, 2, tzinfo=UTC)
+    past = datetime(2026, 11, 25, 2, tzinfo=UTC)
+    with unit_of_work(app.sessions) as s:
+        # Given 李娜 questioned the directive and the client never answered the change notice,
+        # both escalated to level 3 (as in the demo: 陈静 and 黄经理)
+        s.execute(update(Receipt).where(Receipt.record_id == ids["directive"])
+                  .values(status="questioned", level=3, deadline=past))
+        s.execute(update(Receipt).where(Receipt.record_id == ids["change"])
+                  .values(status="pending", level=3, deadline=past))
+        for language in ("zh-CN", "en"):
+            data, rendered = build(s, project=project, project_id=app.project_ids["demo"],
+                                   kind="weekly", period=parse_period("2026-W48", project.zone),
+                                   now=now, language=language)
+            # Then every escalated, still unconfirmed person is in the overdue list too
+            overdue = {(o["record"], o["recipient"]) for o in data.overdue}
+            escalated = {(e["record"], e["recipient"]) for e in data.escalated
+                         if e["status"] not in ("confirmed", "waived")}
+            assert escalated and escalated <= overdue
+            assert data.directives["overdue"] == 1
+            heading, end = (("逾期未确认的人员:", "升级:") if language == "zh-CN"
+                            else ("Overdue confirmations:", "Escalated:"))
+            section = rendered.text.split(heading, 1)[1].split(end, 1)[0]
+            assert "李娜" in section and "黄经理" in section
+            assert "无" not in section and "none" not in section
