@@ -184,6 +184,8 @@ class Member(_Model):
     email: Address
     role: Role
     language: Language | None = None  # None: the project's language
+    title: str = ""  # job title in the signature of the notices they send (项目经理)
+    phone: str = ""  # phone number in that signature
 
 
 class Stakeholder(_Model):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -34,7 +34,7 @@ from gateway.errors import NoticeInvalid
 from gateway.notify.compose import compose, record_code
 from gateway.notify.kinds import KINDS, NoticeKind, validate
 from gateway.notify.outbox import queue
-from gateway.notify.render import Rendered, render
+from gateway.notify.render import Rendered, environment, render
 from gateway.notify.system import by_language
 from gateway.people import configured_name, try_parse_mailbox
 from gateway.store.db import unit_of_work
@@ -110,6 +110,7 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
     spec = KINDS.get(kind)
     fields = validate(kind, values)
     assert spec is not None  # validate() refuses unknown kinds
+    member = None
     if spec.automated:
         author: tuple[str, str] = (project.name, project.address)
     else:
@@ -133,12 +134,16 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
 
     prepared = Prepared(kind=spec, fields=fields, author=author[1], record_id=record_id)
     code = record_code(project.code, record_id) if record_id is not None else None
-    context = {**fields, "rec": record or {}, "sender_name": author[0]}
+    signature = None if spec.automated or member is None else {
+        "name": member.name, "title": member.title, "phone": member.phone,
+        "email": member.email, "project": project.name}
+    context = {**fields, "rec": record or {}, "sender_name": author[0], "signature": signature}
     groups = {language: [*to_addrs]} if language else by_language(project, to_addrs)
     cc_groups = {language: [*cc_addrs]} if language else by_language(project, cc_addrs)
     first_id: str | None = None
     for lang, group in groups.items():
-        rendered = render("notices", kind, language=lang, project=project, context=context)
+        rendered = _signed(render("notices", kind, language=lang, project=project,
+                                  context=context), project, context)
         group_cc = cc_groups.pop(lang, [])
         refs = [*references, *([first_id] if first_id else [])]
         message = compose(
@@ -151,7 +156,8 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
         prepared.mails.append((message, [*group, *group_cc]))
         prepared.rendered.append(rendered)
     for lang, group in cc_groups.items():  # Cc readers of a language nobody is To in
-        rendered = render("notices", kind, language=lang, project=project, context=context)
+        rendered = _signed(render("notices", kind, language=lang, project=project,
+                                  context=context), project, context)
         message = compose(
             settings=settings, project=project, sender=author, to=boxes(group),
             cc=[] if spec.automated else [project.address], subject=rendered.subject,
@@ -161,6 +167,18 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
         prepared.mails.append((message, group))
         prepared.rendered.append(rendered)
     return prepared
+
+
+def _signed(rendered: Rendered, project: ProjectConfig, context: Mapping[str, Any]) -> Rendered:
+    """The text body with the sender's signature block (name, title, phone: the project file);
+    the HTML layout draws the same block from ``signature`` itself."""
+    if not context.get("signature"):
+        return rendered
+    suffix = "" if rendered.language == "zh-CN" else ".en"
+    block = environment().get_template(f"notices/_signature{suffix}.txt").render(
+        {"signature": context["signature"], "lang": rendered.language, "project": project})
+    return replace(rendered, text=rendered.text.rstrip("\n") + "\n\n" + block.strip("\n")
+                   + "\n")
 
 
 def send(app: App, prepared: Prepared, *, project: ProjectConfig, now: datetime) -> list[int]:

@@ -99,3 +99,21 @@ def test_record_copy_reads_labels_not_keys(embedded_app: App) -> None:
                 assert key not in text, (language, key)
         for label in expected:
             assert label in rendered.text, (language, label)
+
+
+def test_a_notice_carries_the_senders_signature_block(embedded_app: App) -> None:
+    project = embedded_app.settings.project("demo")
+    values = {"change_type": "scope", "summary": "增加巡检项", "reason": "客户要求",
+              "impact": "每月多一次巡检", "contact": "张伟"}
+    for language, phone in (("zh-CN", "电话：138-0000-0000"), ("en", "Phone: 138-0000-0000")):
+        prepared = notices.prepare(embedded_app.settings, project, kind="change", sender=PM,
+                                   to=[CLIENT], values=values, language=language)
+        [rendered] = prepared.rendered
+        tail = rendered.text.rsplit("-- \n", 1)[1]
+        assert "张伟" in tail and "项目经理" in tail and phone in tail
+        assert project.name in tail
+        assert "项目经理" in rendered.html and "138-0000-0000" in rendered.html
+    # gateway mail (a record copy) is the project's, not a person's: no personal signature
+    copy = notices.prepare(embedded_app.settings, project, kind="record_cc", sender=PM,
+                           to=[CLIENT], values={"record": "7"}, record=REC, record_id=7)
+    assert "138-0000-0000" not in copy.rendered[0].text
