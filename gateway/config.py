@@ -225,7 +225,8 @@ class MatrixEntry(_Model):
     channel: str = "email"
     owner: Role = "project_manager"
     # Client-facing reports (issue 7): drafted to the owner first, sent on "同意发送"/"approve".
-    approval: bool = False
+    # Unset: a report addressed to the client needs approval, others do not (issue 21).
+    approval: bool | None = None
 
 
 class AuthPolicy(_Model):
