@@ -54,6 +54,7 @@ class Outgoing:
     recipients: tuple[str, ...]
     record_id: int | None
     receipt_id: int | None
+    to: tuple[str, ...] = ()  # whom it is for (a digest gathers one pass's mails per ``to``)
 
 
 class Sink(Protocol):
@@ -130,7 +131,8 @@ def reminder(settings: Settings, project: ProjectConfig, *, request: ReceiptRequ
     key = key or f"reminder:{receipt.id}:{level}:{repeat}{_round(request.round)}"
     return Outgoing(kind="reminder", key=key,
                     message=message, recipients=(receipt.recipient, *cc),
-                    record_id=request.record_id, receipt_id=receipt.id)
+                    record_id=request.record_id, receipt_id=receipt.id,
+                    to=(receipt.recipient,))
 
 
 def escalation(settings: Settings, project: ProjectConfig, *, request: ReceiptRequest,
@@ -140,7 +142,8 @@ def escalation(settings: Settings, project: ProjectConfig, *, request: ReceiptRe
     language = project.language
     rendered = render(AREA, "escalation", language=language, project=project, context={
         "directive": _directive(project, directive, request), "level": level, "repeat": repeat,
-        "notify": notify, "unconfirmed": [person_row(project, r) for r in unconfirmed], "now": now})
+        "notify": notify, "unconfirmed": [person_row(project, r) for r in unconfirmed],
+        "now": now, "to_names": ("、" if language == "zh-CN" else ", ").join(m.name for m in to)})
     addresses = [m.email for m in to]
     cc = [directive.from_addr] if directive.from_addr and directive.from_addr not in addresses \
         else []
@@ -153,7 +156,7 @@ def escalation(settings: Settings, project: ProjectConfig, *, request: ReceiptRe
     return Outgoing(kind="escalation",
                     key=f"escalation:{request.message_pk}:{level}:{repeat}{_round(request.round)}",
                     message=message, recipients=(*addresses, *cc),
-                    record_id=request.record_id, receipt_id=None)
+                    record_id=request.record_id, receipt_id=None, to=tuple(addresses))
 
 
 def _to_author(session: Session, settings: Settings, project: ProjectConfig, *, name: str,
