@@ -3,6 +3,7 @@ the page's language, never a raw key like ``change`` or ``reminder`` (issue 21).
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -26,6 +27,9 @@ def test_the_index_names_sent_mail_by_label(app: App, tmp_path: Path) -> None:
         index = zf.read("index.html").decode()
         record = next(zf.read(n).decode() for n in zf.namelist()
                       if re.fullmatch(r"records/\d+\.html", n))
+        views = [json.loads(line) for line in zf.read("records.jsonl").splitlines()]
+    # the archive's records carry the project's time, with its offset
+    assert views and all(v["created_at"].endswith("+08:00") for v in views)
     sent = index.split('id="sent"', 1)[1].split("</table>", 1)[0]
     assert "<td>变更通知</td>" in sent and "<td>change</td>" not in sent
     assert re.search(r"<td>(待发送|已发送)</td>", sent) and "<td>queued</td>" not in sent
