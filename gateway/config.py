@@ -184,6 +184,8 @@ class Member(_Model):
     email: Address
     role: Role
     language: Language | None = None  # None: the project's language
+    title: str = ""  # job title in the signature of the notices they send (项目经理)
+    phone: str = ""  # phone number in that signature
 
 
 class Stakeholder(_Model):
@@ -223,7 +225,8 @@ class MatrixEntry(_Model):
     channel: str = "email"
     owner: Role = "project_manager"
     # Client-facing reports (issue 7): drafted to the owner first, sent on "同意发送"/"approve".
-    approval: bool = False
+    # Unset: a report addressed to the client needs approval, others do not (issue 21).
+    approval: bool | None = None
 
     @field_validator("frequency")
     @classmethod

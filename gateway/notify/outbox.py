@@ -56,7 +56,8 @@ def queue(session: Session, *, project_id: int, kind: str, idempotency_key: str,
     project = session.get_one(Project, project_id)
     del message["Bcc"]  # never in the bytes we hand over (RFC 5322 §3.6.3)
     if message["Date"] is None:
-        message["Date"] = format_datetime(now)
+        zone = getattr(message, "zone", None)  # OutboundMessage: the project's time zone
+        message["Date"] = format_datetime(now.astimezone(zone) if zone else now)
     message_id = str(message["Message-ID"] or "").strip()
     if not message_id:
         raise ValueError("compose() sets the Message-ID; this message has none")
