@@ -352,12 +352,25 @@ class Settings:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's table; ConfigError (one line) when it is missing, empty, not UTF-8 (TOML
+    1.0 §"Spec": a TOML file must be valid UTF-8) or not TOML."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path),
                           hint="run from the project folder or set COMMGATE_CONFIG") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})",
+                          file=str(path), hint="save the file as UTF-8") from None
+    if not text.strip():
+        raise ConfigError("the file is empty", file=str(path),
+                          hint="start from config/*.example.toml") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
 
