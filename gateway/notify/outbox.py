@@ -156,7 +156,8 @@ def deliver_one(app: App, outbox_id: int, *, now: datetime, transport: Transport
     unavailable: str | None = None
     if send_to:
         try:
-            replies = transport.send(envelope_from=envelope_from, recipients=send_to, raw=raw)
+            replies = transport.send(envelope_from=envelope_from, recipients=send_to, raw=raw,
+                                     key=str(outbox_id))
         except RelayUnavailable as exc:
             unavailable = str(exc)
     state = _record(app, outbox_id, token, replies, unavailable, limited, now=now)
