@@ -1,20 +1,24 @@
-"""Exactly once to the Maildir (issue 16): a crash between writing the Maildir file and the
-"sent" commit, then a retry after the lease ran out, still leaves one file."""
+"""Exactly once to the Maildir, and a rate limit that defers (issue 16).
+
+A crash between writing the Maildir file and the "sent" commit, then a retry after the lease ran
+out, still leaves one file. A mail over the per-recipient hourly limit waits for the next window
+instead of being dropped, and reminders and escalations have their own allowance."""
 
 from __future__ import annotations
 
 import mailbox
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 import gateway.notify.outbox as outbox
 from gateway.app import App
-from gateway.notify.outbox import deliver_due
+from gateway.notify.outbox import deliver_due, queue
 from gateway.notify.transport import MaildirTransport, maildir_name
+from gateway.store.db import unit_of_work
 from tests.notify.conftest import Clock
-from tests.notify.test_outbox import CLIENT, ENGINEER, _queue, _row
+from tests.notify.test_outbox import CLIENT, ENGINEER, _mail, _queue, _row
 
 
 class Crash(BaseException):
@@ -75,3 +79,32 @@ def test_a_file_a_reader_moved_to_cur_still_counts(embedded_app: App) -> None:
                              raw=b"Subject: x\r\n\r\nbody\r\n", key="7")
     assert replies[CLIENT].accepted
     assert len(mailbox.Maildir(embedded_app.settings.outbox_dir, create=False).keys()) == 1
+
+
+def _queue_kind(app: App, key: str, kind: str, to: str) -> int:
+    with unit_of_work(app.sessions) as session:
+        return queue(session, project_id=app.project_ids["demo"], kind=kind,
+                     idempotency_key=key, message=_mail(app, f"{kind} {key}", (to,)),
+                     recipients=[to], now=app.clock()).id
+
+
+def test_a_rate_limit_defers_and_escalations_have_their_own_allowance(
+        make_app: Callable[..., App], clock: Clock) -> None:
+    # Given a limit of 2 mails per recipient and hour
+    app = make_app(COMMGATE_OUTBOUND__RATE_LIMIT_PER_RECIPIENT="2")
+    manager = "wangqiang@xdyj.example.com"
+    # When spoofed traffic makes the gateway write to the manager three times in an hour
+    noise = [_queue_kind(app, f"n{i}", "receipt_answer", manager) for i in range(3)]
+    deliver_due(app, now=clock())
+    # Then the third waits for the next window instead of being dropped
+    assert [_row(app, pk).state for pk in noise] == ["sent", "sent", "retry"]
+    assert _row(app, noise[2]).recipients[0].state == "pending"
+    # And an escalation to the manager in the same hour still goes out at once
+    escalation = _queue_kind(app, "e1", "escalation", manager)
+    reminder = _queue_kind(app, "r1", "reminder", manager)
+    assert deliver_due(app, now=clock.advance(minutes=5)) == 2
+    assert _row(app, escalation).state == "sent" and _row(app, reminder).state == "sent"
+    # And the waiting mail is sent in the next window, once
+    assert deliver_due(app, now=clock.advance(minutes=55)) == 1
+    assert _row(app, noise[2]).state == "sent"
+    assert len(mailbox.Maildir(app.settings.outbox_dir, create=False).keys()) == 5
