@@ -128,6 +128,9 @@ class Outbound(_Model):
     lease_seconds: float = Field(default=300.0, gt=0)  # a row in `sending` longer is retried
     # Loop breaker: at most this many mails to one address per project per hour (0: no limit).
     rate_limit_per_recipient: int = Field(default=30, ge=0)
+    # An address that sent verified automated mail gets no automatic answers for this long
+    # (never a member or stakeholder; reminders and escalations are never held back).
+    suppression_days: float = Field(default=7.0, gt=0)
     batch_size: int = Field(default=100, gt=0, le=10_000)  # rows per delivery sweep
 
 

@@ -218,3 +218,16 @@ def queue_review_notice(session: Session, settings: Settings, project: ProjectCo
                       request=request, reply=reply, text=own_text,
                       key=f"receipt-review:{receipt.id}:{reply.id}", kind="receipt_review",
                       now=now, sink=sink, extra={})
+
+
+def queue_unverified_notice(session: Session, settings: Settings, project: ProjectConfig, *,
+                            receipt: Receipt, request: ReceiptRequest, reply: Message,
+                            own_text: str, reasons: list[str], now: datetime,
+                            sink: Sink | None = None) -> bool:
+    """Show the directive's author an answer that failed authentication (issue 16): it is not
+    counted, and a person settles the receipt (``receipts set``)."""
+    return _to_author(session, settings, project, name="unverified", receipt=receipt,
+                      request=request, reply=reply, text=own_text,
+                      key=f"receipt-unverified:{receipt.id}:{reply.id}",
+                      kind="receipt_unverified", now=now, sink=sink,
+                      extra={"reasons": reasons or ["?"]})

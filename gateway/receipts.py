@@ -129,6 +129,10 @@ def owing(parsed: Any, project: ProjectConfig, settings: Settings) -> list[tuple
 
 
 def authenticate(ctx: Context) -> AuthVerdict:
+    """The message's verdict (gateway/authcheck.py), computed once and flagged on the message."""
+    cached = getattr(ctx, "auth", None)
+    if isinstance(cached, AuthVerdict):
+        return cached
     parsed, cfg = ctx.parsed, ctx.project
     verdict = check(headers=parsed.authentication_results, trusted=cfg.auth.trusted_authserv_ids,
                     from_addr=parsed.from_addr, raw=ctx.raw,
@@ -139,11 +143,18 @@ def authenticate(ctx: Context) -> AuthVerdict:
                                         "evidence": list(verdict.evidence)}}
         log.warning("<%s> fails the authentication policy: %s", ctx.message.message_id,
                     ", ".join(verdict.reasons))
+    elif verdict.unverified:
+        ctx.message.flags = {**ctx.message.flags,
+                             "unverified": {"reasons": list(verdict.reasons),
+                                            "evidence": list(verdict.evidence)}}
+        log.info("<%s> not authenticated: %s", ctx.message.message_id,
+                 ", ".join(verdict.reasons))
+    ctx.auth = verdict
     return verdict
 
 
 def receipts_stage(ctx: Context) -> None:
-    if ctx.parsed is None or ctx.record is None or not ctx.project.escalation.enabled:
+    if ctx.parsed is None or not ctx.project.escalation.enabled:
         return
     if not schema_ready(ctx.session):
         return
@@ -154,7 +165,8 @@ def receipts_stage(ctx: Context) -> None:
     p = ctx.parsed
     wants = bool(getattr(ctx.classification, "receipt_required", False))
     automated = p.auto_reply or p.bounce is not None or p.mdn is not None
-    if wants and not answered and not automated and not verdict.forged and not ctx.message.history:
+    if (wants and ctx.record is not None and not answered and not automated
+            and not verdict.forged and not ctx.message.history):
         open_receipts(ctx, now=now, events=events)
     if events:
         audit_events(ctx.session, events, actor="system:receipts", now=now)

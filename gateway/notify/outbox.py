@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from gateway.addresses import normalize_address
 from gateway.config import Outbound
+from gateway.notify.bounces import NEVER_SUPPRESSED
 from gateway.notify.transport import RelayUnavailable, Reply, Transport, make_transport
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project
@@ -48,7 +49,9 @@ def queue(session: Session, *, project_id: int, kind: str, idempotency_key: str,
           receipt_id: int | None = None, now: datetime, author: str = "") -> OutboxMail:
     """Store ``message`` for delivery to ``recipients``; the existing row if the key is known.
 
-    Suppressed addresses (they sent automated mail) are recorded but never sent to.
+    Suppressed addresses (they sent verified automated mail, gateway/notify/bounces.py) are
+    recorded but not sent to while the suppression lasts — except reminders and escalations,
+    which are never held back.
     """
     existing = _by_key(session, idempotency_key)
     if existing is not None:
@@ -62,8 +65,11 @@ def queue(session: Session, *, project_id: int, kind: str, idempotency_key: str,
     if not message_id:
         raise ValueError("compose() sets the Message-ID; this message has none")
     addresses = list(dict.fromkeys(normalize_address(r) for r in recipients))
-    suppressed = set(session.scalars(select(Suppression.address).where(
-        Suppression.project_id == project_id, Suppression.address.in_(addresses))))
+    suppressed: set[str] = set()
+    if kind not in NEVER_SUPPRESSED:
+        suppressed = set(session.scalars(select(Suppression.address).where(
+            Suppression.project_id == project_id, Suppression.address.in_(addresses),
+            or_(Suppression.expires_at.is_(None), Suppression.expires_at > now))))
     mail = OutboxMail(project_id=project_id, kind=kind, idempotency_key=idempotency_key,
                       message_id=message_id, subject=str(message["Subject"] or ""),
                       envelope_from=project.address, author=author,
@@ -76,7 +82,8 @@ def queue(session: Session, *, project_id: int, kind: str, idempotency_key: str,
         mail.recipients.append(OutboxRecipient(
             project_id=project_id, address=address, created_at=now, updated_at=now,
             state="suppressed" if blocked else "pending",
-            error="sent automated mail (RFC 3834): never written to" if blocked else None))
+            error="sent automated mail (RFC 3834): no automatic answers for now"
+            if blocked else None))
     if not any(r.state == "pending" for r in mail.recipients):
         mail.state, mail.last_error = "failed", "no deliverable recipient"
     try:

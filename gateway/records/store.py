@@ -139,6 +139,24 @@ def _attachments(ctx: Context, record: Record) -> None:
                 size=part.size))
 
 
+def attach_automated(ctx: Context) -> Record | None:
+    """Link automated mail to the record its thread already has (None: there is none).
+
+    The message is kept and counted in the record, but it opens no record, changes no
+    classification, party list or conclusion."""
+    if ctx.thread_id is None:
+        return None
+    record = ctx.session.scalars(select(Record).where(Record.thread_id == ctx.thread_id)
+                                 .with_for_update()).one_or_none()
+    if record is None:
+        return None
+    ctx.message.record_id = record.id
+    ctx.session.flush()
+    record.message_count = ctx.session.scalar(
+        select(func.count()).select_from(Message).where(Message.record_id == record.id)) or 0
+    return record
+
+
 def attach_to_record(ctx: Context) -> Record:
     assert ctx.thread_id is not None
     session = ctx.session
