@@ -161,6 +161,7 @@ def serve(ctx: typer.Context) -> None:
     from gateway.server import Server
 
     gw = open_app(ctx, service=True)
+    _warn_from_line_trust(gw.settings, to_log=True)
     jobs = make_jobs(gw.settings.gateway.broker_url)
     server = Server(gw, jobs, run_workers=jobs.embedded)
     guarded(ctx, server.start)
@@ -186,6 +187,7 @@ def serve(ctx: typer.Context) -> None:
         if ops is not None:
             ops.stopping = True  # /healthz says 503 while the listener drains
         server.stop()
+        jobs.broker.close()  # the broker's connections, once nothing enqueues any more
         if ops is not None:
             ops.stop()
         gw.close()
@@ -248,6 +250,19 @@ def check_config(ctx: typer.Context) -> None:
     for code, project in sorted(settings.projects.items()):
         typer.echo(f"  project {code}: {project.address}, {len(project.members)} members, "
                    f"{len(project.stakeholders)} stakeholders, {len(project.matrix)} matrix rows")
+    _warn_from_line_trust(settings)
+
+
+def _warn_from_line_trust(settings: Any, *, to_log: bool = False) -> None:
+    """Say loudly, once, which projects trust replies by their From line alone: on stderr
+    (``check-config``) or as a WARNING in the log (``serve``)."""
+    from gateway.authcheck import from_line_warnings
+
+    for line in from_line_warnings(settings.projects[c] for c in sorted(settings.projects)):
+        if to_log:
+            logging.getLogger("gateway.authcheck").warning("%s", line.removeprefix("WARNING: "))
+        else:
+            typer.echo(line, err=True)
 
 
 # The command groups that live beside their stage; each module has ``register(app)``.
@@ -255,6 +270,7 @@ COMMAND_MODULES = (
     "gateway.ingest", "gateway.messages", "gateway.records.command",
     "gateway.records.threads_command", "gateway.parse.command", "gateway.receipts_command",
     "gateway.classify_command", "gateway.plan_command", "gateway.notify.command",
+    "gateway.notify.suppressions_command",
     "gateway.reports.command", "gateway.audit_command", "gateway.connectors.command",
     "gateway.demo",
 )

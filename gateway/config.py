@@ -15,6 +15,7 @@ problem is reported as ``file: key: what is wrong (hint: …)`` by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tomllib
@@ -127,6 +128,9 @@ class Outbound(_Model):
     lease_seconds: float = Field(default=300.0, gt=0)  # a row in `sending` longer is retried
     # Loop breaker: at most this many mails to one address per project per hour (0: no limit).
     rate_limit_per_recipient: int = Field(default=30, ge=0)
+    # An address that sent verified automated mail gets no automatic answers for this long
+    # (never a member or stakeholder; reminders and escalations are never held back).
+    suppression_days: float = Field(default=7.0, gt=0)
     batch_size: int = Field(default=100, gt=0, le=10_000)  # rows per delivery sweep
 
 
@@ -184,6 +188,8 @@ class Member(_Model):
     email: Address
     role: Role
     language: Language | None = None  # None: the project's language
+    title: str = ""  # job title in the signature of the notices they send (项目经理)
+    phone: str = ""  # phone number in that signature
 
 
 class Stakeholder(_Model):
@@ -223,7 +229,8 @@ class MatrixEntry(_Model):
     channel: str = "email"
     owner: Role = "project_manager"
     # Client-facing reports (issue 7): drafted to the owner first, sent on "同意发送"/"approve".
-    approval: bool = False
+    # Unset: a report addressed to the client needs approval, others do not (issue 21).
+    approval: bool | None = None
 
     @field_validator("frequency")
     @classmethod
@@ -367,12 +374,25 @@ class Settings:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's table; ConfigError (one line) when it is missing, empty, not UTF-8 (TOML
+    1.0 §"Spec": a TOML file must be valid UTF-8) or not TOML."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path),
                           hint="run from the project folder or set COMMGATE_CONFIG") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})",
+                          file=str(path), hint="save the file as UTF-8") from None
+    if not text.strip():
+        raise ConfigError("the file is empty", file=str(path),
+                          hint="start from config/*.example.toml") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
 
@@ -500,20 +520,56 @@ def _check_matrix(project: ProjectConfig, file: str) -> None:
                           "add them to [[stakeholders]] first, or use recipient_roles"))
 
 
+MIN_SECRET = 16
+
+
 def _secret_key(data_dir: Path, environ: Mapping[str, str]) -> bytes:
     value = environ.get(ENV_PREFIX + "SECRET_KEY", "")
     if value:
-        if len(value) < 16:
+        if len(value) < MIN_SECRET:
             raise ConfigError("secret key is shorter than 16 characters", file="environment",
                               key="COMMGATE_SECRET_KEY", hint="use e.g. `openssl rand -hex 32`")
         return value.encode()
     key_file = data_dir / "secret_key"
     if not key_file.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_secret_key(data_dir, key_file)
+    try:
+        key = key_file.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the secret key: {exc}", file=str(key_file)) from None
+    if len(key) < MIN_SECRET:
+        raise ConfigError(f"the secret key file is {'empty' if not key else 'too short'} "
+                          f"({len(key)} characters, at least {MIN_SECRET} needed)",
+                          file=str(key_file),
+                          hint="restore it from a backup (reply addresses and archive "
+                               "signatures depend on it), or delete it to make a new one")
+    return key.encode()
+
+
+def _create_secret_key(data_dir: Path, key_file: Path) -> None:
+    """Make the key file whole or not at all: written to a private temporary file, then linked
+    to its name, which fails if another process got there first (its key is the one kept).
+    Readers never see a half-written or empty file."""
+    make_private_dir(data_dir)
+    tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
-    return key_file.read_text().strip().encode()
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, key_file)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) as 0700: the data folder holds the key, mail and records."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # a folder we do not own is the operator's choice
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o700)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -4,9 +4,10 @@ The people are those of ``config/projects/demo.toml`` (a public interface: accep
 the demo rely on them). Mail is written the way real programs write it — a directive with the
 project address in Cc, a Foxmail reply quoting the original under ``------------------ Original
 ------------------``, an Outlook (zh-CN) reply quoting under ``发件人:/发送时间:`` — so the
-demo exercises the same parse/reply-splitting rules production mail meets. The forged reply
-carries an ``Authentication-Results`` header (RFC 8601) from the project's trusted upstream
-saying DMARC failed: the receipts stage must keep it, flag it and never count it.
+demo exercises the same parse/reply-splitting rules production mail meets. Every mail carries
+the ``Authentication-Results`` header (RFC 8601) the project's trusted upstream writes on top:
+``dmarc=pass`` on genuine mail; on the forged reply, DMARC failed, so the receipts stage must
+keep it, flag it and never count it.
 
 Pure data and builders; nothing here touches a socket or the database.
 """
@@ -70,6 +71,9 @@ def _addr(person: Person) -> str:
 def _base(*, sender: Person, to: list[Person], cc: list[str], subject: str,
           when: datetime) -> EmailMessage:
     msg = EmailMessage()
+    # Genuine mail reaches the gateway through the trusted upstream, which checked it and wrote
+    # its results on top (RFC 8601); without them a reply would be unverified (authcheck.py).
+    msg["Authentication-Results"] = passed_header(sender[1].split("@")[1])
     msg["From"] = _addr(sender)
     msg["To"] = ", ".join(_addr(p) for p in to)
     if cc:
@@ -119,9 +123,18 @@ def reply(original: EmailMessage, *, sender: Person, body: str, when: datetime,
     msg["In-Reply-To"] = str(original["Message-ID"])
     msg["References"] = str(original["Message-ID"])
     for name, value in (headers or {}).items():
-        msg[name] = value
+        if name in msg:
+            msg.replace_header(name, value)  # in place: the upstream's header stays on top
+        else:
+            msg[name] = value
     msg.set_content(body)
     return msg
+
+
+def passed_header(from_domain: str) -> str:
+    """What the trusted upstream writes on genuine mail from ``from_domain`` (RFC 8601)."""
+    return (f"{TRUSTED_MX}; spf=pass smtp.mailfrom={from_domain}; "
+            f"dkim=pass header.d={from_domain}; dmarc=pass header.from={from_domain}")
 
 
 def forged_header(from_domain: str) -> str:

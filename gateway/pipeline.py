@@ -49,6 +49,7 @@ class Context:
     merged_threads: list[int] = field(default_factory=list)
     classification: Any = None
     record: Record | None = None
+    auth: Any = None  # the AuthVerdict, once the receipts stage computed it
 
 
 Stage = Callable[[Context], None]

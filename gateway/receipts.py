@@ -38,6 +38,7 @@ from gateway.authcheck import AuthVerdict, check
 from gateway.config import ProjectConfig, Settings
 from gateway.directive_deadline import directive_due
 from gateway.escalation import deadline_for
+from gateway.people import person_name
 from gateway.receipts_answers import apply_answers
 from gateway.receipts_events import audit_events, note_event
 from gateway.receipts_moves import capped
@@ -128,6 +129,10 @@ def owing(parsed: Any, project: ProjectConfig, settings: Settings) -> list[tuple
 
 
 def authenticate(ctx: Context) -> AuthVerdict:
+    """The message's verdict (gateway/authcheck.py), computed once and flagged on the message."""
+    cached = getattr(ctx, "auth", None)
+    if isinstance(cached, AuthVerdict):
+        return cached
     parsed, cfg = ctx.parsed, ctx.project
     verdict = check(headers=parsed.authentication_results, trusted=cfg.auth.trusted_authserv_ids,
                     from_addr=parsed.from_addr, raw=ctx.raw,
@@ -138,11 +143,18 @@ def authenticate(ctx: Context) -> AuthVerdict:
                                         "evidence": list(verdict.evidence)}}
         log.warning("<%s> fails the authentication policy: %s", ctx.message.message_id,
                     ", ".join(verdict.reasons))
+    elif verdict.unverified:
+        ctx.message.flags = {**ctx.message.flags,
+                             "unverified": {"reasons": list(verdict.reasons),
+                                            "evidence": list(verdict.evidence)}}
+        log.info("<%s> not authenticated: %s", ctx.message.message_id,
+                 ", ".join(verdict.reasons))
+    ctx.auth = verdict
     return verdict
 
 
 def receipts_stage(ctx: Context) -> None:
-    if ctx.parsed is None or ctx.record is None or not ctx.project.escalation.enabled:
+    if ctx.parsed is None or not ctx.project.escalation.enabled:
         return
     if not schema_ready(ctx.session):
         return
@@ -153,7 +165,8 @@ def receipts_stage(ctx: Context) -> None:
     p = ctx.parsed
     wants = bool(getattr(ctx.classification, "receipt_required", False))
     automated = p.auto_reply or p.bounce is not None or p.mdn is not None
-    if wants and not answered and not automated and not verdict.forged and not ctx.message.history:
+    if (wants and ctx.record is not None and not answered and not automated
+            and not verdict.forged and not ctx.message.history):
         open_receipts(ctx, now=now, events=events)
     if events:
         audit_events(ctx.session, events, actor="system:receipts", now=now)
@@ -192,7 +205,8 @@ def open_receipts(ctx: Context, *, now: datetime, events: list[int],
     session.flush()
     for name, addr in people:
         receipt = Receipt(record_id=ctx.record.id, message_pk=message.id, recipient=addr,
-                          recipient_key=person_key(addr), recipient_name=name[:256],
+                          recipient_key=person_key(addr),
+                          recipient_name=person_name(project, addr, name)[:256],
                           status="pending", deadline=due.deadline, level=0,
                           opened_at=opened_at, updated_at=now, notes=[])
         session.add(receipt)

@@ -13,6 +13,8 @@ What it does to the receipt:
 
 =================  ==========================================================================
 forged             kept, noted on the receipt, status unchanged (the message is flagged)
+unverified         kept, noted, status unchanged, ``needs_review`` set and the directive's
+                   author shown the answer (gateway/authcheck.py: not authenticated fail-closed)
 MDN                pending → read; never confirmed (policy 4.3 asks for understanding)
 auto-reply         noted (RFC 3834 out-of-office); never confirms
 own text           read_intent: confirmed | questioned | declined — the latest answer decides,
@@ -39,6 +41,7 @@ from sqlalchemy.orm import undefer_group
 from gateway.addresses import person_key
 from gateway.authcheck import AuthVerdict
 from gateway.intent import read_intent
+from gateway.parse.automated import is_automated
 from gateway.receipt_states import Cause
 from gateway.receipts_events import note_event
 from gateway.receipts_moves import close_if_done, move
@@ -158,11 +161,35 @@ def _superseded(ctx: Context, receipt: Receipt) -> bool:
                                                                       ctx.message.id)
 
 
+def _unverified(ctx: Context, receipt: Receipt, request: ReceiptRequest, verdict: AuthVerdict,
+                now: datetime, events: list[int]) -> None:
+    """An answer that could not be authenticated: noted, for a person to settle."""
+    p = ctx.parsed
+    text = (f"(read receipt: {p.mdn.disposition or '?'})" if p.mdn is not None
+            else p.own_text or "")
+    detail = {"reasons": list(verdict.reasons), "text": text[:500],
+              "message_id": ctx.message.message_id}
+    if not _note(ctx, receipt, request, "unverified", now, events, detail):
+        return
+    if is_automated(p):
+        return  # automated mail (a read receipt too): nothing to settle, nobody to tell
+    receipt.needs_review = True
+    if request.withdrawn_at is None:
+        from gateway.escalation_mail import queue_unverified_notice
+
+        queue_unverified_notice(ctx.session, ctx.app.settings, ctx.project, receipt=receipt,
+                                request=request, reply=ctx.message, own_text=text,
+                                reasons=list(verdict.reasons), now=now)
+
+
 def _apply_one(ctx: Context, receipt: Receipt, request: ReceiptRequest, verdict: AuthVerdict,
                now: datetime, events: list[int]) -> None:
     p = ctx.parsed
     if verdict.forged:
         _note(ctx, receipt, request, "forged", now, events, {"reasons": list(verdict.reasons)})
+        return
+    if verdict.unverified:
+        _unverified(ctx, receipt, request, verdict, now, events)
         return
     if p.mdn is not None:
         move(ctx.session, ctx.app.settings, ctx.project, receipt, request, to="read",

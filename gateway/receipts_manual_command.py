@@ -41,7 +41,8 @@ STATUS_ZH = {"pending": "待确认", "read": "已读未确认", "confirmed": "�
              "questioned": "有疑问", "declined": "无法执行", "waived": "已免除"}
 KIND_ZH = {"opened": "开启", "read": "已读回执", "confirmed": "回复", "questioned": "回复",
            "declined": "回复", "reading": "回复", "unclear": "回复（无法判断）",
-           "auto_reply": "自动回复", "forged": "伪造", "foreign_token": "他人回执地址",
+           "auto_reply": "自动回复", "forged": "伪造", "unverified": "未认证",
+           "foreign_token": "他人回执地址",
            "set": "人工登记", "waived": "人工免除", "extended": "延期", "remind_now": "立即提醒",
            "reminded": "提醒", "escalated": "升级", "withdrawn": "撤回", "reopened": "重新打开",
            "closed": "关闭", "due_soon": "即将到期", "overdue": "已逾期", "skipped": "跳过"}

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from gateway.classify import classify, facts_from_parsed
 from gateway.notify.bounces import notify_stage as notify_stage
 from gateway.parse import parse_message
+from gateway.parse.automated import is_automated
 from gateway.records.edit import record_thread_lookup
-from gateway.records.store import attach_to_record
+from gateway.records.store import attach_automated, attach_to_record
 from gateway.reports.special import report_stage as report_stage
 from gateway.store.threads import assign_thread
 from gateway.thread import evidence
@@ -71,6 +72,11 @@ def classify_stage(ctx: Context) -> None:
 
 
 def record_stage(ctx: Context) -> None:
+    """A thread's record; automated mail (issue 16) only joins a record its thread already has:
+    it never opens one, and never changes what the record is."""
+    if is_automated(ctx.parsed):
+        ctx.record = attach_automated(ctx)
+        return
     ctx.record = attach_to_record(ctx)
 
 
@@ -78,8 +84,10 @@ def dingtalk_stage(ctx: Context) -> None:
     """Policy 4.4: a record that qualifies goes to the business-process system (DingTalk)."""
     from gateway.connectors.outbox import queue_for_record
 
-    # Mail imported with --history is the past: it is archived, not announced again.
-    if ctx.record is not None and ctx.project.connectors.sinks and not ctx.message.history:
+    # Mail imported with --history is the past: it is archived, not announced again; automated
+    # mail (bounces, MDNs, auto-replies) is never announced.
+    if (ctx.record is not None and ctx.project.connectors.sinks and not ctx.message.history
+            and not is_automated(ctx.parsed)):
         queue_for_record(ctx.session, project=ctx.project, record=ctx.record,
                          now=ctx.app.clock())
 

@@ -154,3 +154,41 @@ def test_commands_print_results_and_keep_the_log_in_the_log_file(workdir: Path,
     loud = commgate("-v", "ingest", "--project", "demo", "--sync", str(eml), cwd=workdir)
     assert "stored 1" in loud.stdout
     assert " INFO gateway.pipeline: " in loud.stderr
+
+
+def _trust_from_lines(workdir: Path) -> None:
+    """Edit the demo project so that nothing authenticates replies (issue 16)."""
+    demo = workdir / "config" / "projects" / "demo.toml"
+    text = demo.read_text(encoding="utf-8")
+    old = 'trusted_authserv_ids = ["mx.xdyj.example.com"]'
+    assert old in text
+    demo.write_text(text.replace(old, "trusted_authserv_ids = []"), encoding="utf-8")
+
+
+def test_check_config_says_loudly_when_replies_are_trusted_by_their_from_line(
+        workdir: Path) -> None:
+    env = {"COMMGATE_DOMAIN": "gw.example.com"}
+    quiet = commgate("check-config", cwd=workdir, env=env)
+    assert "From" not in quiet.stderr
+    _trust_from_lines(workdir)
+    loud = commgate("check-config", cwd=workdir, env=env)
+    assert loud.returncode == 0  # a warning, not an error: the config is valid
+    [line] = [x for x in loud.stderr.splitlines() if "WARNING" in x]
+    assert "project demo" in line and "From line alone" in line
+    assert "trusted_authserv_ids" in line and "dkim_verify" in line
+
+
+@pytest.mark.slow
+def test_serve_says_loudly_when_replies_are_trusted_by_their_from_line(
+        workdir: Path, tmp_path: Path) -> None:
+    from tests.ops.serve import Serve
+
+    _trust_from_lines(workdir)
+    serve = Serve(workdir / "config" / "gateway.toml", tmp_path / "serve-var")
+    try:
+        warning = serve.find("From line alone")
+        assert warning is not None and "WARNING" in warning and "project demo" in warning, \
+            "\n".join(serve.lines)
+        assert serve.stop() == 0
+    finally:
+        serve.kill()

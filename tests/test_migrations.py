@@ -56,7 +56,7 @@ def test_upgrading_a_populated_0002_database_keeps_every_row(
                      for t in COUNTED}
             head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         assert after == before and before["receipts"] > 0 and before["outbox"] > 0
-        assert head == "0004_i15"
+        assert head == "0005_i16a"
         reply(app, to=[a, b], body="两项均确认。\n", sender="huang@client.example.cn")
         assert len(records(app)) == 1
         check_whole(app, tmp_path / "archives")

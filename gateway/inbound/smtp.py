@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -44,6 +45,11 @@ from gateway.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
 log = logging.getLogger(__name__)
 
 TEMPFAIL = "451 4.3.0 Temporary failure storing the message, try again later"
+# An envelope path the database could not store (invalid UTF-8, which aiosmtpd hands over as
+# lone surrogates; a NUL; other control characters): refused at once, never stored (RFC 3463
+# §3.2: 5.1.7 bad sender mailbox syntax, 5.1.3 bad destination mailbox syntax).
+BAD_SENDER = "553 5.1.7 Sender address is not valid UTF-8 or holds control characters"
+BAD_RECIPIENT = "553 5.1.3 Recipient address is not valid UTF-8 or holds control characters"
 Outcome = Accepted | StoreError | IntakeClosed
 # Up to this size a message is written by the writer in its batch (no thread hop of its own); a
 # larger one is written and flushed by an intake thread of the listener first, outside the batch.
@@ -74,13 +80,29 @@ class GatewayHandler:
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if not clean_envelope_text(address, *mail_options):
+            log.info("MAIL from %s refused: the path is not valid UTF-8 or holds control "
+                     "characters", _peer(session))
+            MESSAGES_REJECTED.labels(reason="bad_address").inc()
+            return BAD_SENDER
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
+        raw_path = getattr(server, "last_rcpt_path", "") or f"<{address}>"
+        if not clean_envelope_text(raw_path, address, *rcpt_options):
+            log.info("RCPT from %s refused: the path is not valid UTF-8 or holds control "
+                     "characters", _peer(session))
+            MESSAGES_REJECTED.labels(reason="bad_address").inc()
+            return BAD_RECIPIENT
         accepted = _recipients(envelope)
         if len(accepted) >= self.app.settings.gateway.smtp.max_recipients:
             MESSAGES_REJECTED.labels(reason="too_many_recipients").inc()
             return "452 4.5.3 Too many recipients"  # RFC 5321 §4.5.3.1.10
-        raw_path = getattr(server, "last_rcpt_path", "") or f"<{address}>"
         recipient = accepted_recipient(self.app.settings, raw_path, now=self.app.clock())
         if recipient is None:
             log.info("RCPT %r from %s refused: not a project or reply address", raw_path[:120],
@@ -198,6 +220,15 @@ class GatewayHandler:
         line = (f"Received: from {helo} ({_tcp_info(session)})\r\n"
                 f"\tby {self.hostname} (commgate) with {proto}{tls}{to};\r\n\t{when}\r\n")
         return line.encode("ascii", "replace")
+
+
+def clean_envelope_text(*values: str) -> bool:
+    """True when every value is text a database stores: no lone surrogate (aiosmtpd's stand-in
+    for bytes that are not UTF-8), no NUL or other C0/DEL control character."""
+    return not any(_UNSTORABLE.search(value) for value in values)
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def _recipients(envelope: Envelope) -> list[Recipient]:

@@ -1,103 +1,197 @@
-"""What comes back: bounces mark the outbox row, automated senders go on the suppression list.
+"""What comes back: bounces mark the outbox recipient, verified automated senders get no answers.
 
-The parse stage recognises DSNs (RFC 3464: ``ParsedMessage.bounce``) and automatic replies
-(RFC 3834 ``Auto-Submitted``, ``Precedence: bulk``, vacation notices). :func:`notify_stage`, a
-pipeline stage after ``record``, then
+The parse stage recognises DSNs (RFC 3464: ``ParsedMessage.bounce``, and the common prose
+bounces of qmail, Exchange and others) and automatic replies (RFC 3834 ``Auto-Submitted``,
+``Precedence: bulk``, vacation notices, MDNs). :func:`notify_stage`, a pipeline stage after
+``receipts``, then
 
-- suppresses the sender of any automated mail, so the gateway never answers it (no loops);
-- for a bounce, marks the outbox row and the failed recipients (:func:`record_bounce`) — a
-  receipt's public status does not change, the flag lives on the outbox row — and tells the
-  mail's author (or the project manager for gateway mail) by a mail of its own.
+- puts the sender of *verified* automated mail (gateway/authcheck.py) on the suppression list for
+  ``[gateway.outbound] suppression_days`` (default 7): no automatic answers go there meanwhile
+  (no mail loops). Never a project member, stakeholder or department interface person, and never
+  for reminders and escalations to a receipt holder (gateway/notify/outbox.py) — a forged
+  "Automatic reply" silences nobody. ``commgate suppressions list|lift`` shows and lifts them;
+- for a bounce, finds the outbox recipient it reports on — by the returned Message-ID
+  (``message/rfc822`` or ``text/rfc822-headers`` part, ``Original-Message-ID``, a
+  ``Message-ID:`` line of the returned copy) and the failed address (``Final-Recipient``,
+  ``X-Failed-Recipients``, the prose), or failing an id, the latest mail sent to that address —
+  and notes it (:func:`record_bounce`: state ``bounced`` with the reason; a temporary failure
+  only notes the reason). A receipt's status never changes; the mail's author (or the project
+  manager for gateway mail) is told by a mail of its own.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.addresses import try_normalize
-from gateway.store.notify_models import OutboxMail, Suppression
+from gateway.addresses import person_key, try_normalize
+from gateway.parse.automated import is_automated
+from gateway.parse.model import Bounce
+from gateway.store.notify_models import OutboxMail, OutboxRecipient, Suppression
 
 if TYPE_CHECKING:
     from gateway.app import App
+    from gateway.config import ProjectConfig
     from gateway.pipeline import Context
 
 log = logging.getLogger(__name__)
 
+# A bounce naming no Message-ID is matched to mail sent to the failed address this recently.
+UNNAMED_WINDOW = timedelta(days=3)
+# Mail kinds that are never held back by a suppression: the receipt ladder itself.
+NEVER_SUPPRESSED = frozenset({"reminder", "escalation"})
+
 
 def suppress(session: Session, *, project_id: int, address: str, reason: str,
-             now: datetime) -> bool:
-    """Never write to ``address`` again in this project; False if it was already suppressed."""
+             now: datetime, until: datetime | None = None) -> bool:
+    """No automatic answers to ``address`` in this project until ``until`` (None: until lifted).
+
+    An existing suppression is extended, never shortened; False if nothing new was suppressed."""
     canonical = try_normalize(address)
     if canonical is None:
         return False
-    exists = session.scalars(select(Suppression.id).where(
+    existing = session.scalars(select(Suppression).where(
         Suppression.project_id == project_id, Suppression.address == canonical)).first()
-    if exists is not None:
-        return False
+    if existing is not None:
+        active = existing.expires_at is None or _aware(existing.expires_at) > now
+        if existing.expires_at is not None and (until is None or _aware(existing.expires_at)
+                                                < until):
+            existing.expires_at, existing.reason = until, reason[:1000]
+        return not active
     try:
         with session.begin_nested():
             session.add(Suppression(project_id=project_id, address=canonical,
-                                    reason=reason[:1000], created_at=now))
+                                    reason=reason[:1000], created_at=now, expires_at=until))
     except IntegrityError:  # suppressed by a concurrent session
         return False
-    log.info("%s suppressed: %s", canonical, reason)
+    log.info("%s suppressed until %s: %s", canonical, until.isoformat() if until else "lifted",
+             reason)
     return True
 
 
-def is_suppressed(session: Session, *, project_id: int, address: str) -> bool:
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def active_suppressions(session: Session, *, project_id: int, now: datetime,
+                        addresses: Sequence[str] | None = None) -> list[Suppression]:
+    """Suppressions in force at ``now`` (optionally only for ``addresses``)."""
+    query = select(Suppression).where(
+        Suppression.project_id == project_id,
+        or_(Suppression.expires_at.is_(None), Suppression.expires_at > now))
+    if addresses is not None:
+        query = query.where(Suppression.address.in_(list(addresses)))
+    return list(session.scalars(query.order_by(Suppression.address)))
+
+
+def is_suppressed(session: Session, *, project_id: int, address: str,
+                  now: datetime) -> bool:
     canonical = try_normalize(address) or address
-    return session.scalars(select(Suppression.id).where(
-        Suppression.project_id == project_id, Suppression.address == canonical)
-    ).first() is not None
+    return bool(active_suppressions(session, project_id=project_id, now=now,
+                                    addresses=[canonical]))
 
 
-def record_bounce(session: Session, *, original_message_id: str,
-                  failed_recipients: Sequence[str], now: datetime) -> list[OutboxMail]:
-    """Mark the outbox rows that sent ``original_message_id`` as bounced; return them.
+def lift(session: Session, *, project_id: int, address: str) -> bool:
+    """Remove the suppression of ``address``; False if there was none."""
+    canonical = try_normalize(address) or address.strip().lower()
+    rows = list(session.scalars(select(Suppression).where(
+        Suppression.project_id == project_id, Suppression.address == canonical)))
+    for row in rows:
+        session.delete(row)
+    return bool(rows)
 
-    Each failed recipient's row becomes ``bounced``; with no recipient named (a heuristic
-    bounce), only the mail is flagged. Running it twice changes nothing more.
-    """
-    wanted = original_message_id.strip()
-    if not wanted.startswith("<"):
-        wanted = f"<{wanted}>"
-    rows = list(session.scalars(select(OutboxMail).where(OutboxMail.message_id == wanted)))
+
+def never_suppressed(project: ProjectConfig, address: str) -> bool:
+    """Members, stakeholders and department interface persons are never suppressed."""
+    from gateway.receipts import known_people
+
+    return person_key(address) in known_people(project)
+
+
+def bounce_reason(bounce: Bounce) -> str:
+    kind = "permanent" if bounce.permanent else "temporary"
+    status = f" {bounce.status}" if bounce.status else ""
+    return f"bounced ({kind}{status}, delivery status notification received)"
+
+
+def record_bounce(session: Session, *, original_message_id: str | None,
+                  failed_recipients: Sequence[str], now: datetime, project_id: int | None = None,
+                  reason: str = "bounced (delivery status notification received)",
+                  permanent: bool = True) -> list[OutboxMail]:
+    """Note the bounce on the outbox recipients it reports on; return the mails concerned.
+
+    With ``original_message_id``, the mails that carried it; without, the latest mail of the
+    project sent to each failed address within :data:`UNNAMED_WINDOW`. A permanent failure makes
+    the recipient ``bounced``; a temporary one only notes the reason. Running it twice changes
+    nothing more."""
     failed = {try_normalize(a) or a.lower() for a in failed_recipients}
+    rows: list[OutboxMail] = []
+    if original_message_id:
+        wanted = original_message_id.strip()
+        if not wanted.startswith("<"):
+            wanted = f"<{wanted}>"
+        rows = list(session.scalars(select(OutboxMail).where(OutboxMail.message_id == wanted)))
+    elif failed and project_id is not None:
+        for address in sorted(failed):
+            latest = session.scalars(
+                select(OutboxMail).join(OutboxRecipient)
+                .where(OutboxMail.project_id == project_id, OutboxRecipient.address == address,
+                       OutboxRecipient.state == "sent",
+                       OutboxMail.sent_at >= now - UNNAMED_WINDOW)
+                .order_by(OutboxMail.sent_at.desc(), OutboxMail.id.desc())).first()
+            if latest is not None and latest not in rows:
+                rows.append(latest)
+    matched: list[OutboxMail] = []
     for mail in rows:
-        mail.bounced, mail.updated_at = True, now
-        for rcpt in mail.recipients:
-            if rcpt.address in failed and rcpt.state != "bounced":
-                rcpt.state, rcpt.updated_at = "bounced", now
-                rcpt.error = "bounced (delivery status notification received)"
-    if rows:
-        log.info("%s bounced for %s", wanted, ", ".join(sorted(failed)) or "(unnamed)")
-    return rows
+        hit = [r for r in mail.recipients if r.address in failed]
+        if not hit and failed and not original_message_id:
+            continue
+        matched.append(mail)
+        if permanent:
+            mail.bounced, mail.updated_at = True, now
+        for rcpt in hit:
+            if permanent and rcpt.state != "bounced":
+                rcpt.state, rcpt.updated_at, rcpt.error = "bounced", now, reason[:1000]
+            elif not permanent and rcpt.error != reason:
+                rcpt.updated_at, rcpt.error = now, reason[:1000]
+    if matched:
+        log.info("%s bounced for %s", ", ".join(m.message_id for m in matched),
+                 ", ".join(sorted(failed)) or "(unnamed)")
+    return matched
 
 
 def notify_stage(ctx: Context) -> None:
-    """Pipeline stage (after ``record``): suppression and bounce handling for one message."""
+    """Pipeline stage (after ``receipts``): suppression and bounce handling for one message."""
     parsed, message = ctx.parsed, ctx.message
     now = ctx.app.clock()
-    if parsed is None:
+    if parsed is None or not is_automated(parsed):
         return
-    automated = parsed.auto_reply or parsed.bounce is not None
-    if automated and parsed.from_addr:
-        suppress(ctx.session, project_id=message.project_id, address=parsed.from_addr,
-                 reason=f"automated mail {message.message_id}", now=now)
+    if parsed.from_addr and not never_suppressed(ctx.project, parsed.from_addr):
+        from gateway.receipts import authenticate
+
+        if authenticate(ctx).verified:
+            days = ctx.app.settings.gateway.outbound.suppression_days
+            suppress(ctx.session, project_id=message.project_id, address=parsed.from_addr,
+                     reason=f"automated mail {message.message_id}", now=now,
+                     until=now + timedelta(days=days))
     bounce = parsed.bounce
-    if bounce is None or not bounce.original_message_id:
+    if bounce is None:
         return
     rows = record_bounce(ctx.session, original_message_id=bounce.original_message_id,
-                         failed_recipients=bounce.failed_recipients, now=now)
+                         failed_recipients=bounce.failed_recipients, now=now,
+                         project_id=message.project_id, reason=bounce_reason(bounce),
+                         permanent=bounce.permanent)
     for mail in rows:
-        tell_sender(ctx.app, ctx.session, mail, list(bounce.failed_recipients), now=now)
+        if bounce.permanent and mail.project_id == message.project_id:
+            tell_sender(ctx.app, ctx.session, mail, list(bounce.failed_recipients), now=now)
 
 
 def tell_sender(app: App, session: Session, mail: OutboxMail, failed: list[str], *,

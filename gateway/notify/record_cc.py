@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.config import ProjectConfig
 from gateway.errors import NoticeInvalid
+from gateway.people import display_name
 from gateway.records.query import message_ids_by_record
 from gateway.store.models import Project, Record
 
@@ -41,9 +42,11 @@ def record_context(session: Session, project: ProjectConfig,
         "formality": record.formality, "urgency": record.urgency,
         "summary": record.summary, "conclusion": record.conclusion or "",
         "created_at": record.created_at,
-        "parties": [p.get("name") or p.get("address") for p in record.parties
-                    if isinstance(p, dict)],
-        "receipts": [{"recipient": r.recipient, "status": r.status} for r in record.receipts],
+        "parties": [display_name(project, str(p.get("address") or ""), p.get("name") or "")
+                    for p in record.parties if isinstance(p, dict)],
+        "receipts": [{"recipient": r.recipient, "status": r.status,
+                      "name": display_name(project, r.recipient, r.recipient_name)}
+                     for r in record.receipts],
     }
     refs = message_ids_by_record(session, [record_id]).get(record_id, [])
     return rec, relevant_stakeholders(project, record), refs

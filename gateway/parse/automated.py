@@ -4,7 +4,9 @@ Evidence, strongest first: ``Auto-Submitted`` other than ``no`` (RFC 3834 §5), 
 bulk/list/junk`` (RFC 2076, honoured by every vacation program), the de-facto ``X-Autoreply`` /
 ``X-Autorespond`` / ``X-Autoresponder`` headers, delivery and disposition reports, and
 out-of-office subjects (Outlook "Automatic reply:"/"自动回复:", Lotus "Auto:", "Out of Office",
-"休假"). ``X-Auto-Response-Suppress`` alone is a *request* from Exchange not to auto-answer the
+"休假"). A subject counts only when it *starts* with such a prefix (after any "Re:"/"回复:"/
+"答复:"): 【指令】今晚关闭客户邮箱的自动回复功能 is a directive about auto-replies, not one.
+``X-Auto-Response-Suppress`` alone is a *request* from Exchange not to auto-answer the
 mail that carries it — Outlook puts it on ordinary human mail — so it only corroborates a subject.
 """
 
@@ -12,14 +14,28 @@ from __future__ import annotations
 
 import re
 
+_REPLY_PREFIXES = r"(?:(?:re|aw|sv|antw|回复|回覆|答复|答覆)\s*(?:\[\d+\])?\s*[:：]\s*)*"
 _OOO_SUBJECT = re.compile(
-    r"^\s*(?:自动回复|自動回覆|自动答复|自動回复|automatic reply"
+    r"^\s*" + _REPLY_PREFIXES +
+    r"(?:(?:自动回复|自動回覆|自动答复|自動回复|automatic reply"
     r"|auto(?:matic)?[ -]?(?:reply|response)"
     r"|autoreply|auto|out of (?:the )?office|ooo|休假|abwesend|abwesenheitsnotiz"
-    r"|réponse automatique|respuesta automática)\s*[:：\]]"
-    r"|out of (?:the )?office|休假中|正在休假|休假自动回复|自动回复|vacation reply|auto-?reply",
+    r"|réponse automatique|respuesta automática|vacation reply)\s*[:：\]]"
+    r"|[【\[]\s*(?:自动回复|自動回覆|休假|auto-?reply|automatic reply|out of (?:the )?office)"
+    r"\s*[】\]]"
+    r"|(?:out of (?:the )?office|休假中|正在休假|休假自动回复|自动回复|vacation reply|auto-?reply)"
+    r"(?:\s|$|[：:（(，,-]))",
     re.I)
 _TRUE_VALUES = ("no", "false", "0", "")
+
+
+def is_automated(parsed: object) -> bool:
+    """Whether a parsed message was written by a machine: an auto-reply, a bounce or an MDN.
+
+    Such mail is kept and linked to its thread, but never opens a record, receipts, a special
+    report or a DingTalk push, and is never answered."""
+    return bool(getattr(parsed, "auto_reply", False) or getattr(parsed, "bounce", None) is not None
+                or getattr(parsed, "mdn", None) is not None)
 
 
 def _first(headers: list[tuple[str, str]], name: str) -> str | None:

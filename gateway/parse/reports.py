@@ -7,6 +7,7 @@ answers one (DESIGN §5, no mail loops).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gateway.parse.automated import automated_reason
@@ -31,8 +32,8 @@ def detect_reports(head: Head, found: Collected, text: str) -> Reports:
     bounce = None if mdn else _bounce(head, found, text)
     if bounce is not None and bounce.original_message_id is None:
         bounce = Bounce(failed_recipients=bounce.failed_recipients, permanent=bounce.permanent,
-                        original_message_id=_original_id(found), status=bounce.status,
-                        standard=bounce.standard)
+                        original_message_id=_original_id(found) or _returned_id(text),
+                        status=bounce.status, standard=bounce.standard)
     reason = automated_reason(head.headers, head.subject,
                               report=bounce is not None or mdn is not None)
     if bounce is not None and reason is not None and not reason.startswith(("Auto", "X-")):
@@ -40,6 +41,15 @@ def detect_reports(head: Head, found: Collected, text: str) -> Reports:
     elif mdn is not None and reason is not None and not reason.startswith(("Auto", "X-")):
         reason = "message disposition notification (read receipt)"
     return Reports(auto_reason=reason, bounce=bounce, mdn=mdn)
+
+
+_RETURNED_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]{3,250}>)", re.I | re.M)
+
+
+def _returned_id(text: str) -> str | None:
+    """A ``Message-ID:`` line of the copy a prose bounce (qmail, Exchange) returns inline."""
+    found = _RETURNED_ID.search(text[:200_000])
+    return found.group(1) if found else None
 
 
 def _original_id(found: Collected) -> str | None:
@@ -55,6 +65,8 @@ def _bounce(head: Head, found: Collected, text: str) -> Bounce | None:
     dsn = parse_dsn(found.reports)
     if dsn is not None:
         failed, permanent, status = dsn
+        if not failed:
+            failed = _addresses(head.first("X-Failed-Recipients"))
         return Bounce(failed_recipients=failed, permanent=permanent,
                       original_message_id=None, status=status, standard=True)
     if not looks_like_bounce(head.from_addr, head.subject, head.return_path):
@@ -64,3 +76,10 @@ def _bounce(head: Head, found: Collected, text: str) -> Bounce | None:
         exclude.add(head.from_addr)
     return heuristic_bounce(text, exclude=exclude,
                             failed_header=head.first("X-Failed-Recipients"))
+
+
+def _addresses(value: str | None) -> list[str]:
+    from gateway.addresses import try_normalize
+
+    out = [try_normalize(part.strip().strip("<>")) for part in (value or "").split(",")]
+    return [a for a in dict.fromkeys(out) if a]

@@ -59,10 +59,18 @@ def _views(ctx: typer.Context, f: RecordFilter) -> list[dict[str, Any]]:
 
     gw = open_app(ctx)
     try:
+        config = gw.settings.project(f.project)
         with unit_of_work(gw.sessions) as session:
-            return record_views(session, f)
+            return _readable(record_views(session, f, config.zone), config)
     finally:
         gw.close()
+
+
+def _readable(views: list[dict[str, Any]], config: Any) -> list[dict[str, Any]]:
+    """Parties named as the project file names them (times are already the project's)."""
+    from gateway.records.store import named_parties
+
+    return [{**v, "parties": named_parties(config, v["parties"])} for v in views]
 
 
 def _receipts_summary(view: dict[str, Any]) -> str:
@@ -115,7 +123,8 @@ def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, An
         config = guarded(ctx, lambda: gw.settings.project(project))
         now = gw.clock()
         with unit_of_work(gw.sessions) as session:
-            views = record_views(session, RecordFilter(project=project, record_id=record_id))
+            views = _readable(record_views(session, RecordFilter(
+                project=project, record_id=record_id), config.zone), config)
             if not views:
                 raise fail(f"no record {record_id} in project {project}")
             details = record_details(session, record_id, config, now=now, raw=gw.raw.get)
@@ -129,7 +138,9 @@ def show_record(ctx: typer.Context, record_id: int, project: Project,
                 as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
                 ) -> None:
     """Show one record with its parties, receipts, messages, attachments and findings."""
-    v, _config, _now = _one(ctx, project, record_id)
+    from gateway.people import labelled, person_name
+
+    v, config, _now = _one(ctx, project, record_id)
     if as_json:
         typer.echo(json.dumps(v, ensure_ascii=False, indent=2))
         return
@@ -141,9 +152,12 @@ def show_record(ctx: typer.Context, record_id: int, project: Project,
         typer.echo(f"party              {p.get('name') or ''} <{p['address']}> "
                    f"{p.get('group') or ''}".rstrip())
     for r in v["receipts"]:
-        typer.echo(f"receipt            {r['recipient']}: {r['status']}")
+        name = person_name(config, r["recipient"])
+        who = f"{name} <{r['recipient']}>" if name else r["recipient"]
+        typer.echo(f"receipt            {who}: {r['status']}")
     for m in v["messages"]:
-        typer.echo(f"message            {m['sent_at'][:16]} {m['from']} <{m['message_id']}>")
+        who = labelled(config, m["from"] or "", m["from_name"] or "")
+        typer.echo(f"message            {m['sent_at'][:16]} {who} <{m['message_id']}>")
     for a in v["attachment_files"]:
         typer.echo(f"attachment         {a['filename']} ({a['size']} bytes)")
     for f in v["findings"]:
@@ -283,7 +297,7 @@ def search_command(ctx: typer.Context, query: str, project: Project,
 
     gw = open_app(ctx)
     try:
-        guarded(ctx, lambda: gw.settings.project(project))
+        zone = guarded(ctx, lambda: gw.settings.project(project)).zone
         project_id = gw.project_ids[project]
         with unit_of_work(gw.sessions) as session:
             hits = guarded(ctx, lambda: search_records(session, project_id=project_id,
@@ -291,12 +305,13 @@ def search_command(ctx: typer.Context, query: str, project: Project,
     finally:
         gw.close()
     if as_json:
-        typer.echo(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([h.as_dict(zone) for h in hits], ensure_ascii=False, indent=2))
         return
     if not hits:
         typer.echo(f"no records in project {project} match {query!r}")
     for h in hits:
-        typer.echo(f"{h.rank:>3}. #{h.record_id} {h.created_at.date()} [{h.category}] "
+        typer.echo(f"{h.rank:>3}. #{h.record_id} {h.created_at.astimezone(zone).date()} "
+                   f"[{h.category}] "
                    f"{h.subject}\n     {h.snippet}")
 
 

@@ -25,6 +25,7 @@ from gateway.addresses import person_key
 from gateway.audit_state import record_state
 from gateway.classify_group import party_group
 from gateway.config import ProjectConfig
+from gateway.people import person_name
 from gateway.records.search import has_table, index_record
 from gateway.store.models import Message, Record
 from gateway.store.search_models import RecordAttachment
@@ -105,8 +106,17 @@ def parties_with_groups(people: list[tuple[str, str, str | None]],
         found = party_group(person_key(addr), role, project)
         if found is None:
             continue  # the gateway's own addresses
-        out.append({"name": name, "address": addr, "group": found[0], "role": role})
+        out.append({"name": person_name(project, addr, name), "address": addr,
+                    "group": found[0], "role": role})
     return out
+
+
+def named_parties(project: ProjectConfig, parties: list[Any]) -> list[dict[str, Any]]:
+    """Stored parties with the name the project file gives each (also for records stored
+    before names were filled in at intake)."""
+    return [{**p, "name": person_name(project, str(p.get("address") or ""),
+                                      str(p.get("name") or ""))}
+            for p in parties if isinstance(p, dict)]
 
 
 def _parties(ctx: Context) -> list[dict[str, Any]]:
@@ -127,6 +137,24 @@ def _attachments(ctx: Context, record: Record) -> None:
                 record_id=record.id, message_pk=ctx.message.id, position=position,
                 filename=part.filename[:512], content_type=part.content_type[:255],
                 size=part.size))
+
+
+def attach_automated(ctx: Context) -> Record | None:
+    """Link automated mail to the record its thread already has (None: there is none).
+
+    The message is kept and counted in the record, but it opens no record, changes no
+    classification, party list or conclusion."""
+    if ctx.thread_id is None:
+        return None
+    record = ctx.session.scalars(select(Record).where(Record.thread_id == ctx.thread_id)
+                                 .with_for_update()).one_or_none()
+    if record is None:
+        return None
+    ctx.message.record_id = record.id
+    ctx.session.flush()
+    record.message_count = ctx.session.scalar(
+        select(func.count()).select_from(Message).where(Message.record_id == record.id)) or 0
+    return record
 
 
 def attach_to_record(ctx: Context) -> Record:

@@ -21,7 +21,8 @@ KINDS = ("weekly", "monthly", "phase", "incident", "risk")
 
 def _make(ctx: typer.Context, kind: str, project: str, period: str | None, out: Path | None,
           send: bool, record: int | None, lang: str | None) -> None:
-    from gateway.reports.build import build, recipients, send_report
+    from gateway.reports.approval import approvers, draft_report
+    from gateway.reports.build import DueReport, build, needs_approval, recipients, send_report
     from gateway.reports.periods import month_of, parse_period, week_of
     from gateway.reports.special import record_facts, special_recipients, special_report
     from gateway.store.db import unit_of_work
@@ -56,6 +57,15 @@ def _make(ctx: typer.Context, kind: str, project: str, period: str | None, out: 
                 row = next((r for r in cfg.matrix if r.kind == f"{kind}_report"), None)
                 to = recipients(cfg, row) or [m.email for m in cfg.members
                                               if m.role != "engineer"]
+                if row is not None and needs_approval(cfg, row, to):
+                    # a report to the client goes to its owner first (gateway/reports/approval)
+                    done = draft_report(gw, session, project=cfg, now=now, to=to,
+                                        due=DueReport(kind, chosen, now, row))
+                    owners = ", ".join(approvers(cfg, row.owner))
+                    typer.echo(f"{kind} report {chosen.key}: " + (
+                        f"drafted to {owners} for approval" if done
+                        else "already drafted or sent"))
+                    return
                 done = send_report(gw, session, project=cfg, kind=kind, period=chosen, to=to,
                                    now=now)
             typer.echo(f"{kind} report {chosen.key}: " + (f"queued for {', '.join(to)}" if done

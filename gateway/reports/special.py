@@ -60,6 +60,10 @@ def special_report(app: App, session: Session, *, project: ProjectConfig, record
 
 
 def report_stage(ctx: Context) -> None:
-    if ctx.record is not None:
+    """A special report for a record that became an urgent incident or a risk — never on
+    automated mail (a bounce or auto-reply pages nobody, issue 16)."""
+    from gateway.parse.automated import is_automated
+
+    if ctx.record is not None and not is_automated(ctx.parsed):
         special_report(ctx.app, ctx.session, project=ctx.project, record=ctx.record,
                        now=ctx.app.clock())

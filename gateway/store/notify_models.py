@@ -101,7 +101,8 @@ class OutboxRecipient(Base):
 
 
 class Suppression(Base):
-    """An address the gateway never writes to (it sent automated mail: RFC 3834 §2)."""
+    """An address that gets no automatic answers until ``expires_at`` (it sent verified
+    automated mail: RFC 3834 §2). Reminders and escalations are never held back by it."""
 
     __tablename__ = "suppressions"
     __table_args__ = (UniqueConstraint("project_id", "address", name="uq_suppressions_address"),)
@@ -111,6 +112,7 @@ class Suppression(Base):
     address: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)  # None: until lifted
 
 
 class ReportRun(Base):

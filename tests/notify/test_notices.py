@@ -29,7 +29,7 @@ from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record
 from gateway.store.notify_models import OutboxMail, Suppression
 from gateway.tokens import verify_reply_address
-from tests.support.mail import make_mail
+from tests.support.mail import make_mail, upstream_pass
 
 PM = "zhangwei@xdyj.example.com"
 CLIENT = "huang@client.example.cn"
@@ -213,8 +213,10 @@ def test_a_bounce_marks_the_notice_and_tells_the_sender(embedded_app: App) -> No
     parsed = parse_message(_dsn(original, CLIENT))
     assert parsed.bounce is not None
     with unit_of_work(embedded_app.sessions) as s:
-        ctx = SimpleNamespace(app=embedded_app, session=s, parsed=parsed,
-                              message=SimpleNamespace(project_id=1, message_id="<dsn1@mx>"))
+        ctx = SimpleNamespace(app=embedded_app, session=s, parsed=parsed, project=project,
+                              raw=_dsn(original, CLIENT), auth=None,
+                              message=SimpleNamespace(project_id=1, message_id="<dsn1@mx>",
+                                                      flags={}))
         notify_stage(ctx)  # type: ignore[arg-type]
         notify_stage(ctx)  # type: ignore[arg-type]  (a replayed bounce changes nothing)
     with unit_of_work(embedded_app.sessions) as s:
@@ -223,8 +225,8 @@ def test_a_bounce_marks_the_notice_and_tells_the_sender(embedded_app: App) -> No
         told = s.scalars(select(OutboxMail).where(OutboxMail.kind == "bounce")).one()
         assert [r.address for r in told.recipients] == [PM]
         assert told.automated and told.record_id == mail.record_id
-        assert s.scalars(select(Suppression.address)).all() == [
-            "mailer-daemon@mx.client.example.cn"]
+        # no trusted upstream vouched for the DSN: it suppresses nobody (issue 16)
+        assert s.scalars(select(Suppression.address)).all() == []
 
 
 def test_a_change_notice_carries_a_signed_reply_address_that_confirms(
@@ -244,6 +246,7 @@ def test_a_change_notice_carries_a_signed_reply_address_that_confirms(
     assert token is not None and token.receipt_id == receipt_id
     # When the client answers "收到" on that address with no threading headers at all
     reply = make_mail(subject="收到", sender=CLIENT, to=reply_to, cc="", body="收到，同意。\n")
+    reply["Authentication-Results"] = upstream_pass(CLIENT)
     accepted = accept(embedded_app, project="demo", raw=bytes(reply), channel="smtp",
                       envelope_to=[reply_to], will_enqueue=False)
     assert process(embedded_app, accepted.message_pk) == "processed"

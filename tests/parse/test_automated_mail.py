@@ -80,3 +80,22 @@ def test_mdn_names_the_original_message(mail: Load) -> None:
     assert parsed.mdn.disposition == "manual-action/MDN-sent-manually; displayed"
     assert parsed.bounce is None
     assert parsed.auto_reply
+
+
+@pytest.mark.parametrize("subject", [
+    "Re: 自动回复: 【会议纪要】周例会", "回复：Automatic reply: 巡检", "答复: 自动回复：会议",
+    "RE: Out of Office: back Monday", "【自动回复】核心交换机巡检", "[Auto-Reply] plan",
+    "AW: Abwesenheitsnotiz: Plan", "回复: 回复: 休假中",
+])
+def test_an_auto_reply_prefix_counts_after_reply_prefixes(subject: str) -> None:
+    assert _mail(f"Subject: {subject}").auto_reply, subject
+
+
+@pytest.mark.parametrize("subject", [
+    # issue 16: a directive *about* auto-replies is a directive, not an auto-reply
+    "【指令】今晚关闭客户邮箱的自动回复功能", "Re: 【指令】今晚关闭客户邮箱的自动回复功能",
+    "请检查 out of office 设置", "关于自动回复规则的会议纪要", "Please disable the auto-reply rule",
+    "Fwd: 自动回复: 会议",  # a person forwards an auto-reply: the forward is theirs
+])
+def test_an_auto_reply_word_elsewhere_in_the_subject_is_human_mail(subject: str) -> None:
+    assert not _mail(f"Subject: {subject}").auto_reply, subject

@@ -24,6 +24,7 @@ from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from gateway.store.notify_models import OutboxMail
 from tests.support.apps import app_factory
+from tests.support.mail import upstream_pass
 
 SH = ZoneInfo("Asia/Shanghai")
 PROJECT = "proj-demo@gw.example.com"
@@ -91,8 +92,12 @@ def directive(*, subject: str, sender: str, to: list[str], cc: list[str] | None 
 
 def reply(original: EmailMessage, *, sender: str, body: str, subject_prefix: str = "Re: ",
           to: list[str] | None = None, headers: dict[str, str] | None = None,
-          in_reply_to: str | None = None) -> EmailMessage:
+          in_reply_to: str | None = None, authenticated: bool = True) -> EmailMessage:
+    """``sender``'s answer to ``original``; ``authenticated``: it passed the trusted upstream
+    (an ``Authentication-Results`` on top, unless ``headers`` brings its own)."""
     msg = EmailMessage()
+    if authenticated and "Authentication-Results" not in (headers or {}):
+        msg["Authentication-Results"] = upstream_pass(sender)
     msg["From"] = person(sender)
     msg["To"] = ", ".join(to or [str(original["From"])])
     msg["Cc"] = PROJECT

@@ -5,6 +5,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from tests.support.mail import upstream_pass
+
 
 def _original_text(original: EmailMessage) -> str:
     body = original.get_body(("plain",))
@@ -40,6 +42,7 @@ def mdn(original: EmailMessage, *, reader: str, to: str) -> bytes:
     boundary = "mdn-boundary-1"
     original_id = str(original["Message-ID"])
     return (
+        f"Authentication-Results: {upstream_pass(reader)}\r\n"
         f"From: {reader}\r\nTo: {to}\r\nCc: proj-demo@gw.example.com\r\n"
         f"Subject: =?utf-8?b?5bey6K+7?=: read\r\n"
         f"Date: Tue, 24 Nov 2026 11:30:00 +0800\r\n"

@@ -110,3 +110,65 @@ def test_own_dkim_check_with_dkimpy() -> None:
                  dkim_verify="signed", dnsfunc=dns).forged is True
     assert check(headers=[], trusted=TRUSTED, from_addr=LIUYANG, raw=tampered,
                  dkim_verify="off", dnsfunc=dns).forged is False
+
+
+def _dkim_key(selector: bytes, domain: bytes) -> tuple[bytes, tuple[bytes, bytes]]:
+    """A fresh RSA key: ``(private PEM, (DNS name, TXT record))``."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, (selector + b"._domainkey." + domain + b".",
+                     b"v=DKIM1; k=rsa; p=" + base64.b64encode(public))
+
+
+def test_own_dkim_check_tries_every_signature_and_a_dns_failure_is_no_forgery() -> None:
+    import dkim
+
+    own_key, own_txt = _dkim_key(b"s1", b"xdyj.example.com")
+    list_key, list_txt = _dkim_key(b"l1", b"lists.example.net")
+    records = dict([own_txt, list_txt])
+
+    def dns(name: bytes, timeout: int = 5) -> bytes | None:
+        return records.get(name)
+
+    def broken_dns(name: bytes, timeout: int = 5) -> bytes | None:
+        raise TimeoutError("resolver did not answer")
+
+    msg = bytes(directive(subject="Re: 巡检", sender=LIUYANG, to=[LINA], body="收到\n"))
+    msg = msg.replace(b"\n", b"\r\n") if b"\r\n" not in msg else msg
+    # The author signs From and To; a list signs on top, subject included, and then rewrites
+    # the subject: the list's signature breaks, the author's below still holds
+    own = dkim.sign(msg, b"s1", b"xdyj.example.com", own_key, include_headers=[b"from", b"to"])
+    signed = own + msg
+    relay = dkim.sign(signed, b"l1", b"lists.example.net", list_key,
+                      include_headers=[b"from", b"to", b"subject"])
+    both = (relay + signed).replace("Re: 巡检".encode(), "[list] Re: 巡检".encode())
+    # When the top (list) signature fails, the author's below still verifies: it passes
+    verdict = check_dkim(both, from_addr=LIUYANG, dnsfunc=dns)
+    assert verdict.verified, verdict
+    assert "d=xdyj.example.com" in verdict.evidence[0]
+    # Only a third party's signature, and it passes: no evidence for the From domain
+    third = relay + msg
+    assert check_dkim(third, from_addr=LIUYANG, dnsfunc=dns).unverified
+    # A broken signature of somebody else is no evidence against the author either
+    assert not check_dkim(both.replace(own, b""), from_addr=LIUYANG, dnsfunc=dns).forged
+    # The author's own signature broken, nothing passing: forged
+    tampered = signed.replace("收到".encode(), "拒绝".encode())
+    assert check_dkim(tampered, from_addr=LIUYANG, dnsfunc=dns).forged
+    # A DNS failure is a temporary error: unverified, never forged
+    for raw in (signed, tampered, both):
+        verdict = check_dkim(raw, from_addr=LIUYANG, dnsfunc=broken_dns)
+        assert verdict.unverified and not verdict.forged, verdict
+        assert "temperror" in verdict.reasons[0]
+    # The whole policy with a trusted upstream that says nothing: the own check decides
+    assert check(headers=[], trusted=TRUSTED, from_addr=LIUYANG, raw=both,
+                 dkim_verify="signed", dnsfunc=dns).verified
+    assert check(headers=[], trusted=TRUSTED, from_addr=LIUYANG, raw=signed,
+                 dkim_verify="signed", dnsfunc=broken_dns).unverified

@@ -23,7 +23,7 @@ from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record
 from gateway.store.notify_models import OutboxMail
 from gateway.store.receipt_models import ReceiptRequest
-from tests.support.mail import make_mail
+from tests.support.mail import make_mail, upstream_pass
 
 PM = "zhangwei@xdyj.example.com"
 ENGINEER = "lina@xdyj.example.com"
@@ -33,9 +33,11 @@ DIRECTIVE = {"title": "核心交换机巡检", "instructions": "今晚22:00前�
 
 
 def ingest(app: App, **fields: Any) -> str:
-    """A mail through intake and the pipeline; its Message-ID (without brackets)."""
+    """A mail through the trusted upstream, intake and the pipeline; its Message-ID (without
+    brackets)."""
     refs = fields.pop("references", None)
     msg = make_mail(**fields)
+    msg["Authentication-Results"] = upstream_pass(str(msg["From"]))  # it came the usual way
     if refs:
         del msg["References"], msg["In-Reply-To"]
         msg["References"] = " ".join(f"<{r}>" for r in refs)

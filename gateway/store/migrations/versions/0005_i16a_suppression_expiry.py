@@ -1,0 +1,41 @@
+"""suppressions: an expiry (issue 16, a forged auto-reply silences nobody for good)
+
+Suppressions written before this revision were permanent; they now expire seven days after they
+were made (the default ``[gateway.outbound] suppression_days``).
+
+Revision ID: 0005_i16a
+Revises: 0004_i15
+Create Date: 2026-12-02 20:10:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0005_i16a'
+down_revision: str | None = '0004_i15'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_table = sa.table('suppressions', sa.column('id', sa.BigInteger()),
+                  sa.column('created_at', sa.DateTime(timezone=True)),
+                  sa.column('expires_at', sa.DateTime(timezone=True)))
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('suppressions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
+    bind = op.get_bind()
+    rows = bind.execute(sa.select(_table.c.id, _table.c.created_at)).all()
+    for row_id, created in rows:
+        bind.execute(sa.update(_table).where(_table.c.id == row_id)
+                     .values(expires_at=created + timedelta(days=7)))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('suppressions', schema=None) as batch_op:
+        batch_op.drop_column('expires_at')
