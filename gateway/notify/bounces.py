@@ -6,7 +6,7 @@ bounces of qmail, Exchange and others) and automatic replies (RFC 3834 ``Auto-Su
 ``receipts``, then
 
 - puts the sender of *verified* automated mail (gateway/authcheck.py) on the suppression list for
-  ``[gateway.outbound] suppression_days`` (default 7): no automatic answers go there meanwhile
+  ``[outbound] suppression_days`` (default 7): no automatic answers go there meanwhile
   (no mail loops). Never a project member, stakeholder or department interface person, and never
   for reminders and escalations to a receipt holder (gateway/notify/outbox.py) — a forged
   "Automatic reply" silences nobody. ``commgate suppressions list|lift`` shows and lifts them;
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
@@ -76,8 +76,6 @@ def suppress(session: Session, *, project_id: int, address: str, reason: str,
 
 
 def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 

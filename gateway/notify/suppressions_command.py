@@ -1,7 +1,7 @@
 """``commgate suppressions list|lift``: addresses that get no automatic answers for now.
 
 An address is suppressed when it sent *verified* automated mail (an auto-reply, a bounce, a read
-receipt): for ``[gateway.outbound] suppression_days`` the gateway sends it no automatic answers
+receipt): for ``[outbound] suppression_days`` the gateway sends it no automatic answers
 (gateway/notify/bounces.py). Reminders and escalations to a receipt holder are never held back,
 and members and stakeholders are never suppressed. ``list`` shows the suppressions in force
 (``--all``: expired ones too), ``lift`` removes one at once.

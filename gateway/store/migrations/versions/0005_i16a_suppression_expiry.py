@@ -1,7 +1,7 @@
 """suppressions: an expiry (issue 16, a forged auto-reply silences nobody for good)
 
 Suppressions written before this revision were permanent; they now expire seven days after they
-were made (the default ``[gateway.outbound] suppression_days``).
+were made (the default ``[outbound] suppression_days``).
 
 Revision ID: 0005_i16a
 Revises: 0004_i15
