@@ -150,9 +150,10 @@ class Ops(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=9425, ge=0, le=65535)  # 0: any free port (tests)
     # `commgate worker` and `commgate scheduler` serve /metrics and /healthz on their own
-    # ports (the pipeline's and the scheduler's metrics live in those processes); 0: off.
-    worker_port: int = Field(default=9426, ge=0, le=65535)
-    scheduler_port: int = Field(default=9427, ge=0, le=65535)
+    # ports (the pipeline's and the scheduler's metrics live in those processes); 0: off (the
+    # default, so several of them on one host never collide: e.g. 9426 and 9427).
+    worker_port: int = Field(default=0, ge=0, le=65535)
+    scheduler_port: int = Field(default=0, ge=0, le=65535)
 
 
 class GatewayConfig(_Model):
