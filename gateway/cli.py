@@ -198,6 +198,7 @@ def worker(ctx: typer.Context,
            threads: Annotated[int | None, typer.Option(help="Worker threads.")] = None) -> None:
     """Run job workers against the configured broker (production)."""
     from gateway.jobs import bind, make_jobs, sweep
+    from gateway.ops import start_role_ops
 
     gw = open_app(ctx, service=True)
     if not gw.settings.gateway.broker_url:
@@ -205,14 +206,18 @@ def worker(ctx: typer.Context,
                    "the workers itself (set COMMGATE_BROKER_URL=redis://… for separate workers)")
     jobs = make_jobs(gw.settings.gateway.broker_url)
     bind(gw)
+    ops = guarded(ctx, lambda: start_role_ops(gw, "worker"))
     w = jobs.worker(threads or gw.settings.gateway.worker_threads)
     w.start()
     guarded(ctx, lambda: sweep(gw, jobs))
-    typer.echo("commgate worker running. Ctrl-C stops.", err=True)
+    where = f" Metrics on {ops.url}/metrics." if ops is not None else ""
+    typer.echo(f"commgate worker running.{where} Ctrl-C stops.", err=True)
     try:
         wait_for_signal()
     finally:
         w.stop()
+        if ops is not None:
+            ops.stop()
         gw.close()
 
 

@@ -84,7 +84,15 @@ class SmtpListener(_Model):
     # Longest line in DATA, without CRLF; RFC 5322 §2.1.1 allows 998. Longer: 500, refused.
     max_line_length: int = Field(default=998, ge=78, le=65536)
     max_connections_per_ip: int = Field(default=20, gt=0)
+    # All clients together; beyond it a new connection gets 421 and is closed. Keep it well
+    # under the process's descriptor limit (ulimit -n), which the database and files share.
+    max_connections: int = Field(default=500, gt=0)
     idle_timeout: float = Field(default=300.0, gt=0)  # RFC 5321 §4.5.3.2.7: 5 minutes
+    # The whole DATA transfer must end within this many seconds (a sender trickling a byte
+    # every few seconds never trips the idle timeout); then 421 and the connection is closed.
+    # RFC 5321 §4.5.3.2.6 asks servers to wait 10 minutes for the end of data after the last
+    # byte; this is the overall bound (25 MiB at 60 kB/s fits).
+    data_timeout: float = Field(default=600.0, gt=0)
     tls_cert: str = ""  # PEM certificate chain; with tls_key, STARTTLS is offered (RFC 3207)
     tls_key: str = ""
     require_starttls: bool = False  # refuse MAIL until STARTTLS (needs tls_cert)
@@ -144,6 +152,11 @@ class Ops(_Model):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9425, ge=0, le=65535)  # 0: any free port (tests)
+    # `commgate worker` and `commgate scheduler` serve /metrics and /healthz on their own
+    # ports (the pipeline's and the scheduler's metrics live in those processes); 0: off (the
+    # default, so several of them on one host never collide: e.g. 9426 and 9427).
+    worker_port: int = Field(default=0, ge=0, le=65535)
+    scheduler_port: int = Field(default=0, ge=0, le=65535)
 
 
 class GatewayConfig(_Model):
@@ -163,6 +176,10 @@ class GatewayConfig(_Model):
     # A stored message whose job was sent this long ago and is still unprocessed is queued
     # again (the job was lost: a broker restart, a crash). Longer than the normal queue wait.
     sweep_stale_after: float = Field(default=120.0, gt=0)
+    # Every text stage after parsing (classification, intent, receipt answers, deadlines,
+    # approvals) reads at most this many characters of a message's text, so one huge mail
+    # never holds up the rest; the whole text is still stored and searchable.
+    text_stage_max: int = Field(default=256 * 1024, ge=1024)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     smtp: SmtpListener = SmtpListener()

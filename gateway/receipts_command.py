@@ -133,21 +133,27 @@ def scheduler_command(
 ) -> None:
     """Run scheduler passes forever (production); several schedulers may run at once."""
     from gateway.connectors.outbox import report_unconfigured
+    from gateway.ops import start_role_ops
     from gateway.scheduler import run_forever
 
     gw = open_app(ctx, service=True)
     report_unconfigured(gw.settings)  # once at start, not on every pass
+    ops = guarded(ctx, lambda: start_role_ops(gw, "scheduler"))
     stop = threading.Event()
     worker = threading.Thread(target=run_forever, args=(gw,),
                               kwargs={"interval": interval, "stop": stop},
                               name="commgate-scheduler", daemon=True)
     worker.start()
-    typer.echo(f"commgate scheduler: a pass every {interval:.0f} s. Ctrl-C stops.", err=True)
+    where = f" Metrics on {ops.url}/metrics." if ops is not None else ""
+    typer.echo(f"commgate scheduler: a pass every {interval:.0f} s.{where} Ctrl-C stops.",
+               err=True)
     try:
         wait_for_signal()
     finally:
         stop.set()
         worker.join(timeout=60)
+        if ops is not None:
+            ops.stop()
         gw.close()
 
 

@@ -22,6 +22,7 @@ from gateway.connectors.outbox import report_unconfigured
 from gateway.errors import StoreError
 from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.imap import ImapPoller, make_pollers
+from gateway.inbound.limits import AcceptErrorLog
 from gateway.inbound.smtp import make_smtp_factory
 from gateway.inbound.writer import IntakeWriter
 from gateway.jobs import QUEUE, Jobs, bind, sweep
@@ -36,6 +37,8 @@ class Server:
         self.jobs = jobs
         self.run_workers = run_workers
         self.loop = asyncio.new_event_loop()
+        # EMFILE on accept: one log line per minute, not a traceback per attempt.
+        self.loop.set_exception_handler(AcceptErrorLog())
         self.thread = threading.Thread(target=self.loop.run_forever, name="commgate-loop",
                                        daemon=True)
         self.worker: dramatiq.Worker | None = None

@@ -78,7 +78,9 @@ class GatewayHandler:
         §5): the listener answers pipelined commands in order and groups their replies
         (gateway/inbound/protocol.py)."""
         session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        # No authenticator exists, so AUTH is not offered (aiosmtpd lists it inside TLS).
+        keywords = [r for r in responses[:-1] if not r.upper().startswith("250-AUTH")]
+        return [*keywords, "250-PIPELINING", responses[-1]]
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
@@ -281,7 +283,7 @@ def make_smtp_factory(app: App, on_stored: Callable[[int], object], *,
     lmtp = cfg.mode == "lmtp"
     handler = GatewayHandler(app, on_stored, executor=executor, committer=committer,
                              writer=writer, lmtp=lmtp)
-    limiter = ConnectionLimiter(cfg.max_connections_per_ip)
+    limiter = ConnectionLimiter(cfg.max_connections_per_ip, cfg.max_connections)
     context = tls_context(cfg)
     protocol = GatewayLMTP if lmtp else GatewaySMTP
 
@@ -291,6 +293,6 @@ def make_smtp_factory(app: App, on_stored: Callable[[int], object], *,
                         decode_data=False, hostname=handler.hostname,
                         ident="commgate LMTP" if lmtp else "commgate ESMTP",
                         tls_context=context, require_starttls=cfg.require_starttls,
-                        timeout=cfg.idle_timeout)
+                        timeout=cfg.idle_timeout, data_timeout=cfg.data_timeout)
 
     return factory
