@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.config import Settings
+from gateway.config import Settings, make_private_dir
 from gateway.store.db import make_engine, make_sessionmaker, unit_of_work, upgrade
 from gateway.store.models import Project
 from gateway.store.raw import RawStore
@@ -44,6 +44,7 @@ class App:
 def build_app(settings: Settings, *, migrate: bool = True,
               clock: Callable[[], datetime] = system_clock) -> App:
     """Connect to the database (upgrading the schema when asked) and register the projects."""
+    make_private_dir(settings.data_dir)
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)

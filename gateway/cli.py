@@ -13,16 +13,17 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from gateway.cli_help import PlainCommand, PlainGroup, PlainRoot
 from gateway.errors import GatewayError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=PlainRoot,
                   help="commgate — the communication gateway (通信网关).")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
@@ -34,6 +35,7 @@ T = TypeVar("T")
 class Options:
     config: Path | None
     debug: bool
+    verbose: bool = False
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -69,6 +71,19 @@ def guarded(ctx: typer.Context, body: Callable[[], T]) -> T:
                    ) from None
 
 
+def choose(option: str, value: str | None, valid: Sequence[str]) -> str | None:
+    """``value`` when it is one of ``valid`` (or not given); else exit 2 with one line that
+    names the valid values — never an empty listing for a misspelt filter."""
+    if value is None or value in valid:
+        return value
+    raise fail(f"{option} {value}: not a valid value; use one of {', '.join(valid)}")
+
+
+def log_file_of(settings: Any) -> Path:
+    """Where ordinary commands write their log (``--verbose`` also shows it on stderr)."""
+    return Path(settings.data_dir) / "commgate.log"
+
+
 def settings_of(ctx: typer.Context) -> Any:
     from gateway.config import load_settings
 
@@ -76,13 +91,24 @@ def settings_of(ctx: typer.Context) -> Any:
     return guarded(ctx, lambda: load_settings(opts.config))
 
 
-def open_app(ctx: typer.Context, *, migrate: bool = True) -> Any:
-    """Settings + database, for commands that work on stored data."""
+def open_app(ctx: typer.Context, *, migrate: bool = True, service: bool = False) -> Any:
+    """Settings + database, for commands that work on stored data.
+
+    Services (``service=True``: serve, worker, scheduler) log on stderr as configured. Other
+    commands print results: their log goes to ``<data_dir>/commgate.log``, and stderr shows
+    warnings and errors only, or everything with ``--verbose``.
+    """
     from gateway.app import build_app
     from gateway.logs import setup_logging
 
     settings = settings_of(ctx)
-    setup_logging(settings.gateway, debug=ctx.obj.debug)
+    opts: Options = ctx.obj
+    if service:
+        setup_logging(settings.gateway, debug=opts.debug)
+    else:
+        setup_logging(settings.gateway, debug=opts.debug,
+                      console="INFO" if opts.verbose else "WARNING",
+                      log_file=log_file_of(settings))
 
     def build() -> Any:
         try:
@@ -105,8 +131,12 @@ def main(ctx: typer.Context,
              "--config", "-c", envvar="COMMGATE_CONFIG",
              help="Gateway file (default: config/gateway.toml).")] = None,
          debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+         verbose: Annotated[bool, typer.Option(
+             "--verbose", "-v",
+             help="Show the gateway's log on stderr (otherwise commands print results and "
+                  "log to <data_dir>/commgate.log).")] = False,
          ) -> None:
-    ctx.obj = Options(config=config, debug=debug)
+    ctx.obj = Options(config=config, debug=debug, verbose=verbose)
 
 
 def wait_for_signal() -> None:
@@ -130,7 +160,7 @@ def serve(ctx: typer.Context) -> None:
     from gateway.reload import reload_settings, serve_until_stopped
     from gateway.server import Server
 
-    gw = open_app(ctx)
+    gw = open_app(ctx, service=True)
     _warn_from_line_trust(gw.settings, to_log=True)
     jobs = make_jobs(gw.settings.gateway.broker_url)
     server = Server(gw, jobs, run_workers=jobs.embedded)
@@ -157,6 +187,7 @@ def serve(ctx: typer.Context) -> None:
         if ops is not None:
             ops.stopping = True  # /healthz says 503 while the listener drains
         server.stop()
+        jobs.broker.close()  # the broker's connections, once nothing enqueues any more
         if ops is not None:
             ops.stop()
         gw.close()
@@ -167,21 +198,26 @@ def worker(ctx: typer.Context,
            threads: Annotated[int | None, typer.Option(help="Worker threads.")] = None) -> None:
     """Run job workers against the configured broker (production)."""
     from gateway.jobs import bind, make_jobs, sweep
+    from gateway.ops import start_role_ops
 
-    gw = open_app(ctx)
+    gw = open_app(ctx, service=True)
     if not gw.settings.gateway.broker_url:
         raise fail("no broker_url configured: in the embedded default `commgate serve` runs "
                    "the workers itself (set COMMGATE_BROKER_URL=redis://… for separate workers)")
     jobs = make_jobs(gw.settings.gateway.broker_url)
     bind(gw)
+    ops = guarded(ctx, lambda: start_role_ops(gw, "worker"))
     w = jobs.worker(threads or gw.settings.gateway.worker_threads)
     w.start()
     guarded(ctx, lambda: sweep(gw, jobs))
-    typer.echo("commgate worker running. Ctrl-C stops.", err=True)
+    where = f" Metrics on {ops.url}/metrics." if ops is not None else ""
+    typer.echo(f"commgate worker running.{where} Ctrl-C stops.", err=True)
     try:
         wait_for_signal()
     finally:
         w.stop()
+        if ops is not None:
+            ops.stop()
         gw.close()
 
 
@@ -260,12 +296,17 @@ def _guard(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _guard_all(group: typer.Typer) -> None:
+    """Guard every command body, and let every help page name types in words."""
     for command in group.registered_commands:
         if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
             command.callback = _guard(command.callback)
+        if command.cls in (None, typer.core.TyperCommand):
+            command.cls = PlainCommand
     for sub in group.registered_groups:
         if sub.typer_instance is not None:
             _guard_all(sub.typer_instance)
+            if not isinstance(sub.cls, type):  # unset (typer's Default placeholder)
+                sub.cls = PlainGroup
 
 
 def _register_commands() -> None:

@@ -15,6 +15,7 @@ problem is reported as ``file: key: what is wrong (hint: …)`` by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tomllib
@@ -83,7 +84,15 @@ class SmtpListener(_Model):
     # Longest line in DATA, without CRLF; RFC 5322 §2.1.1 allows 998. Longer: 500, refused.
     max_line_length: int = Field(default=998, ge=78, le=65536)
     max_connections_per_ip: int = Field(default=20, gt=0)
+    # All clients together; beyond it a new connection gets 421 and is closed. Keep it well
+    # under the process's descriptor limit (ulimit -n), which the database and files share.
+    max_connections: int = Field(default=500, gt=0)
     idle_timeout: float = Field(default=300.0, gt=0)  # RFC 5321 §4.5.3.2.7: 5 minutes
+    # The whole DATA transfer must end within this many seconds (a sender trickling a byte
+    # every few seconds never trips the idle timeout); then 421 and the connection is closed.
+    # RFC 5321 §4.5.3.2.6 asks servers to wait 10 minutes for the end of data after the last
+    # byte; this is the overall bound (25 MiB at 60 kB/s fits).
+    data_timeout: float = Field(default=600.0, gt=0)
     tls_cert: str = ""  # PEM certificate chain; with tls_key, STARTTLS is offered (RFC 3207)
     tls_key: str = ""
     require_starttls: bool = False  # refuse MAIL until STARTTLS (needs tls_cert)
@@ -143,12 +152,17 @@ class Ops(_Model):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9425, ge=0, le=65535)  # 0: any free port (tests)
+    # `commgate worker` and `commgate scheduler` serve /metrics and /healthz on their own
+    # ports (the pipeline's and the scheduler's metrics live in those processes); 0: off (the
+    # default, so several of them on one host never collide: e.g. 9426 and 9427).
+    worker_port: int = Field(default=0, ge=0, le=65535)
+    scheduler_port: int = Field(default=0, ge=0, le=65535)
 
 
 class GatewayConfig(_Model):
     """The gateway file, after environment overrides."""
 
-    domain: Domain = "gw.example.com"
+    domain: Domain  # required: no default would be right (project addresses live in it)
     data_dir: str = "var"
     database_url: str = ""  # default: sqlite under data_dir
     # Messages up to this many bytes keep their raw bytes in the database, committed with their
@@ -162,6 +176,10 @@ class GatewayConfig(_Model):
     # A stored message whose job was sent this long ago and is still unprocessed is queued
     # again (the job was lost: a broker restart, a crash). Longer than the normal queue wait.
     sweep_stale_after: float = Field(default=120.0, gt=0)
+    # Every text stage after parsing (classification, intent, receipt answers, deadlines,
+    # approvals) reads at most this many characters of a message's text, so one huge mail
+    # never holds up the rest; the whole text is still stored and searchable.
+    text_stage_max: int = Field(default=256 * 1024, ge=1024)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     smtp: SmtpListener = SmtpListener()
@@ -187,6 +205,8 @@ class Member(_Model):
     email: Address
     role: Role
     language: Language | None = None  # None: the project's language
+    title: str = ""  # job title in the signature of the notices they send (项目经理)
+    phone: str = ""  # phone number in that signature
 
 
 class Stakeholder(_Model):
@@ -222,11 +242,19 @@ class MatrixEntry(_Model):
     recipients: list[Address] = []
     recipient_roles: list[Role] = []
     format: Formality = "written"
-    frequency: str
+    frequency: str  # a schedule or an unscheduled word (gateway/reports/periods.py)
     channel: str = "email"
     owner: Role = "project_manager"
     # Client-facing reports (issue 7): drafted to the owner first, sent on "同意发送"/"approve".
-    approval: bool = False
+    # Unset: a report addressed to the client needs approval, others do not (issue 21).
+    approval: bool | None = None
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, value: str) -> str:
+        from gateway.reports.periods import check_frequency
+
+        return check_frequency(value)
 
 
 class AuthPolicy(_Model):
@@ -317,6 +345,14 @@ class ProjectConfig(_Model):
         address = normalize_address(address)
         return next((m for m in self.members if m.email == address), None)
 
+    def people(self) -> dict[str, str]:
+        """Every address the project knows a person by (members, stakeholders, interface
+        persons) and that person's name."""
+        out = {m.email: m.name for m in self.members}
+        out.update({s.email: s.name for s in self.stakeholders})
+        out.update({d.interface.email: d.interface.name for d in self.departments})
+        return out
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -355,12 +391,25 @@ class Settings:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's table; ConfigError (one line) when it is missing, empty, not UTF-8 (TOML
+    1.0 §"Spec": a TOML file must be valid UTF-8) or not TOML."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path),
                           hint="run from the project folder or set COMMGATE_CONFIG") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})",
+                          file=str(path), hint="save the file as UTF-8") from None
+    if not text.strip():
+        raise ConfigError("the file is empty", file=str(path),
+                          hint="start from config/*.example.toml") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
 
@@ -399,18 +448,39 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _raise_validation(exc: ValidationError, file: str, env_keys: set[str]) -> None:
+def position(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """A pydantic error location as a person counts: ``members[3].email`` is the third member
+    (pydantic counts list items from 0)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+# Where a misspelt key is checked against: the shipped, commented files.
+SHIPPED = {"gateway": "config/gateway.toml", "project": "config/projects/demo.toml"}
+MISSING_HINTS = {
+    "domain": 'the gateway\'s mail domain, e.g. domain = "gw.example.com": project addresses '
+              "are proj-<code>@<domain>",
+}
+
+
+def _raise_validation(exc: ValidationError, file: str, env_keys: set[str],
+                      kind: str = "gateway") -> None:
     first = exc.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    dotted = ".".join(str(p) for p in first["loc"])
+    key = position(first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
+    hint: str | None = None
     if first["type"] == "extra_forbidden":
-        message, hint = "unknown key", "check the spelling against config/*.example.toml"
+        message, hint = "unknown key", f"check the spelling against {SHIPPED[kind]} and docs/"
     elif first["type"] == "missing":
-        message, hint = "required key is missing", None
-    else:
-        hint = None
-    if key in env_keys:
-        file = ENV_PREFIX + key.upper().replace(".", "__")
+        message, hint = "required key is missing", MISSING_HINTS.get(dotted)
+    if dotted in env_keys:
+        file = ENV_PREFIX + dotted.upper().replace(".", "__")
     more = len(exc.errors()) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
@@ -443,28 +513,80 @@ def load_project(path: Path) -> ProjectConfig:
     try:
         project = ProjectConfig.model_validate(data)
     except ValidationError as exc:
-        _raise_validation(exc, str(path), set())
+        _raise_validation(exc, str(path), set(), kind="project")
         raise  # unreachable
+    _check_matrix(project, str(path))
     if project.code != path.stem:
         raise ConfigError(f"code {project.code!r} does not match the file name", file=str(path),
                           key="code", hint=f"rename the file to {project.code}.toml")
     return project
 
 
+def _check_matrix(project: ProjectConfig, file: str) -> None:
+    """Matrix recipients are people of the project: a typo (``wulei@xdyj.example``) would
+    send a report to nobody we know, or to a stranger."""
+    known = project.people()
+    for row_no, row in enumerate(project.matrix, start=1):
+        for rcpt_no, address in enumerate(row.recipients, start=1):
+            if address not in known:
+                close = [a for a in known if a.split("@")[0] == address.split("@")[0]]
+                raise ConfigError(
+                    f"{address} is not a member, stakeholder or interface person of project "
+                    f"{project.code}", file=file, key=f"matrix[{row_no}].recipients[{rcpt_no}]",
+                    hint=(f"did you mean {close[0]}?" if close else
+                          "add them to [[stakeholders]] first, or use recipient_roles"))
+
+
+MIN_SECRET = 16
+
+
 def _secret_key(data_dir: Path, environ: Mapping[str, str]) -> bytes:
     value = environ.get(ENV_PREFIX + "SECRET_KEY", "")
     if value:
-        if len(value) < 16:
+        if len(value) < MIN_SECRET:
             raise ConfigError("secret key is shorter than 16 characters", file="environment",
                               key="COMMGATE_SECRET_KEY", hint="use e.g. `openssl rand -hex 32`")
         return value.encode()
     key_file = data_dir / "secret_key"
     if not key_file.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_secret_key(data_dir, key_file)
+    try:
+        key = key_file.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the secret key: {exc}", file=str(key_file)) from None
+    if len(key) < MIN_SECRET:
+        raise ConfigError(f"the secret key file is {'empty' if not key else 'too short'} "
+                          f"({len(key)} characters, at least {MIN_SECRET} needed)",
+                          file=str(key_file),
+                          hint="restore it from a backup (reply addresses and archive "
+                               "signatures depend on it), or delete it to make a new one")
+    return key.encode()
+
+
+def _create_secret_key(data_dir: Path, key_file: Path) -> None:
+    """Make the key file whole or not at all: written to a private temporary file, then linked
+    to its name, which fails if another process got there first (its key is the one kept).
+    Readers never see a half-written or empty file."""
+    make_private_dir(data_dir)
+    tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
-    return key_file.read_text().strip().encode()
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, key_file)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) as 0700: the data folder holds the key, mail and records."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # a folder we do not own is the operator's choice
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o700)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -5,6 +5,8 @@
     GatewayError
     ├── ConfigError            a config file or environment variable is wrong (file, key, hint)
     ├── StoreError             the raw store or database cannot take a message (temporary: 4xx)
+    │   └── RowRefused         the database refused this message's rows (not the database
+    │                          being down): in a shared batch, only this message fails
     ├── IntakeClosed           the project no longer accepts mail (closed, handed over)
     ├── UnsafeHeader           a header value or address holds CR/LF/NUL or is no address
     ├── NoticeInvalid          a notice or report lacks a field it needs (named), or is unknown
@@ -57,6 +59,13 @@ class ConfigError(GatewayError):
 
 class StoreError(GatewayError):
     """The message could not be made durable; the sender should retry later."""
+
+
+class RowRefused(StoreError):
+    """The database refused the rows themselves (a value it cannot store), not the connection.
+
+    A batch that fails this way is committed again one message at a time, so only the message
+    at fault fails (gateway/inbound/groupcommit.py)."""
 
 
 class IntakeClosed(GatewayError):

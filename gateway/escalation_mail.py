@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from gateway.config import Member, ProjectConfig, Settings
 from gateway.notify.compose import compose, record_code
 from gateway.notify.render import recipient_language, render
+from gateway.people import display_name, person_name
 from gateway.store.models import Message, Receipt
 from gateway.store.receipt_models import ReceiptRequest
 from gateway.tokens import make_reply_address
@@ -53,6 +54,7 @@ class Outgoing:
     recipients: tuple[str, ...]
     record_id: int | None
     receipt_id: int | None
+    to: tuple[str, ...] = ()  # whom it is for (a digest gathers one pass's mails per ``to``)
 
 
 class Sink(Protocol):
@@ -81,16 +83,18 @@ class ListSink:
         self.mails.append(mail)
 
 
-def person_row(receipt: Receipt) -> dict[str, Any]:
-    return {"name": receipt.recipient_name or receipt.recipient.split("@")[0],
+def person_row(project: ProjectConfig, receipt: Receipt) -> dict[str, Any]:
+    """One person a mail talks about, named as the project file names them (issue 21)."""
+    return {"name": display_name(project, receipt.recipient, receipt.recipient_name),
             "address": receipt.recipient, "status": receipt.status, "level": receipt.level,
             "deadline": receipt.deadline,
             "notes": receipt.notes[-1:] if receipt.notes else []}
 
 
-def _directive(message: Message, request: ReceiptRequest) -> dict[str, Any]:
+def _directive(project: ProjectConfig, message: Message,
+               request: ReceiptRequest) -> dict[str, Any]:
     return {"subject": message.subject, "message_id": message.message_id,
-            "author": message.from_name or message.from_addr or "",
+            "author": display_name(project, message.from_addr or "", message.from_name),
             "author_address": message.from_addr or "", "sent_at": message.sent_at
             or message.received_at, "text": message.own_text.strip(),
             "deadline": request.deadline, "urgency": request.urgency}
@@ -112,12 +116,14 @@ def reminder(settings: Settings, project: ProjectConfig, *, request: ReceiptRequ
     reply_to = make_reply_address(settings, project.code, receipt.id, expires=now + timedelta(
         days=project.escalation.reply_address_days))
     rendered = render(AREA, "reminder", language=language, project=project, context={
-        "directive": _directive(directive, request), "receipt": person_row(receipt),
-        "unconfirmed": [person_row(r) for r in unconfirmed], "level": level,
+        "directive": _directive(project, directive, request),
+        "receipt": person_row(project, receipt),
+        "unconfirmed": [person_row(project, r) for r in unconfirmed], "level": level,
         "repeat": repeat, "reply_address": reply_to, "now": now})
     cc = [directive.from_addr] if directive.from_addr else []
     message = compose(settings=settings, project=project, sender=(project.name, project.address),
-                      to=[(receipt.recipient_name, receipt.recipient)], cc=cc,
+                      to=[(person_name(project, receipt.recipient, receipt.recipient_name),
+                           receipt.recipient)], cc=cc,
                       subject=rendered.subject, text=rendered.text, html=rendered.html,
                       automated=True, reply_to=reply_to, language=language,
                       record_code=record_code(project.code, request.record_id),
@@ -125,7 +131,8 @@ def reminder(settings: Settings, project: ProjectConfig, *, request: ReceiptRequ
     key = key or f"reminder:{receipt.id}:{level}:{repeat}{_round(request.round)}"
     return Outgoing(kind="reminder", key=key,
                     message=message, recipients=(receipt.recipient, *cc),
-                    record_id=request.record_id, receipt_id=receipt.id)
+                    record_id=request.record_id, receipt_id=receipt.id,
+                    to=(receipt.recipient,))
 
 
 def escalation(settings: Settings, project: ProjectConfig, *, request: ReceiptRequest,
@@ -134,8 +141,9 @@ def escalation(settings: Settings, project: ProjectConfig, *, request: ReceiptRe
     """A manager level: one mail per message and level listing everyone still unconfirmed."""
     language = project.language
     rendered = render(AREA, "escalation", language=language, project=project, context={
-        "directive": _directive(directive, request), "level": level, "repeat": repeat,
-        "notify": notify, "unconfirmed": [person_row(r) for r in unconfirmed], "now": now})
+        "directive": _directive(project, directive, request), "level": level, "repeat": repeat,
+        "notify": notify, "unconfirmed": [person_row(project, r) for r in unconfirmed],
+        "now": now, "to_names": ("、" if language == "zh-CN" else ", ").join(m.name for m in to)})
     addresses = [m.email for m in to]
     cc = [directive.from_addr] if directive.from_addr and directive.from_addr not in addresses \
         else []
@@ -148,7 +156,7 @@ def escalation(settings: Settings, project: ProjectConfig, *, request: ReceiptRe
     return Outgoing(kind="escalation",
                     key=f"escalation:{request.message_pk}:{level}:{repeat}{_round(request.round)}",
                     message=message, recipients=(*addresses, *cc),
-                    record_id=request.record_id, receipt_id=None)
+                    record_id=request.record_id, receipt_id=None, to=tuple(addresses))
 
 
 def _to_author(session: Session, settings: Settings, project: ProjectConfig, *, name: str,
@@ -160,14 +168,18 @@ def _to_author(session: Session, settings: Settings, project: ProjectConfig, *, 
         return False
     language = recipient_language(project, directive.from_addr)
     rendered = render(AREA, name, language=language, project=project, context={
-        "directive": _directive(directive, request), "receipt": person_row(receipt),
+        "directive": _directive(project, directive, request),
+        "receipt": person_row(project, receipt),
         "answer": text.strip()[:4000], "now": now, "record_id": request.record_id,
         "previous": None, "by": None, "note": None, "new_deadline": None, **extra})
     references = [directive.message_id, *([reply.message_id] if reply is not None else [])]
     message = compose(settings=settings, project=project, sender=(project.name, project.address),
-                      to=[(directive.from_name, directive.from_addr)],
+                      to=[(person_name(project, directive.from_addr, directive.from_name),
+                           directive.from_addr)],
                       subject=rendered.subject, text=rendered.text, html=rendered.html,
-                      automated=True, reply_to=(receipt.recipient_name, receipt.recipient),
+                      automated=True,
+                      reply_to=(person_name(project, receipt.recipient, receipt.recipient_name),
+                                receipt.recipient),
                       language=language,
                       record_code=record_code(project.code, request.record_id),
                       references=references, in_reply_to=references[-1])

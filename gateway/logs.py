@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -118,17 +119,44 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def setup_logging(cfg: GatewayConfig, *, debug: bool = False) -> None:
-    """Install (or replace, e.g. after a config reload) the gateway's handler on the root."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_commgate", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler()
+def _handler(handler: logging.Handler, cfg: GatewayConfig) -> logging.Handler:
     handler._commgate = True  # type: ignore[attr-defined]
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter() if cfg.log_format == "json" else TextFormatter())
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else cfg.log_level)
+    return handler
+
+
+def setup_logging(cfg: GatewayConfig, *, debug: bool = False, console: str | None = None,
+                  log_file: Path | None = None) -> None:
+    """Install (or replace, e.g. after a config reload) the gateway's handlers on the root.
+
+    The services (``serve``, ``worker``, ``scheduler``) log at ``log_level`` on stderr. Ordinary
+    commands print their results and pass ``console="WARNING"`` (``"INFO"`` with ``--verbose``)
+    with a ``log_file``: the log then goes to that file at ``log_level``, and stderr shows only
+    what the user must see.
+    """
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_commgate", False):
+            root.removeHandler(old)
+            old.close()
+    level: int = logging.DEBUG if debug else logging.getLevelName(cfg.log_level)
+    stream = _handler(logging.StreamHandler(), cfg)
+    root_level = level
+    if console is not None and not debug:
+        shown: int = logging.getLevelName(console)
+        stream.setLevel(shown)
+        root_level = min(level, shown)
+    root.addHandler(stream)
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            kept = _handler(logging.FileHandler(log_file, encoding="utf-8", delay=True), cfg)
+        except OSError:  # a read-only data folder: the log is simply not kept
+            pass
+        else:
+            kept.setLevel(level)
+            root.addHandler(kept)
+    root.setLevel(root_level)
     for noisy in ("mail.log", "dramatiq", "alembic", "pika"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -2,10 +2,12 @@
 
 A small threaded HTTP server on its own port (``[ops]`` in the gateway file, loopback by default),
 beside the SMTP listener, so a monitor can tell "the process runs" from "the gateway can take
-mail". ``/healthz`` answers 200 with a JSON summary when the database answers and the listener
-is up, 503 with the reasons otherwise (and while shutting down, so a load balancer stops sending
-before the listener closes). ``/metrics`` is the text exposition format of
-gateway/metrics.py: process-wide counters plus database gauges read at scrape time.
+mail". ``/healthz`` answers 200 with a JSON summary when the database answers, a write would
+succeed (gateway/ops_probe.py: the write lock, the data folder's disk, the broker — each with a
+short timeout) and the listener is up, 503 with the reasons otherwise (and while shutting down,
+so a load balancer stops sending before the listener closes). ``/metrics`` is the text
+exposition format of gateway/metrics.py: process-wide counters plus database gauges read
+at scrape time.
 
 Each endpoint has its own registry, so several servers in one process (tests) never collide.
 """
@@ -27,13 +29,15 @@ from gateway.app import App
 from gateway.config import Ops
 from gateway.errors import ConfigError
 from gateway.metrics import make_registry, message_counts, missing_database_file
+from gateway.ops_probe import write_problems
 
 log = logging.getLogger(__name__)
 
 
 def check_health(app: App, *, smtp_listening: Callable[[], bool] | None = None,
                  stopping: bool = False) -> tuple[bool, dict[str, Any]]:
-    """(healthy, report) — the database answers a query and the listener (if enabled) is up."""
+    """(healthy, report) — the database answers a query, can be written, and the listener (if
+    enabled) is up."""
     reasons: list[str] = []
     report: dict[str, Any] = {"status": "ok", "database": "ok", "queue_depth": None,
                               "quarantined": None, "projects": len(app.settings.projects)}
@@ -49,6 +53,9 @@ def check_health(app: App, *, smtp_listening: Callable[[], bool] | None = None,
         text = str(getattr(exc, "orig", None) or exc).strip()
         report["database"] = f"error: {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
         reasons.append("database unavailable")
+    problems = write_problems(app)  # a real write path, each part with a short timeout
+    report["writable"] = "ok" if not problems else "; ".join(problems)
+    reasons.extend(problems)
     if smtp_listening is not None:
         listening = smtp_listening()
         report["smtp_listening"] = listening
@@ -141,6 +148,18 @@ def _handler_for(ops: OpsServer) -> type[BaseHTTPRequestHandler]:
             log.debug("ops %s %s", self.address_string(), format % args)
 
     return Handler
+
+
+def start_role_ops(app: App, role: str) -> OpsServer | None:
+    """The endpoint of a ``commgate worker`` or ``commgate scheduler`` process, on
+    ``[ops] worker_port`` / ``scheduler_port``; None when that port is 0 or ops is off."""
+    cfg = app.settings.gateway.ops
+    port = cfg.worker_port if role == "worker" else cfg.scheduler_port
+    if not cfg.enabled or port == 0:
+        return None
+    ops = OpsServer(app, cfg.model_copy(update={"port": port}))
+    ops.start()
+    return ops
 
 
 def start_ops(app: App, *, smtp_listening: Callable[[], bool] | None = None,

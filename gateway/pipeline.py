@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -50,6 +50,10 @@ class Context:
     classification: Any = None
     record: Record | None = None
     auth: Any = None  # the AuthVerdict, once the receipts stage computed it
+    # Set by the read-only phase before the write transaction (see :func:`process`): the parse
+    # stage's refusal, raised again by that stage so the flow is the same.
+    refused: Quarantine | None = None
+    full_own_text: str | None = None  # the whole own text, when ``parsed`` holds a prefix
 
 
 Stage = Callable[[Context], None]
@@ -81,10 +85,30 @@ def _stages() -> tuple[tuple[str, Stage], ...]:
     )
 
 
+@dataclass
+class Prepared:
+    """What the pipeline computes from the raw bytes alone, before any write transaction."""
+
+    raw: bytes
+    parsed: Any = None
+    full_own_text: str | None = None
+    classification: Any = None
+    refused: Quarantine | None = None
+
+
 @observe_pipeline  # latency histogram, outcome counter, message pk on every log line
 def process(app: App, message_pk: int) -> str:
-    """Run every stage for one stored message; return its new state (or why nothing was done)."""
+    """Run every stage for one stored message; return its new state (or why nothing was done).
+
+    Two phases: parsing and classifying need only the raw bytes and the configuration, so they
+    run first, with no transaction open; only then is the message claimed and are the stages'
+    rows written — SQLite's one write lock is never held while a large text is being read
+    (other senders' intake and the scheduler's ticks would wait on it).
+    """
     try:
+        prepared = _prepare(app, message_pk)
+        if prepared is None:
+            return "skipped"
         with unit_of_work(app.sessions) as session:
             claimed = session.execute(
                 update(Message).where(Message.id == message_pk, Message.state == "received")
@@ -94,8 +118,9 @@ def process(app: App, message_pk: int) -> str:
             message = session.get_one(Message, message_pk)
             project_row = session.get_one(Project, message.project_id)
             ctx = Context(app=app, session=session, message=message,
-                          project=app.settings.project(project_row.code),
-                          raw=app.raw.get(message.sha256))
+                          project=app.settings.project(project_row.code), raw=prepared.raw,
+                          parsed=prepared.parsed, classification=prepared.classification,
+                          refused=prepared.refused, full_own_text=prepared.full_own_text)
             with log_context(message_id=message.message_id, record_id=message.record_id):
                 return _run(ctx)
     except (OperationalError, StoreError):
@@ -106,6 +131,30 @@ def process(app: App, message_pk: int) -> str:
         return _quarantine_after_crash(app, message_pk, exc)
     except Exception as exc:  # noqa: BLE001 - the driver is where the unexpected is caught
         return _quarantine_after_crash(app, message_pk, exc)
+
+
+def _prepare(app: App, message_pk: int) -> Prepared | None:
+    """The read-only phase: raw bytes, parse and classification; None if not ``received``."""
+    from gateway.stages import classify_parsed, parse_bounded
+
+    with app.sessions() as session:  # reads only: no write lock is taken
+        row = session.execute(
+            select(Message.sha256, Message.state, Project.code)
+            .join(Project, Project.id == Message.project_id)
+            .where(Message.id == message_pk)).one_or_none()
+        if row is None or row.state != "received":
+            return None
+        raw = app.raw.get(row.sha256)
+    prepared = Prepared(raw=raw)
+    try:
+        prepared.parsed, prepared.full_own_text = parse_bounded(
+            raw, app.settings.gateway.text_stage_max)
+    except Quarantine as refused:
+        prepared.refused = refused
+        return prepared
+    prepared.classification = classify_parsed(app, app.settings.project(row.code),
+                                              prepared.parsed)
+    return prepared
 
 
 def _run(ctx: Context) -> str:

@@ -38,6 +38,7 @@ from gateway.authcheck import AuthVerdict, check
 from gateway.config import ProjectConfig, Settings
 from gateway.directive_deadline import directive_due
 from gateway.escalation import deadline_for
+from gateway.people import person_name
 from gateway.receipts_answers import apply_answers
 from gateway.receipts_events import audit_events, note_event
 from gateway.receipts_moves import capped
@@ -204,7 +205,8 @@ def open_receipts(ctx: Context, *, now: datetime, events: list[int],
     session.flush()
     for name, addr in people:
         receipt = Receipt(record_id=ctx.record.id, message_pk=message.id, recipient=addr,
-                          recipient_key=person_key(addr), recipient_name=name[:256],
+                          recipient_key=person_key(addr),
+                          recipient_name=person_name(project, addr, name)[:256],
                           status="pending", deadline=due.deadline, level=0,
                           opened_at=opened_at, updated_at=now, notes=[])
         session.add(receipt)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from gateway.cli import fail, guarded, open_app, wait_for_signal
+from gateway.cli import choose, fail, guarded, open_app, wait_for_signal
 from gateway.receipt_states import ReceiptStatus
 
 receipts_app = typer.Typer(no_args_is_help=True, help="Receipt confirmation (policy 4.3).")
@@ -67,8 +67,7 @@ def list_command(
     from gateway.receipts_query import list_receipts
     from gateway.store.db import unit_of_work
 
-    if status is not None and status.strip().lower() not in STATUSES:
-        raise fail(f"--status {status}: give one of {', '.join(STATUSES)}")
+    choose("--status", status.strip().lower() if status else None, STATUSES)
     gw = open_app(ctx)
     try:
         cfg = guarded(ctx, lambda: gw.settings.project(project))
@@ -103,7 +102,8 @@ def tick_command(
         ctx: typer.Context,
         now: Annotated[str | None, typer.Option("--now", help="Run as if at this time.")] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print, queue nothing.")] = False,
-        project: Annotated[str | None, typer.Option("--project", "-p")] = None,
+        project: Annotated[str | None, typer.Option(
+            "--project", "-p", help="Only this project (default: every project).")] = None,
 ) -> None:
     """Run one scheduler pass: reminders and escalations that are due."""
     from gateway.scheduler import tick
@@ -132,20 +132,28 @@ def scheduler_command(
         interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
 ) -> None:
     """Run scheduler passes forever (production); several schedulers may run at once."""
+    from gateway.connectors.outbox import report_unconfigured
+    from gateway.ops import start_role_ops
     from gateway.scheduler import run_forever
 
-    gw = open_app(ctx)
+    gw = open_app(ctx, service=True)
+    report_unconfigured(gw.settings)  # once at start, not on every pass
+    ops = guarded(ctx, lambda: start_role_ops(gw, "scheduler"))
     stop = threading.Event()
     worker = threading.Thread(target=run_forever, args=(gw,),
                               kwargs={"interval": interval, "stop": stop},
                               name="commgate-scheduler", daemon=True)
     worker.start()
-    typer.echo(f"commgate scheduler: a pass every {interval:.0f} s. Ctrl-C stops.", err=True)
+    where = f" Metrics on {ops.url}/metrics." if ops is not None else ""
+    typer.echo(f"commgate scheduler: a pass every {interval:.0f} s.{where} Ctrl-C stops.",
+               err=True)
     try:
         wait_for_signal()
     finally:
         stop.set()
         worker.join(timeout=60)
+        if ops is not None:
+            ops.stop()
         gw.close()
 
 

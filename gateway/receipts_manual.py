@@ -75,7 +75,8 @@ def check_person(project: ProjectConfig, by: str) -> str:
         member = None
     if member is None:
         raise ReceiptsError(f"--by {by}: not a member of project {project.code}",
-                            hint="the person deciding is a project member, by address")
+                            hint="the person deciding is a project member, by address: "
+                                 + ", ".join(m.email for m in project.members))
     return member.email
 
 

@@ -36,6 +36,7 @@ from gateway.app import App
 from gateway.audit_anchor import safe_anchor_if_due
 from gateway.config import Member, ProjectConfig
 from gateway.escalation import Deadline, ladder, plan, resolve_level
+from gateway.escalation_digest import DigestSink
 from gateway.escalation_mail import ListSink, OutboxSink, Outgoing, Sink, escalation, reminder
 from gateway.receipt_states import is_open
 from gateway.receipts import schema_ready
@@ -197,20 +198,26 @@ def _pass(session: Session, app: App, *, now: datetime, project_ids: Sequence[in
     _write_lock_first(session)
     requests = _due(session, now=now, project_ids=project_ids, limit=limit)
     codes = {pid: code for code, pid in app.project_ids.items()}
+    # One mail per person per pass: the pass's reminders and escalations are held and sent as
+    # one digest to whoever gets several (gateway/escalation_digest.py).
+    held = DigestSink(app.settings, lambda pid: app.settings.project(codes[pid]))
     for request in requests:
         report.requests += 1
         project = app.settings.project(codes[request.project_id])
         try:
             with session.begin_nested():
-                advance(session, app, project, request, now=now, sink=sink, report=report)
+                advance(session, app, project, request, now=now, sink=held, report=report)
+            held.keep()
         except OperationalError:
             raise  # the database is gone or busy: the whole batch is retried next pass
         except Exception:
+            held.drop()
             report.failed += 1
             log.exception("receipt request %d: step failed; retried in %s", request.id,
                           RETRY_AFTER)
             session.execute(update(ReceiptRequest).where(ReceiptRequest.id == request.id)
                             .values(next_due_at=now + RETRY_AFTER))
+    held.flush(session, sink, now=now)
     return len(requests)
 
 

@@ -18,9 +18,11 @@ from datetime import timedelta
 import dramatiq
 
 from gateway.app import App
+from gateway.connectors.outbox import report_unconfigured
 from gateway.errors import StoreError
 from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.imap import ImapPoller, make_pollers
+from gateway.inbound.limits import AcceptErrorLog
 from gateway.inbound.smtp import make_smtp_factory
 from gateway.inbound.writer import IntakeWriter
 from gateway.jobs import QUEUE, Jobs, bind, sweep
@@ -35,6 +37,8 @@ class Server:
         self.jobs = jobs
         self.run_workers = run_workers
         self.loop = asyncio.new_event_loop()
+        # EMFILE on accept: one log line per minute, not a traceback per attempt.
+        self.loop.set_exception_handler(AcceptErrorLog())
         self.thread = threading.Thread(target=self.loop.run_forever, name="commgate-loop",
                                        daemon=True)
         self.worker: dramatiq.Worker | None = None
@@ -59,6 +63,7 @@ class Server:
             self.stop()
             raise
         bind(self.app)
+        report_unconfigured(self.app.settings)  # once at start, not on every pass
         if self.run_workers:
             self.worker = self.jobs.worker(self.app.settings.gateway.worker_threads)
             self.worker.start()

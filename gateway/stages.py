@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
-from gateway.classify import classify, facts_from_parsed
+from gateway.classify import Classification, classify, facts_from_parsed
+from gateway.config import ProjectConfig
 from gateway.notify.bounces import notify_stage as notify_stage
-from gateway.parse import parse_message
+from gateway.parse import ParsedMessage, parse_message
 from gateway.parse.automated import is_automated
 from gateway.records.edit import record_thread_lookup
 from gateway.records.store import attach_automated, attach_to_record
@@ -23,12 +25,37 @@ from gateway.store.threads import assign_thread
 from gateway.thread import evidence
 
 if TYPE_CHECKING:
+    from gateway.app import App
     from gateway.pipeline import Context
 
 
+def parse_bounded(raw: bytes, text_max: int) -> tuple[ParsedMessage, str]:
+    """Parse ``raw`` (raises Quarantine for what cannot be parsed safely); return it with the
+    texts the later stages read cut to ``text_max`` characters (``text_stage_max``), and the
+    whole own text, which is stored and searchable."""
+    parsed = parse_message(raw)
+    if max(len(parsed.own_text), len(parsed.text), len(parsed.quoted_text)) <= text_max:
+        return parsed, parsed.own_text
+    bounded = dataclasses.replace(parsed, own_text=parsed.own_text[:text_max],
+                                  text=parsed.text[:text_max],
+                                  quoted_text=parsed.quoted_text[:text_max])
+    return bounded, parsed.own_text
+
+
+def classify_parsed(app: App, project: ProjectConfig, parsed: Any) -> Classification:
+    from gateway.classify_corrections import model_for
+
+    model = model_for(app.settings.data_dir, project)
+    return classify(facts_from_parsed(parsed), project, model=model)
+
+
 def parse_stage(ctx: Context) -> None:
-    parsed = parse_message(ctx.raw)  # raises Quarantine for what cannot be parsed safely
-    ctx.parsed = parsed
+    if ctx.refused is not None:  # the read-only phase found it cannot be parsed safely
+        raise ctx.refused
+    if ctx.parsed is None:
+        ctx.parsed, ctx.full_own_text = parse_bounded(ctx.raw,
+                                                      ctx.app.settings.gateway.text_stage_max)
+    parsed = ctx.parsed
     m = ctx.message
     m.subject = parsed.subject
     m.from_addr = parsed.from_addr
@@ -36,7 +63,7 @@ def parse_stage(ctx: Context) -> None:
     m.to_addrs = [addr for _name, addr in parsed.to]
     m.cc_addrs = [addr for _name, addr in parsed.cc]
     m.sent_at = parsed.date
-    m.own_text = parsed.own_text
+    m.own_text = ctx.full_own_text or parsed.own_text  # stored and searchable in full
     flags: dict[str, object] = {}
     if parsed.auto_reply:
         flags["auto_reply"] = parsed.auto_reply_reason or True
@@ -65,10 +92,8 @@ def thread_stage(ctx: Context) -> None:
 
 
 def classify_stage(ctx: Context) -> None:
-    from gateway.classify_corrections import model_for
-
-    model = model_for(ctx.app.settings.data_dir, ctx.project)
-    ctx.classification = classify(facts_from_parsed(ctx.parsed), ctx.project, model=model)
+    if ctx.classification is None:  # not classified before the transaction (a replay)
+        ctx.classification = classify_parsed(ctx.app, ctx.project, ctx.parsed)
 
 
 def record_stage(ctx: Context) -> None:

@@ -67,7 +67,9 @@ def test_ingest_reads_mbox_and_maildir(workdir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("edit", "expected"), [
     (lambda t: t.replace('max_recipients = 100', 'max_recipients = 100\nmax_recipents = 5'),
-     ["gateway.toml", "smtp.max_recipents", "unknown key"]),
+     ["gateway.toml", "smtp.max_recipents", "unknown key", "against config/gateway.toml"]),
+    (lambda t: t.replace('domain = "gw.example.com"', ''),
+     ["gateway.toml: domain: required key is missing", "proj-<code>@<domain>"]),
 ])
 def test_gateway_config_errors_name_file_and_key(workdir: Path, edit: object,
                                                  expected: list[str]) -> None:
@@ -78,14 +80,27 @@ def test_gateway_config_errors_name_file_and_key(workdir: Path, edit: object,
     for word in expected:
         assert word in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert ".example.toml" not in proc.stderr  # no such files are shipped
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
-    ('email = "lina@xdyj.example.com"', 'email = "lina at xdyj"', ["demo.toml", "members.2.email",
+    ('email = "lina@xdyj.example.com"', 'email = "lina at xdyj"', ["demo.toml", "members[3].email",
                                                                    "not a mail address"]),
+    ('frequency = "weekly"', 'frequency = "weekyl"',
+     ["demo.toml: matrix[2].frequency", "'weekyl'", "weekly [mon", "monthly", "immediately"]),
+    ('frequency = "immediately"', 'frequency = "weekly friyay 18:00"',
+     ["matrix[3].frequency", "'friyay'"]),
+    ('recipients = ["wulei@xdyj.example.com"]', 'recipients = ["wulei@xdyj.example"]',
+     ["demo.toml: matrix[4].recipients[1]", "wulei@xdyj.example is not a member, stakeholder",
+      "did you mean wulei@xdyj.example.com?"]),
+    ('recipients = ["wulei@xdyj.example.com"]', 'recipients = ["wulei at xdyj"]',
+     ["matrix[4].recipients[1]", "not a mail address"]),
+    ('group = "customer"', 'group = "client"', ["stakeholders[2].group", "'customer'"]),
     ('role = "dept_manager"', 'role = "engineer"', ["demo.toml", "dept_manager"]),
     ('retention_years = 3', 'retention_years = 2', ["retention_years", "greater than or equal"]),
-    ('code = "demo"', 'code = "demo"\ncolour = "red"', ["colour", "unknown key"]),
+    ('code = "demo"', 'code = "demo"\ncolour = "red"', ["colour", "unknown key",
+                                                       "against config/projects/demo.toml"]),
 ])
 def test_project_config_errors_name_file_key_and_hint(workdir: Path, old: str, new: str,
                                                       expected: list[str]) -> None:
@@ -98,6 +113,7 @@ def test_project_config_errors_name_file_key_and_hint(workdir: Path, old: str, n
     for word in expected:
         assert word in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert ".example.toml" not in proc.stderr
 
 
 def test_environment_overrides_the_file_and_is_validated(workdir: Path) -> None:
@@ -119,6 +135,25 @@ def test_serve_without_a_broker_refuses_to_start_a_worker(workdir: Path) -> None
     proc = commgate("worker", cwd=workdir, check=False)
     assert proc.returncode == 2
     assert "no broker_url" in proc.stderr
+
+
+def test_commands_print_results_and_keep_the_log_in_the_log_file(workdir: Path,
+                                                                 tmp_path: Path) -> None:
+    # Given a directive imported with --sync (the pipeline logs at INFO as it works)
+    eml = tmp_path / "directive.eml"
+    eml.write_bytes(bytes(make_mail(subject="【指令】今晚22:00前完成核心交换机巡检")))
+    quiet = commgate("ingest", "--project", "demo", "--sync", str(eml), cwd=workdir)
+    # Then stdout has the result and stderr none of the gateway's INFO lines
+    assert "stored 1" in quiet.stdout
+    assert " INFO " not in quiet.stderr, quiet.stderr
+    # and the log is in <data_dir>/commgate.log
+    log = (workdir / "var" / "commgate.log").read_text(encoding="utf-8")
+    assert " INFO gateway.pipeline: " in log and "processed: record" in log
+    # With --verbose (or -v) the log is shown as well
+    eml.write_bytes(bytes(make_mail(subject="【指令】明早提交巡检报告")))
+    loud = commgate("-v", "ingest", "--project", "demo", "--sync", str(eml), cwd=workdir)
+    assert "stored 1" in loud.stdout
+    assert " INFO gateway.pipeline: " in loud.stderr
 
 
 def _trust_from_lines(workdir: Path) -> None:

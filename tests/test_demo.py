@@ -4,6 +4,8 @@ same outcome; pointed at a folder that is not a demo's, it refuses and touches n
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import subprocess
 import sys
@@ -93,9 +95,25 @@ def test_the_story_leaves_its_records_receipts_mails_and_report(demo_app: App,
     assert all(m.path.is_file() and m.path.parent.name == "new" for m in mails)
     assert all("[demo#R" in m.subject for m in mails if m.kind in ("reminder", "escalation"))
 
-    # The weekly report's HTML was written where the demo said
+    # As the client and the PM read them (issue 21): names, the project's time, no raw keys
+    for m in mails:
+        mail = email.message_from_bytes(m.path.read_bytes(), policy=email.policy.default)
+        assert str(mail["Date"]).endswith("+0800"), (m.kind, mail["Date"])
+        assert all(a.display_name for h in ("To", "Cc") if mail[h] for a in mail[h].addresses)
+        body = mail.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        assert "huang，" not in text and "huang <" not in text
+    to_client = [m for m in mails if m.kind == "reminder" and HUANG in m.to]
+    body = email.message_from_bytes(to_client[0].path.read_bytes(),
+                                    policy=email.policy.default).get_body(("plain",))
+    assert body is not None and body.get_content().startswith("黄经理，您好")
+
+    # The weekly report's HTML was written where the demo said, its sections agreeing
     html = workdir / "var" / "demo" / "reports" / "weekly-2026-W40.html"
     assert html.is_file() and "2026-W40" in html.read_text(encoding="utf-8")
+    text = html.with_suffix(".txt").read_text(encoding="utf-8")
+    overdue = text.split("逾期未确认的人员:", 1)[1].split("升级:", 1)[0]
+    assert "陈静" in overdue and "黄经理" in overdue and "无" not in overdue
 
     # What the story did is what its audit chain says: nothing it cannot explain
     report = verify_project(demo_app, "demo")

@@ -59,6 +59,7 @@ def test_front_end_and_separate_worker_through_a_real_broker(
 
         assert wait_for(record, timeout=30).category == "directive"
     finally:
+        server.stop(drain_timeout=10)  # before its app closes: a stopping server still writes
         worker.stop()
         jobs.broker.close()
         worker_app.close()

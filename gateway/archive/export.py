@@ -182,6 +182,9 @@ def export_project(app: App, code: str, out: Path, *, kind: str = "manual", acto
         raise ArchiveError(f"cannot create {out.parent}: {exc.strerror or exc}") from None
     part = out.with_name(f".{out.name}.part")
     try:
+        # 0600 from the first byte: the whole project's mail and records, its owner's only.
+        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.chmod(part, 0o600)
         with unit_of_work(app.sessions) as session:
             result = write_archive(app, session, project, part, now=now, progress=progress)
         os.replace(part, out)

@@ -19,7 +19,16 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from gateway.audit_labels import CATEGORY, FORMALITY, GROUP, RECEIPT, label
+from gateway.audit_labels import (
+    CATEGORY,
+    FORMALITY,
+    GROUP,
+    MAIL_KIND,
+    MAIL_STATE,
+    RECEIPT,
+    URGENCY,
+    label,
+)
 from gateway.paths import templates_dir
 
 
@@ -60,7 +69,10 @@ def _labels(lang: str) -> dict[str, Any]:
     return {"category": lambda v: label(CATEGORY, v, lang),
             "group": lambda v: label(GROUP, v, lang),
             "formality": lambda v: label(FORMALITY, v, lang),
-            "receipt": lambda v: label(RECEIPT, v, lang)}
+            "receipt": lambda v: label(RECEIPT, v, lang),
+            "urgency": lambda v: label(URGENCY, v, lang),
+            "mail_kind": lambda v: label(MAIL_KIND, v, lang),
+            "mail_state": lambda v: label(MAIL_STATE, v, lang)}
 
 
 def _template(name: str, lang: str, ext: str) -> str:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import IO, Any, TextIO, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -30,7 +31,8 @@ BATCH = 200
 Tick = Callable[[int], None]
 
 
-def _views(session: Session, records: Sequence[Record], code: str) -> list[dict[str, Any]]:
+def _views(session: Session, records: Sequence[Record], code: str,
+           zone: ZoneInfo | None = None) -> list[dict[str, Any]]:
     """The ``records export`` view of a batch (the same fields as ``record_views``)."""
     ids = [r.id for r in records]
     messages = message_ids_by_record(session, ids)
@@ -39,8 +41,8 @@ def _views(session: Session, records: Sequence[Record], code: str) -> list[dict[
         names = attachment_names(session, ids)
     except ImportError:
         names = {}
-    return [{**record_view(r, code, messages.get(r.id, [])), "attachments": names.get(r.id, [])}
-            for r in records]
+    return [{**record_view(r, code, messages.get(r.id, []), zone),
+             "attachments": names.get(r.id, [])} for r in records]
 
 
 def _form(session: Session, view: dict[str, Any], project: ProjectConfig, raw: RawStore,
@@ -78,7 +80,7 @@ def write_records(session: Session, writer: ArchiveWriter, jsonl: IO[str], csv: 
          .execution_options(yield_per=BATCH))
     count = 0
     for batch in session.scalars(q).partitions():
-        views = _views(session, batch, project.code)
+        views = _views(session, batch, project.code, project.zone)  # times as people read them
         write_export(views, "jsonl", cast(TextIO, jsonl))
         csv.write(_csv_rows(views, header=count == 0))
         for view in views:

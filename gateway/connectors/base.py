@@ -19,6 +19,8 @@ from typing import Any, Protocol
 from gateway.config import ProjectConfig
 from gateway.connectors_config import ConnectorRule, ConnectorsConfig, SinkConfig
 from gateway.errors import ConnectorError
+from gateway.localtime import local_iso
+from gateway.people import person_name
 from gateway.store.models import Record
 
 MAX_RESPONSE = 64 * 1024
@@ -53,9 +55,9 @@ def record_payload(project: ProjectConfig, record: Record) -> dict[str, Any]:
         "subject": record.subject, "category": record.category,
         "stakeholder_group": record.stakeholder_group, "formality": record.formality,
         "urgency": record.urgency, "summary": record.summary, "conclusion": record.conclusion,
-        "parties": [{"name": p.get("name", ""), "address": p.get("address", "")}
-                    for p in record.parties],
-        "created_at": record.created_at.isoformat(),
+        "parties": [{"name": person_name(project, p.get("address", ""), p.get("name", "")),
+                     "address": p.get("address", "")} for p in record.parties],
+        "created_at": local_iso(record.created_at, project.zone),  # +08:00, as people read it
         "language": project.language,
     }
 

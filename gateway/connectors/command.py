@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from gateway.store.states import CONNECTOR_STATES
+
 connectors_app = typer.Typer(no_args_is_help=True,
                              help="Business-process system deliveries (钉钉/DingTalk).")
 
@@ -17,24 +19,28 @@ connectors_app = typer.Typer(no_args_is_help=True,
 @connectors_app.command("list")
 def list_deliveries(
         ctx: typer.Context,
-        project: Annotated[str | None, typer.Option("--project", "-p")] = None,
-        state: Annotated[str | None, typer.Option(help="pending, sending or sent.")] = None,
+        project: Annotated[str | None, typer.Option(
+            "--project", "-p", help="Only this project.")] = None,
+        state: Annotated[str | None, typer.Option(
+            help="Only this state: " + ", ".join(CONNECTOR_STATES) + ".")] = None,
         limit: Annotated[int, typer.Option(help="Most recent N.")] = 100) -> None:
     """List deliveries, newest first."""
     from rich.console import Console
     from rich.table import Table
     from sqlalchemy import select
 
-    from gateway.cli import open_app
+    from gateway.cli import choose, guarded, open_app
     from gateway.store.audit_models import ConnectorDelivery
     from gateway.store.db import unit_of_work
 
+    choose("--state", state, CONNECTOR_STATES)
     gw = open_app(ctx)
     try:
         codes = {pid: code for code, pid in gw.project_ids.items()}
         q = select(ConnectorDelivery).order_by(ConnectorDelivery.id.desc()).limit(limit)
         if project:
-            q = q.where(ConnectorDelivery.project_id == gw.project_ids.get(project, -1))
+            guarded(ctx, lambda: gw.settings.project(project))
+            q = q.where(ConnectorDelivery.project_id == gw.project_ids[project])
         if state:
             q = q.where(ConnectorDelivery.state == state)
         with unit_of_work(gw.sessions) as session:
@@ -59,18 +65,24 @@ def list_deliveries(
 
 @connectors_app.command("send")
 def send_due(ctx: typer.Context,
-             project: Annotated[str | None, typer.Option("--project", "-p")] = None) -> None:
+             project: Annotated[str | None, typer.Option(
+                 "--project", "-p", help="Only this project (default: every project).")] = None
+             ) -> None:
     """Post every delivery that is due now."""
     from gateway.cli import guarded, open_app
     from gateway.connectors.outbox import dispatch_due
 
     gw = open_app(ctx)
     try:
+        if project:
+            guarded(ctx, lambda: gw.settings.project(project))
         stats = guarded(ctx, lambda: dispatch_due(gw, project=project, limit=1000))
     finally:
         gw.close()
     typer.echo(f"sent {stats.sent}, failed {stats.failed} (retried later), "
-               f"taken by another worker {stats.taken}")
+               f"taken by another worker {stats.taken}"
+               + (f", waiting for an unconfigured connector {stats.waiting}"
+                  if stats.waiting else ""))
     for line in stats.errors:
         typer.echo(f"  {line}", err=True)
 

@@ -8,7 +8,9 @@ UPDATE (``pending → sending`` with a lease), posts outside any transaction, th
 outcome only if it still holds the claim. Failures go back to ``pending`` with exponential
 back-off (``retry_min_seconds · 2^(attempts-1)``, capped at ``retry_max_seconds``); there is no
 give-up: a record the policy says must reach the business-process system waits, visibly, until
-it does.
+it does. A sink whose URL variable is unset is *unconfigured*: its rows are not attempted (no
+back-off, no log line per pass), they only carry the reason in ``last_error``; the gateway says
+so once per process and sink (:func:`report_unconfigured`, at start and at the first pass).
 
 At-least-once edge (as for mail): if the process dies after the sink's 200 and before our
 commit, the lease expires and the row is posted again. The webhook carries a stable
@@ -19,17 +21,18 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway.audit import record_event
-from gateway.config import ProjectConfig
+from gateway.config import ProjectConfig, Settings
 from gateway.connectors.base import Connector, matching_sinks, record_payload
 from gateway.connectors.dingtalk import DingTalkRobot
 from gateway.connectors.webhook import JsonWebhook
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
     from gateway.app import App
 
 log = logging.getLogger(__name__)
+
+_reported: set[tuple[str, str]] = set()  # (project, sink) said unconfigured in this process
+_reported_lock = threading.Lock()
 
 
 def idempotency_key(project: str, record_id: int, connector: str) -> str:
@@ -80,6 +86,29 @@ def make_connector(sink: SinkConfig, environ: Mapping[str, str]) -> Connector:
     return cls(name=sink.name, url=url, secret=secret, timeout=sink.timeout)
 
 
+def unconfigured(settings: Settings, environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """``{(project, sink): why}`` for every sink whose URL variable is unset."""
+    return {(code, sink.name): f"connector {sink.name}: ${sink.url_env} is not set"
+            for code, project in sorted(settings.projects.items())
+            for sink in project.connectors.sinks if not environ.get(sink.url_env, "")}
+
+
+def report_unconfigured(settings: Settings, environ: Mapping[str, str] | None = None) -> int:
+    """Log each unconfigured sink once per process (a WARNING: records wait for it); return how
+    many were reported now."""
+    environ = os.environ if environ is None else environ
+    fresh = 0
+    for (code, name), why in unconfigured(settings, environ).items():
+        with _reported_lock:
+            if (code, name) in _reported:
+                continue
+            _reported.add((code, name))
+        fresh += 1
+        log.warning("project %s: %s — its deliveries wait (`commgate connectors list`) and go "
+                    "out once it is set", code, why)
+    return fresh
+
+
 def backoff(config: ConnectorsConfig, attempts: int) -> timedelta:
     seconds = config.retry_min_seconds * 2 ** max(attempts - 1, 0)
     return timedelta(seconds=min(seconds, config.retry_max_seconds))
@@ -90,11 +119,12 @@ class DispatchStats:
     sent: int = 0
     failed: int = 0
     taken: int = 0  # claimed by another dispatcher first
+    waiting: int = 0  # due, but for a connector that is not configured
     errors: list[str] = field(default_factory=list)
 
 
-def _due(session: Session, *, now: datetime, project_id: int | None,
-         limit: int) -> list[tuple[int, str, int, int]]:
+def _due(session: Session, *, now: datetime, project_id: int | None, limit: int,
+         skip: Mapping[tuple[int, str], str]) -> list[tuple[int, str, int, int]]:
     q = (select(ConnectorDelivery.id, ConnectorDelivery.state, ConnectorDelivery.attempts,
                 ConnectorDelivery.project_id)
          .where(or_(ConnectorDelivery.state == "pending", ConnectorDelivery.state == "sending"),
@@ -102,7 +132,30 @@ def _due(session: Session, *, now: datetime, project_id: int | None,
          .order_by(ConnectorDelivery.next_attempt_at, ConnectorDelivery.id).limit(limit))
     if project_id is not None:
         q = q.where(ConnectorDelivery.project_id == project_id)
+    if skip:
+        q = q.where(not_(or_(*(_of(pid, name) for pid, name in skip))))
     return [(i, s, a, p) for i, s, a, p in session.execute(q)]
+
+
+def _of(project_id: int, connector: str) -> Any:
+    return and_(ConnectorDelivery.project_id == project_id,
+                ConnectorDelivery.connector == connector)
+
+
+def _mark_waiting(session: Session, waiting: Mapping[tuple[int, str], str], *,
+                  project_id: int | None) -> int:
+    """Unconfigured sinks' pending rows carry the reason (once); how many wait."""
+    count = 0
+    for (pid, name), why in waiting.items():
+        if project_id is not None and pid != project_id:
+            continue
+        pending = and_(_of(pid, name), ConnectorDelivery.state == "pending")
+        session.execute(update(ConnectorDelivery).where(
+            pending, or_(ConnectorDelivery.last_error.is_(None),
+                         ConnectorDelivery.last_error != why)).values(last_error=why))
+        count += session.scalar(
+            select(func.count()).select_from(ConnectorDelivery).where(pending)) or 0
+    return count
 
 
 def _claim(app: App, row_id: int, state: str, attempts: int, *, now: datetime,
@@ -149,9 +202,14 @@ def dispatch_due(app: App, *, now: datetime | None = None, project: str | None =
     environ = os.environ if environ is None else environ
     codes = {pid: code for code, pid in app.project_ids.items()}
     stats = DispatchStats()
+    report_unconfigured(app.settings, environ)
+    waiting = {(app.project_ids[code], name): why
+               for (code, name), why in unconfigured(app.settings, environ).items()
+               if code in app.project_ids}
+    only = app.project_ids[project] if project else None
     with unit_of_work(app.sessions) as session:
-        due = _due(session, now=now, project_id=app.project_ids[project] if project else None,
-                   limit=limit)
+        stats.waiting = _mark_waiting(session, waiting, project_id=only)
+        due = _due(session, now=now, project_id=only, limit=limit, skip=waiting)
     for row_id, state, attempts, pid in due:
         config = app.settings.project(codes[pid])  # its lease and back-off
         row = _claim(app, row_id, state, attempts, now=now,

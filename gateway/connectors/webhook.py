@@ -39,9 +39,19 @@ class JsonWebhook:
     def deliver(self, payload: Mapping[str, Any], *, idempotency_key: str,
                 now: datetime) -> None:
         body = json_body({"event": "record", "idempotency_key": idempotency_key,
-                          "sent_at": now.isoformat(), "record": dict(payload)})
+                          "sent_at": _in_zone_of(now, payload.get("created_at")),
+                          "record": dict(payload)})
         headers = {"Content-Type": "application/json; charset=utf-8",
                    IDEMPOTENCY_HEADER: idempotency_key, "X-Commgate-Event": "record"}
         if self.secret:
             headers[SIGNATURE_HEADER] = signature(self.secret, body)
         post(self.url, body, headers, timeout=self.timeout)
+
+
+def _in_zone_of(now: datetime, stamp: Any) -> str:
+    """``now`` with the offset of the record's own time (the project's zone, issue 21)."""
+    try:
+        zone = datetime.fromisoformat(str(stamp)).tzinfo
+    except ValueError:
+        zone = None
+    return (now.astimezone(zone) if zone is not None else now).isoformat()

@@ -30,7 +30,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from gateway.app import App
-from gateway.errors import StoreError
+from gateway.errors import RowRefused, StoreError
 from gateway.inbound.intake import Accepted, HeldConnection, Outcome, Prepared, record
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,9 @@ def commit_batch(app: App, works: Sequence[Work], *,
     """Write what is not yet written, flush, commit: per work its outcome or the StoreError.
 
     A file that cannot be written fails its own message only; a failed flush or commit fails
-    every message of the batch, and then no row of it is stored.
+    every message of the batch, and then no row of it is stored — unless the database refused
+    the rows themselves (:class:`RowRefused`: a value it cannot store), when each message is
+    committed alone and only the one at fault fails.
     """
     answers: list[Outcome | StoreError | None] = [None] * len(works)
     ready: list[tuple[int, Prepared]] = []
@@ -143,6 +145,9 @@ def commit_batch(app: App, works: Sequence[Work], *,
         try:
             outcomes: list[Outcome | StoreError] = list(
                 record(app, [item for _, item in ready], held=held))
+        except RowRefused as exc:  # one message's values: the others must not fail with it
+            outcomes = ([exc] if len(ready) == 1 else
+                        [_alone(app, item, held) for _, item in ready])
         except StoreError as exc:
             outcomes = [exc] * len(ready)
         except Exception as exc:
@@ -151,6 +156,17 @@ def commit_batch(app: App, works: Sequence[Work], *,
         for (i, _), outcome in zip(ready, outcomes, strict=True):
             answers[i] = outcome
     return [answer for answer in answers if answer is not None]
+
+
+def _alone(app: App, item: Prepared, held: HeldConnection | None) -> Outcome | StoreError:
+    """Commit one message of a refused batch by itself: its own outcome or its error."""
+    try:
+        [outcome] = record(app, [item], held=held)
+    except StoreError as exc:
+        if isinstance(exc, RowRefused):
+            log.warning("<%s> refused by the database: %s", item.message_id, exc)
+        return exc
+    return outcome
 
 
 def _answer(answers: list[tuple[_Entry, Outcome | BaseException]]) -> None:

@@ -32,13 +32,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.audit import append_arrivals
 from gateway.audit_state import arrival_state
-from gateway.errors import IntakeClosed, StoreError
+from gateway.errors import IntakeClosed, RowRefused, StoreError
 from gateway.identity import identify
 from gateway.store.bulk import BulkInsert, placeholder
 from gateway.store.db import unit_of_work
@@ -170,8 +170,14 @@ def record(app: App, items: Sequence[Prepared], *,
         return [outcome for item in items for outcome in record(app, [item], held=held)]
     except StoreError:
         raise
-    except Exception as exc:  # the database is down or refused: the sender must retry
+    except (OperationalError, InterfaceError) as exc:  # down, locked, disk full: retry later
         raise StoreError(f"database unavailable: {type(exc).__name__}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StoreError(f"database unavailable: {type(exc).__name__}") from exc
+        raise RowRefused(f"database refused the rows: {type(exc).__name__}") from exc
+    except Exception as exc:  # a value the driver cannot send (e.g. a lone surrogate)
+        raise RowRefused(f"database refused the rows: {type(exc).__name__}") from exc
 
 
 _MESSAGES: Table = Message.__table__  # type: ignore[assignment]

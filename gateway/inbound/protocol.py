@@ -2,9 +2,13 @@
 
 One instance per connection. On top of aiosmtpd this adds:
 
-* a per-client-IP connection limit (``421 4.7.0`` and close, RFC 5321 §4.5.3.2);
+* a per-client-IP and an overall connection limit (``421 4.7.0`` and close, RFC 5321
+  §4.5.3.2);
 * an idle timeout that also counts DATA traffic (aiosmtpd only resets it per command, so a large
-  message on a slow link would be cut off mid-transfer);
+  message on a slow link would be cut off mid-transfer), and an overall deadline for DATA
+  (``data_timeout``: a sender trickling a byte every few seconds is cut off with ``421``);
+* a second STARTTLS inside TLS answered ``503`` (RFC 3207 §4.2), and AUTH neither advertised
+  nor accepted (``502``): the gateway has no authenticator;
 * the raw ``RCPT TO:`` argument kept for the handler, because aiosmtpd's parse drops source
   routes and quotes (gateway/inbound/recipients.py);
 * DATA read in chunks instead of line by line (aiosmtpd issue #293: a 10 MB message otherwise
@@ -27,6 +31,7 @@ One instance per connection. On top of aiosmtpd this adds:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -57,7 +62,9 @@ class GatewaySMTP(SMTP):
         self.last_rcpt_path = ""
         self._held: list[bytes] = []  # replies not yet sent (see push)
         self._counted_ip: str | None = None
-        self._over_limit = False
+        self._refused: str | None = None  # why the connection limiter refused this client
+        self._peer_ip = ""
+        self.data_timeout: float | None = kwargs.pop("data_timeout", None)
         # aiosmtpd sizes its command-line reader by this; our DATA reader does not use it.
         self.line_length_limit = max(1001, max_line_length + 2)
         super().__init__(handler, **kwargs)
@@ -65,13 +72,15 @@ class GatewaySMTP(SMTP):
     # --- connections --------------------------------------------------------------------------
 
     def connection_made(self, transport: Any) -> None:
-        first = self._original_transport is None and self._counted_ip is None
+        first = self._original_transport is None and not self._peer_ip
         super().connection_made(transport)
         if first:  # not the STARTTLS re-entry (RFC 3207 §4.2), which is the same client
             peer = transport.get_extra_info("peername")
             ip = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
-            self._counted_ip = ip
-            self._over_limit = not self.limiter.acquire(ip)
+            self._peer_ip = ip
+            self._refused = self.limiter.acquire(ip)
+            if self._refused is None:  # counted: released when the connection ends
+                self._counted_ip = ip
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._counted_ip is not None:
@@ -80,9 +89,9 @@ class GatewaySMTP(SMTP):
         super().connection_lost(error)
 
     async def _handle_client(self) -> None:
-        if self._over_limit:
-            log.warning("refused a connection from %s: too many connections", self._counted_ip)
-            await self.push("421 4.7.0 Too many connections from your address, try later")
+        if self._refused is not None:
+            log.warning("refused a connection from %s: %s", self._peer_ip, self._refused)
+            await self.push(f"421 4.7.0 {self._refused.capitalize()}, try again later")
             if self.transport is not None:
                 self.transport.close()
             return
@@ -142,6 +151,17 @@ class GatewaySMTP(SMTP):
             return
         await super().smtp_RCPT(arg)
 
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self._tls_protocol is not None:  # RFC 3207 §4.2: not again inside TLS
+            await self.push("503 5.5.1 Error: TLS already active")
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        # No authenticator: the gateway takes mail for its own addresses only, unauthenticated
+        # (RFC 4954 §4: a server that does not offer AUTH answers the command as unknown).
+        await self.push("502 5.5.1 Error: AUTH not available")
+
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed():
             return
@@ -178,8 +198,17 @@ class GatewaySMTP(SMTP):
         buf = bytearray(b"\r\n")
         searched = 0
         too_much = False
+        deadline = self.loop.time() + self.data_timeout if self.data_timeout else None
         while True:
-            chunk = await self._reader.read(CHUNK)
+            if deadline is None:
+                chunk = await self._reader.read(CHUNK)
+            else:
+                try:
+                    chunk = await asyncio.wait_for(self._reader.read(CHUNK),
+                                                   max(0.0, deadline - self.loop.time()))
+                except TimeoutError:
+                    await self._data_too_slow()
+                    return None, None
             if not chunk:
                 return None, None
             self._reset_timeout()
@@ -202,6 +231,16 @@ class GatewaySMTP(SMTP):
         del buf[end + 2:]
         # Dot-unstuffing (RFC 5321 §4.5.2): the first "." of every line that starts with one.
         return bytes(buf).replace(b"\r\n.", b"\r\n")[2:], None
+
+
+    async def _data_too_slow(self) -> None:
+        """The overall DATA deadline passed (``[smtp] data_timeout``): 421 and close; nothing
+        of the message is stored."""
+        log.warning("closing the connection from %s: DATA took longer than %g s",
+                    self._peer_ip, self.data_timeout)
+        await self.push("421 4.4.2 Data transfer took too long, closing connection")
+        if self.transport is not None:
+            self.transport.close()
 
 
 class GatewayLMTP(GatewaySMTP):

@@ -1,7 +1,8 @@
 """The SMTP/LMTP listener's handler: which recipients, which data, and durable before ``250``.
 
 Recipients are checked at RCPT time (gateway/inbound/recipients.py): project addresses and valid
-signed reply addresses only — the gateway is never a relay. At end of DATA the bytes are checked
+signed reply addresses only — the gateway is never a relay — of projects that are not closed
+(gateway/inbound/closed.py). At end of DATA the bytes are checked
 (gateway/inbound/dataguard.py), our ``Received`` trace header is prepended (RFC 5321 §4.4) and the
 result is handed, once per project, to the intake writer (gateway/inbound/writer.py: a child
 process; with ``[smtp] writer = "thread"`` the group committer thread of
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -30,6 +32,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.app import App
 from gateway.errors import IntakeClosed, StoreError
+from gateway.inbound.closed import ClosedProjects, closed_reply
 from gateway.inbound.dataguard import data_fault
 from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.intake import Accepted, Prepared, prepare, record
@@ -42,6 +45,11 @@ from gateway.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
 log = logging.getLogger(__name__)
 
 TEMPFAIL = "451 4.3.0 Temporary failure storing the message, try again later"
+# An envelope path the database could not store (invalid UTF-8, which aiosmtpd hands over as
+# lone surrogates; a NUL; other control characters): refused at once, never stored (RFC 3463
+# §3.2: 5.1.7 bad sender mailbox syntax, 5.1.3 bad destination mailbox syntax).
+BAD_SENDER = "553 5.1.7 Sender address is not valid UTF-8 or holds control characters"
+BAD_RECIPIENT = "553 5.1.3 Recipient address is not valid UTF-8 or holds control characters"
 Outcome = Accepted | StoreError | IntakeClosed
 # Up to this size a message is written by the writer in its batch (no thread hop of its own); a
 # larger one is written and flushed by an intake thread of the listener first, outside the batch.
@@ -62,6 +70,7 @@ class GatewayHandler:
         self.lmtp = lmtp
         self.channel = "lmtp" if lmtp else "smtp"
         self.hostname = app.settings.gateway.smtp.hostname or socket.getfqdn()
+        self.closed = ClosedProjects(app.engine)
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
                           hostname: str, responses: list[str]) -> list[str]:
@@ -69,21 +78,45 @@ class GatewayHandler:
         §5): the listener answers pipelined commands in order and groups their replies
         (gateway/inbound/protocol.py)."""
         session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        # No authenticator exists, so AUTH is not offered (aiosmtpd lists it inside TLS).
+        keywords = [r for r in responses[:-1] if not r.upper().startswith("250-AUTH")]
+        return [*keywords, "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if not clean_envelope_text(address, *mail_options):
+            log.info("MAIL from %s refused: the path is not valid UTF-8 or holds control "
+                     "characters", _peer(session))
+            MESSAGES_REJECTED.labels(reason="bad_address").inc()
+            return BAD_SENDER
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
+        raw_path = getattr(server, "last_rcpt_path", "") or f"<{address}>"
+        if not clean_envelope_text(raw_path, address, *rcpt_options):
+            log.info("RCPT from %s refused: the path is not valid UTF-8 or holds control "
+                     "characters", _peer(session))
+            MESSAGES_REJECTED.labels(reason="bad_address").inc()
+            return BAD_RECIPIENT
         accepted = _recipients(envelope)
         if len(accepted) >= self.app.settings.gateway.smtp.max_recipients:
             MESSAGES_REJECTED.labels(reason="too_many_recipients").inc()
             return "452 4.5.3 Too many recipients"  # RFC 5321 §4.5.3.1.10
-        raw_path = getattr(server, "last_rcpt_path", "") or f"<{address}>"
         recipient = accepted_recipient(self.app.settings, raw_path, now=self.app.clock())
         if recipient is None:
             log.info("RCPT %r from %s refused: not a project or reply address", raw_path[:120],
                      _peer(session))
             MESSAGES_REJECTED.labels(reason="recipient").inc()
             return REFUSED
+        if self.app.project_ids.get(recipient.project_code) in await self.closed.ids(
+                self.executor):
+            log.info("RCPT %r from %s refused: project %s is closed", raw_path[:120],
+                     _peer(session), recipient.project_code)
+            MESSAGES_REJECTED.labels(reason="intake_closed").inc()
+            return closed_reply(recipient.project_code)
         accepted.append(recipient)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -106,7 +139,9 @@ class GatewayHandler:
         outcomes: dict[str, Outcome] = {}
         for code, result in zip(projects, results, strict=True):
             if isinstance(result, (StoreError, IntakeClosed)):
-                log.error("message from %s not stored for %s: %s", _peer(session), code, result)
+                # closed since RCPT: the sender is told (5xx), nothing is wrong with us
+                log.log(logging.WARNING if isinstance(result, IntakeClosed) else logging.ERROR,
+                        "message from %s not stored for %s: %s", _peer(session), code, result)
                 MESSAGES_REJECTED.labels(
                     reason="intake_closed" if isinstance(result, IntakeClosed) else "store_failed",
                 ).inc()
@@ -189,6 +224,15 @@ class GatewayHandler:
         return line.encode("ascii", "replace")
 
 
+def clean_envelope_text(*values: str) -> bool:
+    """True when every value is text a database stores: no lone surrogate (aiosmtpd's stand-in
+    for bytes that are not UTF-8), no NUL or other C0/DEL control character."""
+    return not any(_UNSTORABLE.search(value) for value in values)
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def _recipients(envelope: Envelope) -> list[Recipient]:
     """The recipients accepted for this transaction, kept beside aiosmtpd's address list."""
     accepted: list[Recipient] | None = getattr(envelope, "commgate_recipients", None)
@@ -239,7 +283,7 @@ def make_smtp_factory(app: App, on_stored: Callable[[int], object], *,
     lmtp = cfg.mode == "lmtp"
     handler = GatewayHandler(app, on_stored, executor=executor, committer=committer,
                              writer=writer, lmtp=lmtp)
-    limiter = ConnectionLimiter(cfg.max_connections_per_ip)
+    limiter = ConnectionLimiter(cfg.max_connections_per_ip, cfg.max_connections)
     context = tls_context(cfg)
     protocol = GatewayLMTP if lmtp else GatewaySMTP
 
@@ -249,6 +293,6 @@ def make_smtp_factory(app: App, on_stored: Callable[[int], object], *,
                         decode_data=False, hostname=handler.hostname,
                         ident="commgate LMTP" if lmtp else "commgate ESMTP",
                         tls_context=context, require_starttls=cfg.require_starttls,
-                        timeout=cfg.idle_timeout)
+                        timeout=cfg.idle_timeout, data_timeout=cfg.data_timeout)
 
     return factory

@@ -20,12 +20,21 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import make_msgid
+from zoneinfo import ZoneInfo
 
 from gateway.config import ProjectConfig, Settings
 from gateway.errors import UnsafeHeader
 from gateway.headers import safe_address, safe_addresses, safe_header_value, safe_message_id
+from gateway.people import person_name
 
 AddressLike = str | tuple[str, str]
+
+
+class OutboundMessage(EmailMessage):
+    """An ``EmailMessage`` that knows its project's time zone, so the outbox writes its
+    ``Date:`` in the zone its readers live in (issue 21: never ``+0000`` to a Shanghai reader)."""
+
+    zone: ZoneInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,14 @@ def with_record_code(subject: str, code: str | None) -> str:
     return subject if tag in subject else f"{tag} {subject}"
 
 
+def named(project: ProjectConfig, item: AddressLike) -> tuple[str, str]:
+    """``(name, address)``: a name given by the caller, else the one the project file gives."""
+    name, addr = ("", item) if isinstance(item, str) else item
+    if not name.strip() and addr.strip().lower() == project.address:
+        name = project.name
+    return (name.strip() or person_name(project, addr), addr)
+
+
 def _one(item: AddressLike, field: str) -> Address:
     name, addr = ("", item) if isinstance(item, str) else item
     return safe_address(addr, name, field=field)
@@ -59,22 +76,25 @@ def compose(*, settings: Settings, project: ProjectConfig, sender: AddressLike,
             in_reply_to: str | None = None, record_code: str | None = None,
             attachments: Sequence[MailAttachment] = (), on_behalf_of: AddressLike | None = None,
             language: str | None = None, extra_headers: Mapping[str, str] | None = None,
-            message_id: str | None = None) -> EmailMessage:
+            message_id: str | None = None) -> OutboundMessage:
     """Build one mail. Raises UnsafeHeader for any value that could inject a header.
 
     ``on_behalf_of``: a person whose notice goes out From the project address — the person is
     then the ``Sender`` (RFC 5322 §3.6.2) — for relays that may not send as the person's domain.
-    The Date header is set when the mail is queued (the outbox owns the clock).
+    The Date header is set when the mail is queued (the outbox owns the clock), in the
+    project's time zone.
     """
     if not to:
         raise UnsafeHeader("To: at least one recipient is needed")
-    msg = EmailMessage()
+    msg = OutboundMessage()
+    msg.zone = project.zone
     msg["From"] = _one(sender, "From")
     if on_behalf_of is not None:
         msg["Sender"] = _one(on_behalf_of, "Sender")
-    msg["To"] = safe_addresses(to, field="To")
+    # Every To/Cc carries the person's name (RFC 2047-encoded by the email policy when not ASCII).
+    msg["To"] = safe_addresses([named(project, a) for a in to], field="To")
     if cc:
-        msg["Cc"] = safe_addresses(cc, field="Cc")
+        msg["Cc"] = safe_addresses([named(project, a) for a in cc], field="Cc")
     if reply_to is not None:
         msg["Reply-To"] = _one(reply_to, "Reply-To")
     if record_code is not None:

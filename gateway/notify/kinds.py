@@ -1,10 +1,10 @@
 """The notice kinds: which fields each template needs, checked before anything is rendered.
 
-A notice is refused — naming the field — when a required field is missing or empty; a change
-notice without ``reason`` and ``impact`` can never be sent (policy 4.2.1: changes of scope, cost
-or schedule are told in advance *with reason and impact*). Values arrive as text from
-``--set key=value`` or typed from a TOML file; list fields accept a TOML array or ``a; b; c``,
-and items of ``action_items`` are ``what | owner | due``.
+A notice is refused — naming every missing field at once — when required fields are missing or
+empty; a change notice without ``reason`` and ``impact`` can never be sent (policy 4.2.1:
+changes of scope, cost or schedule are told in advance *with reason and impact*). Values arrive
+as text from ``--set key=value`` or typed from a TOML file; list fields accept a TOML array or
+``a; b; c``, and items of ``action_items`` are ``what | owner | due``.
 """
 
 from __future__ import annotations
@@ -136,8 +136,22 @@ def _control_char(value: Any) -> str | None:
     return None
 
 
+def _missing(kind: NoticeKind, names: list[str]) -> NoticeInvalid:
+    """One error naming every missing field, so one try shows all that is still to give."""
+    wanted = [f"{name!r} ({spec.help})" if (spec := kind.field(name)) else repr(name)
+              for name in names]
+    plural = "s" if len(names) > 1 else ""
+    return NoticeInvalid(f"{kind.name}: missing field{plural} {', '.join(wanted)}",
+                         hint="give each with --set key=value or in --file; "
+                              "`commgate notice kinds` lists the fields")
+
+
 def validate(kind_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The checked, typed fields of a notice; NoticeInvalid names the first problem."""
+    """The checked, typed fields of a notice.
+
+    NoticeInvalid names every missing required field at once; other problems (an unknown field,
+    a control character, a value outside the choices) are named one at a time.
+    """
     kind = KINDS.get(kind_name)
     if kind is None:
         raise NoticeInvalid(f"unknown notice kind {kind_name!r}",
@@ -147,12 +161,13 @@ def validate(kind_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         raise NoticeInvalid(f"{kind_name}: unknown field {unknown[0]!r}",
                             hint="`commgate notice kinds` lists the fields")
     out: dict[str, Any] = {}
+    missing: list[str] = []
     for spec in kind.fields:
         raw = values.get(spec.name)
         empty = raw is None or (isinstance(raw, str | list | tuple) and not raw)
         if empty:
             if spec.required:
-                raise NoticeInvalid(f"{kind_name}: missing field {spec.name!r} ({spec.help})")
+                missing.append(spec.name)
             out[spec.name] = [] if spec.type in ("list", "actions") else ""
             continue
         if spec.type == "list":
@@ -171,10 +186,11 @@ def validate(kind_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
             raise NoticeInvalid(f"{kind_name}: {spec.name} must be one of "
                                 f"{', '.join(spec.choices)}, not {out[spec.name]!r}")
         if spec.required and not out[spec.name]:
-            raise NoticeInvalid(f"{kind_name}: missing field {spec.name!r} ({spec.help})")
-    if kind_name == "change":
+            missing.append(spec.name)
+    if kind_name == "change":  # a schedule or cost change proposes its new dates or cost
         needs = {"schedule": "new_dates", "cost": "new_cost"}.get(out["change_type"])
         if needs and not out[needs]:
-            raise NoticeInvalid(f"change: missing field {needs!r} "
-                                f"(a {out['change_type']} change proposes it)")
+            missing.append(needs)
+    if missing:
+        raise _missing(kind, missing)
     return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -34,8 +34,9 @@ from gateway.errors import NoticeInvalid
 from gateway.notify.compose import compose, record_code
 from gateway.notify.kinds import KINDS, NoticeKind, validate
 from gateway.notify.outbox import queue
-from gateway.notify.render import Rendered, render
+from gateway.notify.render import Rendered, environment, render
 from gateway.notify.system import by_language
+from gateway.people import configured_name, try_parse_mailbox
 from gateway.store.db import unit_of_work
 from gateway.store.notify_models import OutboxMail
 
@@ -66,9 +67,25 @@ def _person(project: ProjectConfig, who: str) -> tuple[str, str] | None:
     return next(((n, e) for n, e in people if wanted in (e, n.lower())), None)
 
 
+def _mailbox(project: ProjectConfig, given: str, names: dict[str, str]) -> str:
+    """A ``--to``/``--cc`` value — an address, ``Name <address>`` or a configured person's name —
+    as an address; a display name typed for a stranger is kept in ``names`` for the header."""
+    found = _person(project, given)
+    if found is not None:
+        return found[1]
+    parsed = try_parse_mailbox(given)
+    if parsed is None:
+        return given.strip().lower()  # refused, naming it, when the mail is composed
+    name, address = parsed
+    if name and not configured_name(project, address):
+        names.setdefault(address, name)
+    return address
+
+
 def _recipients(project: ProjectConfig, kind: str, fields: dict[str, Any],
-                to: Sequence[str]) -> list[str]:
-    out = [(_person(project, a) or ("", a.strip().lower()))[1] for a in to]
+                to: Sequence[str], names: dict[str, str] | None = None) -> list[str]:
+    given = {} if names is None else names
+    out = [_mailbox(project, a, given) for a in to]
     if kind == "work_contact":
         dept = next((d for d in project.departments if d.name == fields["department"]), None)
         if dept is None:
@@ -85,6 +102,13 @@ def _recipients(project: ProjectConfig, kind: str, fields: dict[str, Any],
     return list(dict.fromkeys(a for a in out if a and a != project.address))
 
 
+def default_sender(project: ProjectConfig) -> tuple[str, str]:
+    """``(name, address)`` of the member a notice is from when ``--from`` is not given: the
+    project manager (policy 1.4: the PM owns the project's communication)."""
+    pm = project.members_with("project_manager")[0]  # config validation requires one
+    return pm.name, pm.email
+
+
 def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: str,
             to: Sequence[str], cc: Sequence[str] = (), values: Mapping[str, Any],
             record: Mapping[str, Any] | None = None, record_id: int | None = None,
@@ -93,34 +117,47 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
     spec = KINDS.get(kind)
     fields = validate(kind, values)
     assert spec is not None  # validate() refuses unknown kinds
+    member = None
     if spec.automated:
         author: tuple[str, str] = (project.name, project.address)
     else:
+        parsed = try_parse_mailbox(sender)  # "张伟 <zhangwei@…>" as well as the bare address
         try:
-            member = project.member(sender)
+            member = project.member(parsed[1] if parsed else sender)
         except ValueError:  # not an address at all (CR/LF, lists…): refused like a stranger
             member = None
         if member is None:
             raise NoticeInvalid(f"--from {sender}: not a member of project {project.code}",
-                                hint="a notice is the mail of a project member")
+                                hint="a notice is the mail of a project member: "
+                                     + ", ".join(f"{m.name} <{m.email}>"
+                                                 for m in project.members))
         author = (member.name, member.email)
-    to_addrs = _recipients(project, kind, fields, to)
+    names: dict[str, str] = {}  # display names typed with --to/--cc for unconfigured people
+    to_addrs = _recipients(project, kind, fields, to, names)
     if not to_addrs:
         raise NoticeInvalid(f"{kind}: no recipient", hint="give --to ADDRESS")
-    cc_addrs = [a for a in _recipients(project, "", {}, cc) if a not in to_addrs]
+    cc_addrs = [a for a in _recipients(project, "", {}, cc, names) if a not in to_addrs]
+
+    def boxes(addresses: Sequence[str]) -> list[tuple[str, str]]:
+        return [(names.get(a, ""), a) for a in addresses]
+
     prepared = Prepared(kind=spec, fields=fields, author=author[1], record_id=record_id)
     code = record_code(project.code, record_id) if record_id is not None else None
-    context = {**fields, "rec": record or {}, "sender_name": author[0]}
+    signature = None if spec.automated or member is None else {
+        "name": member.name, "title": member.title, "phone": member.phone,
+        "email": member.email, "project": project.name}
+    context = {**fields, "rec": record or {}, "sender_name": author[0], "signature": signature}
     groups = {language: [*to_addrs]} if language else by_language(project, to_addrs)
     cc_groups = {language: [*cc_addrs]} if language else by_language(project, cc_addrs)
     first_id: str | None = None
     for lang, group in groups.items():
-        rendered = render("notices", kind, language=lang, project=project, context=context)
+        rendered = _signed(render("notices", kind, language=lang, project=project,
+                                  context=context), project, context)
         group_cc = cc_groups.pop(lang, [])
         refs = [*references, *([first_id] if first_id else [])]
         message = compose(
-            settings=settings, project=project, sender=author, to=group,
-            cc=[*group_cc, *([] if spec.automated else [project.address])],
+            settings=settings, project=project, sender=author, to=boxes(group),
+            cc=boxes([*group_cc, *([] if spec.automated else [project.address])]),
             subject=rendered.subject, text=rendered.text, html=rendered.html,
             automated=spec.automated, references=refs, in_reply_to=refs[-1] if refs else None,
             record_code=code, language=lang, extra_headers={"X-Commgate-Notice": kind})
@@ -128,9 +165,10 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
         prepared.mails.append((message, [*group, *group_cc]))
         prepared.rendered.append(rendered)
     for lang, group in cc_groups.items():  # Cc readers of a language nobody is To in
-        rendered = render("notices", kind, language=lang, project=project, context=context)
+        rendered = _signed(render("notices", kind, language=lang, project=project,
+                                  context=context), project, context)
         message = compose(
-            settings=settings, project=project, sender=author, to=group,
+            settings=settings, project=project, sender=author, to=boxes(group),
             cc=[] if spec.automated else [project.address], subject=rendered.subject,
             text=rendered.text, html=rendered.html, automated=spec.automated,
             references=[*references, *([first_id] if first_id else [])], in_reply_to=first_id,
@@ -138,6 +176,18 @@ def prepare(settings: Settings, project: ProjectConfig, *, kind: str, sender: st
         prepared.mails.append((message, group))
         prepared.rendered.append(rendered)
     return prepared
+
+
+def _signed(rendered: Rendered, project: ProjectConfig, context: Mapping[str, Any]) -> Rendered:
+    """The text body with the sender's signature block (name, title, phone: the project file);
+    the HTML layout draws the same block from ``signature`` itself."""
+    if not context.get("signature"):
+        return rendered
+    suffix = "" if rendered.language == "zh-CN" else ".en"
+    block = environment().get_template(f"notices/_signature{suffix}.txt").render(
+        {"signature": context["signature"], "lang": rendered.language, "project": project})
+    return replace(rendered, text=rendered.text.rstrip("\n") + "\n\n" + block.strip("\n")
+                   + "\n")
 
 
 def send(app: App, prepared: Prepared, *, project: ProjectConfig, now: datetime) -> list[int]:
@@ -180,7 +230,7 @@ def _send_personal(app: App, prepared: Prepared, message: EmailMessage,
 
     del message["Bcc"]  # never in the bytes we store or hand over (RFC 5322 §3.6.3)
     if message["Date"] is None:
-        message["Date"] = format_datetime(now)
+        message["Date"] = format_datetime(now.astimezone(project.zone))
     accepted = accept(app, project=project.code, raw=message.as_bytes(policy=SMTP),
                       channel="notice", envelope_from=prepared.author, envelope_to=recipients,
                       will_enqueue=False)

@@ -24,7 +24,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -59,7 +59,8 @@ def queue(session: Session, *, project_id: int, kind: str, idempotency_key: str,
     project = session.get_one(Project, project_id)
     del message["Bcc"]  # never in the bytes we hand over (RFC 5322 §3.6.3)
     if message["Date"] is None:
-        message["Date"] = format_datetime(now)
+        zone = getattr(message, "zone", None)  # OutboundMessage: the project's time zone
+        message["Date"] = format_datetime(now.astimezone(zone) if zone else now)
     message_id = str(message["Message-ID"] or "").strip()
     if not message_id:
         raise ValueError("compose() sets the Message-ID; this message has none")
@@ -132,18 +133,36 @@ def claim(app: App, outbox_id: int, *, now: datetime) -> str | None:
         return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-def _rate_limited(session: Session, mail: OutboxMail, addresses: list[str], *, limit: int,
-                  now: datetime) -> set[str]:
-    """Addresses that already got ``limit`` mails from this project in the last hour."""
+# Reminders and escalations have their own hourly allowance per recipient: mail that anyone can
+# cause (a spoofed sender's notices, auto-reply storms) never uses up the allowance that a
+# manager's escalation needs.
+CHASE_KINDS = ("reminder", "escalation")
+
+
+def _rate_waits(session: Session, mail: OutboxMail, addresses: list[str], *, limit: int,
+                now: datetime) -> dict[str, datetime]:
+    """Addresses that already got ``limit`` mails of this mail's allowance (reminders and
+    escalations, or everything else) from this project in the last hour, each with the time
+    the next one may go: when the oldest of those ``limit`` mails leaves the hour."""
     if limit <= 0 or not addresses:
-        return set()
+        return {}
+    chase = OutboxMail.kind.in_(CHASE_KINDS)
     rows = session.execute(
-        select(OutboxRecipient.address, func.count())
+        select(OutboxRecipient.address, OutboxRecipient.updated_at)
+        .join(OutboxMail, OutboxMail.id == OutboxRecipient.outbox_id)
         .where(OutboxRecipient.project_id == mail.project_id,
                OutboxRecipient.address.in_(addresses), OutboxRecipient.state == "sent",
-               OutboxRecipient.updated_at > now - timedelta(hours=1))
-        .group_by(OutboxRecipient.address))
-    return {address for address, count in rows if count >= limit}
+               OutboxRecipient.updated_at > now - WINDOW,
+               chase if mail.kind in CHASE_KINDS else ~chase)
+        .order_by(OutboxRecipient.updated_at.desc()))
+    sent: dict[str, list[datetime]] = {}
+    for address, at in rows:
+        sent.setdefault(address, []).append(at)
+    return {address: times[limit - 1] + WINDOW for address, times in sent.items()
+            if len(times) >= limit}
+
+
+WINDOW = timedelta(hours=1)
 
 
 def deliver_one(app: App, outbox_id: int, *, now: datetime, transport: Transport) -> str:
@@ -155,15 +174,16 @@ def deliver_one(app: App, outbox_id: int, *, now: datetime, transport: Transport
     with unit_of_work(app.sessions) as session:
         mail = session.get_one(OutboxMail, outbox_id)
         pending = [r.address for r in mail.recipients if r.state == "pending"]
-        limited = _rate_limited(session, mail, pending, limit=cfg.rate_limit_per_recipient,
-                                now=now)
+        limited = _rate_waits(session, mail, pending, limit=cfg.rate_limit_per_recipient,
+                              now=now)
         send_to = [a for a in pending if a not in limited]
         envelope_from, raw, message_id = mail.envelope_from, mail.raw, mail.message_id
     replies: dict[str, Reply] = {}
     unavailable: str | None = None
     if send_to:
         try:
-            replies = transport.send(envelope_from=envelope_from, recipients=send_to, raw=raw)
+            replies = transport.send(envelope_from=envelope_from, recipients=send_to, raw=raw,
+                                     key=str(outbox_id))
         except RelayUnavailable as exc:
             unavailable = str(exc)
     state = _record(app, outbox_id, token, replies, unavailable, limited, now=now)
@@ -174,7 +194,7 @@ def deliver_one(app: App, outbox_id: int, *, now: datetime, transport: Transport
 
 
 def _record(app: App, outbox_id: int, token: str, replies: dict[str, Reply],
-            unavailable: str | None, limited: set[str], *, now: datetime) -> str:
+            unavailable: str | None, limited: dict[str, datetime], *, now: datetime) -> str:
     cfg = app.settings.gateway.outbound
     with unit_of_work(app.sessions) as session:
         mail = session.get_one(OutboxMail, outbox_id, with_for_update=True)
@@ -186,8 +206,11 @@ def _record(app: App, outbox_id: int, token: str, replies: dict[str, Reply],
         for rcpt in mail.recipients:
             reply = replies.get(rcpt.address)
             if rcpt.state == "pending" and rcpt.address in limited:
-                rcpt.state, rcpt.updated_at = "limited", now
-                rcpt.error = "per-recipient rate limit reached: not sent (a mail loop?)"
+                # Deferred, never dropped: it waits for the next window (a mail loop is slowed
+                # to the limit, a real escalation still arrives).
+                rcpt.updated_at = now
+                rcpt.error = (f"per-recipient rate limit reached: waits until "
+                              f"{limited[rcpt.address]:%Y-%m-%d %H:%M} UTC")
                 errors.append(f"{rcpt.address}: rate limit")
                 continue
             if rcpt.state != "pending" or reply is None:
@@ -204,14 +227,20 @@ def _record(app: App, outbox_id: int, token: str, replies: dict[str, Reply],
         if unavailable is not None:
             errors.append(unavailable)
         still = [r for r in mail.recipients if r.state == "pending"]
-        gave_up = now - mail.created_at >= timedelta(hours=cfg.give_up_after_hours)
+        # Only a failing relay gives up; waiting for a rate-limit window is not failing.
+        gave_up = now - mail.created_at >= timedelta(hours=cfg.give_up_after_hours) and any(
+            r.address not in limited for r in still)
         if still and gave_up:
             for rcpt in still:
                 rcpt.state, rcpt.updated_at = "failed", now
                 rcpt.error = f"gave up after {mail.attempts} attempts: {rcpt.error or ''}"
             still = []
         if still:
-            mail.state, mail.next_attempt_at = "retry", now + backoff(cfg, mail.attempts)
+            waits = [limited[r.address] for r in still if r.address in limited]
+            others = [r for r in still if r.address not in limited]
+            mail.state = "retry"
+            mail.next_attempt_at = min(
+                [*waits, *([now + backoff(cfg, mail.attempts)] if others else [])])
         elif any(r.state == "sent" for r in mail.recipients):
             mail.state, mail.sent_at = "sent", mail.sent_at or now
         else:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.config import ProjectConfig
 from gateway.errors import NoticeInvalid
+from gateway.people import display_name
 from gateway.records.query import message_ids_by_record
-from gateway.store.models import Record
+from gateway.store.models import Project, Record
 
 
 def relevant_stakeholders(project: ProjectConfig, record: Record) -> list[str]:
@@ -30,16 +32,21 @@ def record_context(session: Session, project: ProjectConfig,
                    record_id: int) -> tuple[dict[str, Any], list[str], list[str]]:
     """The template's ``rec``, the recipients, and the Message-IDs to reference."""
     record = session.get(Record, record_id)
-    if record is None:
-        raise NoticeInvalid(f"record_cc: no record {record_id}")
+    code = session.scalar(select(Project.code).where(Project.id == record.project_id)) \
+        if record is not None else None
+    if record is None or code != project.code:  # never another project's summary
+        raise NoticeInvalid(f"record_cc: no record {record_id} in project {project.code}",
+                            hint=f"`commgate records list --project {project.code}` lists them")
     rec = {
         "id": record.id, "subject": record.subject, "category": record.category,
         "formality": record.formality, "urgency": record.urgency,
         "summary": record.summary, "conclusion": record.conclusion or "",
         "created_at": record.created_at,
-        "parties": [p.get("name") or p.get("address") for p in record.parties
-                    if isinstance(p, dict)],
-        "receipts": [{"recipient": r.recipient, "status": r.status} for r in record.receipts],
+        "parties": [display_name(project, str(p.get("address") or ""), p.get("name") or "")
+                    for p in record.parties if isinstance(p, dict)],
+        "receipts": [{"recipient": r.recipient, "status": r.status,
+                      "name": display_name(project, r.recipient, r.recipient_name)}
+                     for r in record.receipts],
     }
     refs = message_ids_by_record(session, [record_id]).get(record_id, [])
     return rec, relevant_stakeholders(project, record), refs

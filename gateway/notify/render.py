@@ -58,16 +58,15 @@ def environment(root: Path | None = None) -> Environment:
     # domain words as people read them: {{ "directive"|zh }} → 指令, {{ ...|en }} → Directive
     env.filters["zh"] = lambda key: _label(key, "zh-CN")
     env.filters["en"] = lambda key: _label(key, "en")
+    # in the mail's own language: {{ rec.urgency|label(lang) }} (issue 21: no raw keys)
+    env.filters["label"] = _label
     return env
 
 
 def _label(key: str, language: str) -> str:
-    from gateway.audit_labels import CATEGORY, FORMALITY, GROUP, RECEIPT, label
+    from gateway.audit_labels import any_label
 
-    for table in (CATEGORY, GROUP, FORMALITY, RECEIPT):
-        if key in table:
-            return label(table, key, language)
-    return key
+    return any_label(key, language)
 
 
 def template_path(area: str, name: str, file: str, language: str) -> str:

@@ -24,7 +24,7 @@ suppressions_app = typer.Typer(no_args_is_help=True,
 @suppressions_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    project: Annotated[str, typer.Option("--project", "-p")],
+    project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
     include_expired: Annotated[bool, typer.Option("--all", help="Expired ones too.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
     now: Annotated[str | None, typer.Option("--now", help="In force as of this time.")] = None,
@@ -81,7 +81,7 @@ def _local(moment: datetime, zone: tzinfo) -> str:
 def lift_cmd(
     ctx: typer.Context,
     address: Annotated[str, typer.Argument(help="The suppressed address.")],
-    project: Annotated[str, typer.Option("--project", "-p")],
+    project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
 ) -> None:
     """Lift a suppression now: automatic answers go to the address again."""
     from gateway.notify.bounces import lift

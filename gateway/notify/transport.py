@@ -9,9 +9,13 @@ sends only to those still pending and nobody gets the mail twice.
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import hashlib
 import logging
 import mailbox
 import os
+import secrets
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -45,8 +49,10 @@ class RelayUnavailable(Exception):
 
 
 class Transport(Protocol):
-    def send(self, *, envelope_from: str, recipients: Sequence[str],
-             raw: bytes) -> dict[str, Reply]: ...
+    def send(self, *, envelope_from: str, recipients: Sequence[str], raw: bytes,
+             key: str = "") -> dict[str, Reply]:
+        """``key``: what is being delivered (the outbox row), the same on every retry of it."""
+        ...
 
 
 class SmtpTransport:
@@ -75,8 +81,10 @@ class SmtpTransport:
             client.login(cfg.username, self.password or "")
         return client
 
-    def send(self, *, envelope_from: str, recipients: Sequence[str],
-             raw: bytes) -> dict[str, Reply]:
+    def send(self, *, envelope_from: str, recipients: Sequence[str], raw: bytes,
+             key: str = "") -> dict[str, Reply]:
+        # ``key`` has no SMTP counterpart: a retry after a crash between the relay's 250 and our
+        # commit sends again, with the same Message-ID (see the outbox module).
         try:
             client = self._connect()
         except smtplib.SMTPAuthenticationError as exc:
@@ -122,23 +130,67 @@ class MaildirTransport:
     """The embedded default: each mail becomes a file in a Maildir (``settings.outbox_dir``).
 
     The envelope recipients are kept in an ``X-Commgate-Envelope-To`` line prepended to the
-    stored copy, since a Maildir has no envelope.
+    stored copy, since a Maildir has no envelope. Exactly once: the file is named after what is
+    delivered (the outbox row, ``key``) and to whom, written in ``tmp/`` and linked into
+    ``new/`` (the Maildir protocol); a retry — the process died after the file was written and
+    before the "sent" commit — finds the file (in ``new/``, or in ``cur/`` where a reader moved
+    it) and does not deliver it again. Files are 0600.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def send(self, *, envelope_from: str, recipients: Sequence[str],
-             raw: bytes) -> dict[str, Reply]:
+    def send(self, *, envelope_from: str, recipients: Sequence[str], raw: bytes,
+             key: str = "") -> dict[str, Reply]:
+        envelope = (f"Return-Path: <{envelope_from}>\r\n"
+                    f"X-Commgate-Envelope-To: {', '.join(recipients)}\r\n").encode("ascii")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             box = mailbox.Maildir(self.path, create=True)
-            envelope = (f"Return-Path: <{envelope_from}>\r\n"
-                        f"X-Commgate-Envelope-To: {', '.join(recipients)}\r\n").encode("ascii")
-            box.add(envelope + raw)
+            if not key:
+                box.add(envelope + raw)
+                return {r: Reply(250, "stored in the outbox folder") for r in recipients}
+            name = maildir_name(key, recipients)
+            if self._delivered(name):
+                log.info("outbox %s is already in %s as %s: not delivered again", key,
+                         self.path, name)
+                return {r: Reply(250, "already in the outbox folder") for r in recipients}
+            self._write(name, envelope + raw)
         except OSError as exc:
             raise RelayUnavailable(f"cannot write to {self.path}: {exc}") from None
         return {r: Reply(250, "stored in the outbox folder") for r in recipients}
+
+    def _delivered(self, name: str) -> bool:
+        if (self.path / "new" / name).exists():
+            return True
+        cur = self.path / "cur"  # a reader moves a file here, adding ":2,<flags>"
+        return (cur / name).exists() or any(cur.glob(f"{glob.escape(name)}:*"))
+
+    def _write(self, name: str, data: bytes) -> None:
+        tmp = self.path / "tmp" / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):  # a racing retry wrote it: one file
+                os.link(tmp, self.path / "new" / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+        folder = os.open(self.path / "new", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)  # the name is durable before we say "sent"
+        finally:
+            os.close(folder)
+
+
+def maildir_name(key: str, recipients: Sequence[str]) -> str:
+    """``commgate-outbox-<row>-<recipients' digest>``: the same on every retry of that row to
+    those recipients (a Maildir name holds no ``/`` or ``:``)."""
+    digest = hashlib.sha256("\n".join(sorted(recipients)).encode()).hexdigest()[:16]
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
+    return f"commgate-outbox-{safe}-{digest}"
 
 
 def _text(value: bytes | str) -> str:

@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.parse
 
 from gateway.errors import Quarantine
 from gateway.parse.model import ParseLimits
 
 _STAGE = "parse"
-# RFC 2046 §5.1.1: boundary parameter, quoted or token.
-_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
-_DASH_LINE = re.compile(rb"^--([^\r\n]{1,202}?)[ \t]*\r?$", re.M)
+# RFC 2046 §5.1.1: boundary parameter, quoted or token; RFC 2231 §3-4 also ``boundary*=`` (with
+# charset'language' and %-escapes) and continuations ``boundary*0*=``, ``boundary*1=`` …
+# RFC 2046 allows 70 characters, but the stdlib parser takes any length, so neither do we cap
+# it below a line's length (RFC 5322 §2.1.1: 998).
+_MAX_BOUNDARY = 998
+_BOUNDARY = re.compile(
+    rb'boundary(?:\*(\d{1,3}))?(\*)?[ \t]*=[ \t]*(?:"([^"\r\n]{0,998})"|([^\s;"]{0,998}))',
+    re.I)
+_DASH_LINE = re.compile(rb"^--([^\r\n]{1,1000}?)[ \t]*\r?$", re.M)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_START = re.compile(rb"^[!-9;-~]+[ \t]*:", re.M)
 _RFC822 = re.compile(rb"content-type:[ \t]*(?:\r?\n[ \t]+)?message/(?:rfc822|global)", re.I)
@@ -52,7 +59,7 @@ def _check_header_block(raw: bytes, start: int, limits: ParseLimits, *, where: s
 
 def _check_structure(raw: bytes, limits: ParseLimits) -> None:
     """Count parts and nesting from delimiter lines of declared boundaries (RFC 2046 §5.1.1)."""
-    declared = {m.group(1) or m.group(2) for m in _BOUNDARY.finditer(raw)}
+    declared = declared_boundaries(raw)
     forwarded = len(_RFC822.findall(raw))
     if forwarded > limits.max_parts:
         raise quarantine(f"{forwarded} message/rfc822 parts, over the {limits.max_parts} limit")
@@ -84,6 +91,43 @@ def _check_structure(raw: bytes, limits: ParseLimits) -> None:
         if len(stack) > limits.max_depth:
             raise quarantine(f"multipart nesting deeper than {limits.max_depth} levels")
         _check_header_block(raw, match.end() + 1, limits, where="MIME part header")
+
+
+def declared_boundaries(raw: bytes) -> set[bytes]:
+    """Every boundary a Content-Type in ``raw`` declares, in any of its RFC 2046/2231 forms."""
+    found: set[bytes] = set()
+    pieces: list[bytes] = []  # the sections of a continued (RFC 2231 §3) boundary so far
+
+    def finish() -> None:
+        if pieces:
+            found.add(b"".join(pieces)[:_MAX_BOUNDARY])
+            pieces.clear()
+
+    for match in _BOUNDARY.finditer(raw):
+        section, extended = match.group(1), match.group(2) is not None
+        value = match.group(3) if match.group(3) is not None else match.group(4) or b""
+        if extended:
+            value = _extended_value(value, first=section is None or int(section) == 0)
+        if section is None:
+            finish()
+            if value:
+                found.add(value[:_MAX_BOUNDARY])
+        elif int(section) == 0:
+            finish()
+            pieces.append(value)
+        elif pieces and int(section) == len(pieces):
+            pieces.append(value)
+        else:
+            finish()
+    finish()
+    return found
+
+
+def _extended_value(value: bytes, *, first: bool) -> bytes:
+    """RFC 2231 §4: ``charset'language'%XX…`` (the prefix on the first section only)."""
+    if first and value.count(b"'") >= 2:
+        value = value.split(b"'", 2)[2]
+    return urllib.parse.unquote_to_bytes(value)
 
 
 def _check_address_fields(raw: bytes, limits: ParseLimits) -> None:

@@ -17,7 +17,7 @@ from gateway.errors import Quarantine
 from gateway.parse import envelope
 from gateway.parse.body import Collected, Walker
 from gateway.parse.guards import Deadline, prescan, quarantine
-from gateway.parse.model import ParsedMessage, ParseLimits
+from gateway.parse.model import ParsedMessage, ParseLimits, ReplyParts
 from gateway.parse.reply import split_reply
 from gateway.parse.reply_html import readable
 from gateway.parse.reports import detect_reports
@@ -62,7 +62,7 @@ def build(message: Message, raw: bytes, limits: ParseLimits, deadline: Deadline,
     plain = "\n\n".join(text.strip("\n") for text in found.plain)
     html_view = html[: limits.max_html_bytes] if html else None
     text = plain if plain.strip() else (readable(html_view) if html_view else "")
-    parts = split_reply(plain, html_view, sender_name=head.from_name)
+    parts = _split(plain, html_view, head.from_name, limits)
     deadline.check("reply split")
     forwarded = _forwarded(found, limits, deadline, depth)
     reports = detect_reports(head, found, text)
@@ -79,6 +79,18 @@ def build(message: Message, raw: bytes, limits: ParseLimits, deadline: Deadline,
         thread_topic=head.thread_topic, forwarded=forwarded,
         defects=head.defects + found.defects + _stdlib_defects(message),
         authentication_results=head.authentication_results, size=len(raw))
+
+
+def _split(plain: str, html: str | None, sender_name: str, limits: ParseLimits) -> ReplyParts:
+    """The reply split over a bounded prefix: its regular expressions cost time per character,
+    and a 20 MiB text would hold the worker for a minute."""
+    if len(plain) <= limits.max_split_chars:
+        return split_reply(plain, html, sender_name=sender_name)
+    head, rest = plain[:limits.max_split_chars], plain[limits.max_split_chars:]
+    parts = split_reply(head, html, sender_name=sender_name)
+    if parts.quoted_text or parts.signature:  # the split was found in the prefix
+        return parts
+    return ReplyParts(own_text=parts.own_text + rest, quoted_text="", signature="")
 
 
 def _forwarded(found: Collected, limits: ParseLimits, deadline: Deadline,

@@ -24,6 +24,9 @@ class ParseLimits:
     max_references: int = 50       # References ids kept (first one + most recent ones)
     max_decoded_bytes: int = 100 * 1024 * 1024
     max_html_bytes: int = 2 * 1024 * 1024   # larger HTML is converted from a truncated copy
+    # The reply split (quotes, signatures) reads this much of the plain text; the rest of a
+    # longer text is kept as the sender's own text (a quote is never 1 MiB down a message).
+    max_split_chars: int = 1024 * 1024
     time_budget_s: float = 10.0
 
 

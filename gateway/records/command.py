@@ -19,6 +19,7 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from gateway.records.query import RecordFilter, find_records, record_details, record_views
+from gateway.store.states import CATEGORIES, FORMALITIES, GROUPS
 
 records_app = typer.Typer(no_args_is_help=True, help="Communication records (沟通记录).")
 
@@ -29,8 +30,10 @@ CSV_FIELDS = ("id", "project", "thread_id", "created_at", "subject", "category",
               "updated_at", "parties", "attachments", "conclusion_by", "conclusion_at")
 
 Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
-Category = Annotated[str | None, typer.Option(help="Only this category.")]
-Group = Annotated[str | None, typer.Option(help="Only this stakeholder group.")]
+Category = Annotated[str | None, typer.Option(
+    help="Only this category: " + ", ".join(CATEGORIES) + ".")]
+Group = Annotated[str | None, typer.Option(
+    help="Only this stakeholder group: " + ", ".join(GROUPS) + ".")]
 Since = Annotated[datetime | None, typer.Option(help="Created at or after (ISO date/time).")]
 Until = Annotated[datetime | None, typer.Option(help="Created before (ISO date/time).")]
 Unconfirmed = Annotated[bool, typer.Option(help="Only records with unconfirmed receipts.")]
@@ -38,8 +41,10 @@ Unconfirmed = Annotated[bool, typer.Option(help="Only records with unconfirmed r
 
 def _filter(ctx: typer.Context, project: str, category: str | None, group: str | None,
             since: datetime | None, until: datetime | None, unconfirmed: bool) -> RecordFilter:
-    from gateway.cli import guarded, settings_of
+    from gateway.cli import choose, guarded, settings_of
 
+    choose("--category", category, CATEGORIES)
+    choose("--group", group, GROUPS)
     settings = settings_of(ctx)
     tz = guarded(ctx, lambda: settings.project(project)).zone
     return RecordFilter(project=project, category=category, group=group,
@@ -54,10 +59,18 @@ def _views(ctx: typer.Context, f: RecordFilter) -> list[dict[str, Any]]:
 
     gw = open_app(ctx)
     try:
+        config = gw.settings.project(f.project)
         with unit_of_work(gw.sessions) as session:
-            return record_views(session, f)
+            return _readable(record_views(session, f, config.zone), config)
     finally:
         gw.close()
+
+
+def _readable(views: list[dict[str, Any]], config: Any) -> list[dict[str, Any]]:
+    """Parties named as the project file names them (times are already the project's)."""
+    from gateway.records.store import named_parties
+
+    return [{**v, "parties": named_parties(config, v["parties"])} for v in views]
 
 
 def _receipts_summary(view: dict[str, Any]) -> str:
@@ -110,7 +123,8 @@ def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, An
         config = guarded(ctx, lambda: gw.settings.project(project))
         now = gw.clock()
         with unit_of_work(gw.sessions) as session:
-            views = record_views(session, RecordFilter(project=project, record_id=record_id))
+            views = _readable(record_views(session, RecordFilter(
+                project=project, record_id=record_id), config.zone), config)
             if not views:
                 raise fail(f"no record {record_id} in project {project}")
             details = record_details(session, record_id, config, now=now, raw=gw.raw.get)
@@ -121,9 +135,12 @@ def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, An
 
 @records_app.command("show")
 def show_record(ctx: typer.Context, record_id: int, project: Project,
-                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                ) -> None:
     """Show one record with its parties, receipts, messages, attachments and findings."""
-    v, _config, _now = _one(ctx, project, record_id)
+    from gateway.people import labelled, person_name
+
+    v, config, _now = _one(ctx, project, record_id)
     if as_json:
         typer.echo(json.dumps(v, ensure_ascii=False, indent=2))
         return
@@ -135,9 +152,12 @@ def show_record(ctx: typer.Context, record_id: int, project: Project,
         typer.echo(f"party              {p.get('name') or ''} <{p['address']}> "
                    f"{p.get('group') or ''}".rstrip())
     for r in v["receipts"]:
-        typer.echo(f"receipt            {r['recipient']}: {r['status']}")
+        name = person_name(config, r["recipient"])
+        who = f"{name} <{r['recipient']}>" if name else r["recipient"]
+        typer.echo(f"receipt            {who}: {r['status']}")
     for m in v["messages"]:
-        typer.echo(f"message            {m['sent_at'][:16]} {m['from']} <{m['message_id']}>")
+        who = labelled(config, m["from"] or "", m["from_name"] or "")
+        typer.echo(f"message            {m['sent_at'][:16]} {who} <{m['message_id']}>")
     for a in v["attachment_files"]:
         typer.echo(f"attachment         {a['filename']} ({a['size']} bytes)")
     for f in v["findings"]:
@@ -219,9 +239,12 @@ def reclassify_command(
         ctx: typer.Context, record_id: int, project: Project,
         by: Annotated[str, typer.Option("--by", help="Who corrects it (mail address).")],
         note: Annotated[str, typer.Option("--note", help="Why (kept in the audit trail).")],
-        category: Annotated[str | None, typer.Option(help="New category.")] = None,
-        group: Annotated[str | None, typer.Option(help="New stakeholder group.")] = None,
-        formality: Annotated[str | None, typer.Option(help="New formality.")] = None,
+        category: Annotated[str | None, typer.Option(
+            help="New category: " + ", ".join(CATEGORIES) + ".")] = None,
+        group: Annotated[str | None, typer.Option(
+            help="New stakeholder group: " + ", ".join(GROUPS) + ".")] = None,
+        formality: Annotated[str | None, typer.Option(
+            help="New formality: " + ", ".join(FORMALITIES) + ".")] = None,
         receipt_required: Annotated[str | None, typer.Option(
             "--receipt-required", help="true: receipts open; false: open ones are withdrawn.")
                                     ] = None) -> None:
@@ -263,8 +286,10 @@ def reclassify_command(
 
 @records_app.command("search")
 def search_command(ctx: typer.Context, query: str, project: Project,
-                   limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
-                   as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+                   limit: Annotated[int, typer.Option(
+                       min=1, max=500, help="At most this many hits.")] = 20,
+                   as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                   ) -> None:
     """Find records by words in subjects, message text and attachment names, best first."""
     from gateway.cli import guarded, open_app
     from gateway.records.search import search_records
@@ -272,7 +297,7 @@ def search_command(ctx: typer.Context, query: str, project: Project,
 
     gw = open_app(ctx)
     try:
-        guarded(ctx, lambda: gw.settings.project(project))
+        zone = guarded(ctx, lambda: gw.settings.project(project)).zone
         project_id = gw.project_ids[project]
         with unit_of_work(gw.sessions) as session:
             hits = guarded(ctx, lambda: search_records(session, project_id=project_id,
@@ -280,12 +305,13 @@ def search_command(ctx: typer.Context, query: str, project: Project,
     finally:
         gw.close()
     if as_json:
-        typer.echo(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([h.as_dict(zone) for h in hits], ensure_ascii=False, indent=2))
         return
     if not hits:
         typer.echo(f"no records in project {project} match {query!r}")
     for h in hits:
-        typer.echo(f"{h.rank:>3}. #{h.record_id} {h.created_at.date()} [{h.category}] "
+        typer.echo(f"{h.rank:>3}. #{h.record_id} {h.created_at.astimezone(zone).date()} "
+                   f"[{h.category}] "
                    f"{h.subject}\n     {h.snippet}")
 
 
@@ -364,10 +390,9 @@ def export_records(ctx: typer.Context, project: Project,
                    category: Category = None, group: Group = None, since: Since = None,
                    until: Until = None, unconfirmed: Unconfirmed = False) -> None:
     """Export records as JSON Lines, JSON or CSV (CSV files get a BOM so Excel reads Chinese)."""
-    from gateway.cli import fail
+    from gateway.cli import choose
 
-    if fmt not in ("jsonl", "json", "csv"):
-        raise fail(f"unknown format {fmt!r}: use jsonl, json or csv")
+    choose("--format", fmt, ("jsonl", "json", "csv"))
     views = _views(ctx, _filter(ctx, project, category, group, since, until, unconfirmed))
     if out is None:
         write_export(views, fmt, sys.stdout)

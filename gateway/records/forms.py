@@ -145,10 +145,12 @@ def render_record_form(view: Mapping[str, Any], details: Mapping[str, Any],
     if fmt not in ("html", "txt"):
         raise ValueError("the record form is HTML or text")
     from gateway.records.history import describe_all
+    from gateway.records.store import named_parties
 
     pm = ", ".join(m.name for m in project.members_with("project_manager"))
     lines = describe_all(view.get("history"), lang=lang, label=lambda v: label(v, lang),
                          when=lambda v: local_time(v, project.timezone))
     return render("key_record", "form", fmt, lang=lang, context={
-        "project": project, "r": view, "d": details, "zone": project.timezone,
+        "project": project, "r": {**view, "parties": named_parties(project, view["parties"])},
+        "d": details, "zone": project.timezone,
         "recorder": pm, "generated_at": now, "history_lines": lines})

@@ -14,12 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.config import ProjectConfig
 from gateway.errors import GatewayError
+from gateway.localtime import local_iso, localize_iso_text
 from gateway.records.search import has_table
 from gateway.store.models import Message, Project, Receipt, Record
 from gateway.store.search_models import RecordAttachment
@@ -84,7 +86,16 @@ def _last_conclusion(record: Record) -> dict[str, Any]:
     return events[-1] if events and record.conclusion else {}
 
 
-def record_view(record: Record, project: str, message_ids: list[str]) -> dict[str, Any]:
+def _history(entries: Any, zone: ZoneInfo | None) -> Any:
+    if zone is None or not isinstance(entries, list):
+        return entries
+    return [{k: (localize_iso_text(v, zone) if k in ("at", "deadline") else v)
+             for k, v in e.items()} if isinstance(e, dict) else e for e in entries]
+
+
+def record_view(record: Record, project: str, message_ids: list[str],
+                zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """The public view of one record; times in ``zone`` (the project's) with their offset."""
     concluded = _last_conclusion(record)
     return {
         "id": record.id,
@@ -97,7 +108,7 @@ def record_view(record: Record, project: str, message_ids: list[str]) -> dict[st
         "urgency": record.urgency,
         "receipt_required": record.receipt_required,
         "receipts": [{"recipient": r.recipient, "status": r.status,
-                      "deadline": r.deadline.isoformat() if r.deadline else None,
+                      "deadline": local_iso(r.deadline, zone),
                       "level": r.level} for r in record.receipts],
         "message_ids": message_ids,
         "summary": record.summary,
@@ -105,11 +116,11 @@ def record_view(record: Record, project: str, message_ids: list[str]) -> dict[st
         "parties": record.parties,
         "message_count": record.message_count,
         "reasons": record.reasons,
-        "history": record.history,
-        "created_at": record.created_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
+        "history": _history(record.history, zone),
+        "created_at": local_iso(record.created_at, zone),
+        "updated_at": local_iso(record.updated_at, zone),
         "conclusion_by": concluded.get("by"),
-        "conclusion_at": concluded.get("at"),
+        "conclusion_at": localize_iso_text(concluded.get("at"), zone),
         "conclusion_source": concluded.get("source"),
         # Policy 4.4: formal communication, and informal communication that reached a
         # conclusion, needs an output confirmed by the parties.
@@ -118,12 +129,13 @@ def record_view(record: Record, project: str, message_ids: list[str]) -> dict[st
     }
 
 
-def record_views(session: Session, f: RecordFilter) -> list[dict[str, Any]]:
+def record_views(session: Session, f: RecordFilter,
+                 zone: ZoneInfo | None = None) -> list[dict[str, Any]]:
     records = find_records(session, f)
     ids = message_ids_by_record(session, [r.id for r in records])
     names = attachment_names(session, [r.id for r in records])
-    return [{**record_view(r, f.project, ids.get(r.id, [])), "attachments": names.get(r.id, [])}
-            for r in records]
+    return [{**record_view(r, f.project, ids.get(r.id, []), zone),
+             "attachments": names.get(r.id, [])} for r in records]
 
 
 RawLoader = Callable[[str], bytes]  # sha256 → raw bytes (App.raw.get)
@@ -173,7 +185,8 @@ def record_details(session: Session, record_id: int, project: ProjectConfig, *,
         "attachment_files": attachments,
         "messages": [{"message_id": m.message_id, "from": m.from_addr, "from_name": m.from_name,
                       "subject": m.subject,
-                      "sent_at": (m.sent_at or m.received_at).isoformat()} for m in messages],
+                      "sent_at": local_iso(m.sent_at or m.received_at, project.zone)}
+                     for m in messages],
         "findings": record_findings(messages, project, now=now, raw=raw),
     }
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -40,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gateway.errors import RecordsError
+from gateway.localtime import local_iso
 from gateway.store.models import Message, Record
 from gateway.store.search_models import DOCUMENT_SQL, FTS_TABLE, RecordAttachment, RecordSearch
 
@@ -113,10 +115,11 @@ class SearchHit:
     matched: tuple[str, ...]  # of "subject", "attachments", "body"
     snippet: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, zone: ZoneInfo | None = None) -> dict[str, Any]:
+        """JSON fields; ``created_at`` in ``zone`` (the project's) with its offset."""
         return {"record_id": self.record_id, "rank": self.rank, "score": round(self.score, 4),
                 "subject": self.subject, "category": self.category,
-                "created_at": self.created_at.isoformat(), "matched": list(self.matched),
+                "created_at": local_iso(self.created_at, zone), "matched": list(self.matched),
                 "snippet": self.snippet}
 
 

@@ -25,6 +25,7 @@ from gateway.addresses import person_key
 from gateway.audit_state import record_state
 from gateway.classify_group import party_group
 from gateway.config import ProjectConfig
+from gateway.people import person_name
 from gateway.records.search import has_table, index_record
 from gateway.store.models import Message, Record
 from gateway.store.search_models import RecordAttachment
@@ -105,8 +106,17 @@ def parties_with_groups(people: list[tuple[str, str, str | None]],
         found = party_group(person_key(addr), role, project)
         if found is None:
             continue  # the gateway's own addresses
-        out.append({"name": name, "address": addr, "group": found[0], "role": role})
+        out.append({"name": person_name(project, addr, name), "address": addr,
+                    "group": found[0], "role": role})
     return out
+
+
+def named_parties(project: ProjectConfig, parties: list[Any]) -> list[dict[str, Any]]:
+    """Stored parties with the name the project file gives each (also for records stored
+    before names were filled in at intake)."""
+    return [{**p, "name": person_name(project, str(p.get("address") or ""),
+                                      str(p.get("name") or ""))}
+            for p in parties if isinstance(p, dict)]
 
 
 def _parties(ctx: Context) -> list[dict[str, Any]]:

@@ -46,7 +46,14 @@ from gateway.notify.outbox import queue
 from gateway.notify.render import render
 from gateway.notify.system import by_language
 from gateway.parse.headers import normalize_message_id
-from gateway.reports.build import DueReport, context, queue_report
+from gateway.people import labelled
+from gateway.reports.build import (
+    DueReport,
+    client_facts,
+    context,
+    queue_report,
+    template_for,
+)
 from gateway.reports.data import collect
 from gateway.reports.periods import parse_period
 from gateway.store.notify_models import ReportRun
@@ -100,10 +107,7 @@ def approvers(project: ProjectConfig, owner_role: Any) -> list[str]:
 
 def display(project: ProjectConfig, address: str) -> str:
     """``黄经理 <huang@client.example.cn>`` for a configured person, else the address."""
-    names = {m.email: m.name for m in project.members}
-    names |= {s.email: s.name for s in project.stakeholders if s.email not in names}
-    name = names.get(address)
-    return f"{name} <{address}>" if name else address
+    return labelled(project, address)
 
 
 def draft_report(app: App, session: Session, *, project: ProjectConfig, due: DueReport,
@@ -127,7 +131,10 @@ def draft_report(app: App, session: Session, *, project: ProjectConfig, due: Due
         return False
     data = collect(session, project_id=project_id, period=due.period, now=now, zone=project.zone)
     extra = {"approve_to": [display(project, a) for a in to],
-             "approvers": [display(project, a) for a in owners]}
+             "approvers": [display(project, a) for a in owners],
+             # the owner approves what the readers will get: the client template for the client
+             "body_template": template_for(project, due.kind, to),
+             **client_facts(data, project)}
     for language, group in by_language(project, owners).items():
         rendered = render("reports", "draft", language=language, project=project, context={
             "now": now, "record_id": None,

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from gateway.config import MatrixEntry, ProjectConfig
 from gateway.notify.render import Rendered, render
 from gateway.notify.system import send_system_notice
+from gateway.people import display_name
 from gateway.reports.data import ReportData, collect
 from gateway.reports.periods import Period, latest_due, parse_frequency
 from gateway.store.notify_models import ReportRun
@@ -103,19 +104,70 @@ def context(data: ReportData, *, kind: str, project: ProjectConfig, language: st
     categories = sorted({c for _g, c in data.matrix})
     return {"kind": kind, "data": data, "period": data.period,
             "chart": bar_chart(data.confirmations, title=title),
-            "groups": groups, "categories": categories, **(extra or {})}
+            "groups": groups, "categories": categories,
+            # people by the names the project file gives them (issue 21)
+            "name_of": lambda address: display_name(project, address),
+            "names_of": lambda addresses: [display_name(project, a) for a in addresses],
+            **(extra or {})}
+
+
+def is_client(project: ProjectConfig, address: str) -> bool:
+    """Whether ``address`` is the client's: a customer stakeholder or a customer domain."""
+    if any(s.email == address and s.group == "customer" for s in project.stakeholders):
+        return True
+    domain = address.rpartition("@")[2]
+    return any(d.group == "customer" and (domain == d.domain or domain.endswith("." + d.domain))
+               for d in project.stakeholder_domains)
+
+
+def for_client(project: ProjectConfig, to: list[str]) -> bool:
+    """A report addressed to the client gets the client template (issue 21)."""
+    return any(is_client(project, a) for a in to)
+
+
+def template_for(project: ProjectConfig, kind: str, to: list[str]) -> str:
+    """``client`` (service, incidents, changes, SLA — nothing internal) for a periodic report
+    addressed to the client; ``periodic`` (the internal report) or ``special`` otherwise."""
+    if kind not in ("weekly", "monthly", "phase"):
+        return "special"
+    return "client" if for_client(project, to) else "periodic"
+
+
+def needs_approval(project: ProjectConfig, row: MatrixEntry | None, to: list[str]) -> bool:
+    """A matrix row's ``approval``; unset, a report to the client waits for its owner."""
+    if row is not None and row.approval is not None:
+        return row.approval
+    return for_client(project, to)
+
+
+def client_facts(data: ReportData, project: ProjectConfig) -> dict[str, Any]:
+    """What the client template adds: the communication with the client and the SLA."""
+    by_category = sorted(((c, n) for (g, c), n in data.matrix.items() if g == "customer"),
+                         key=lambda cn: (-cn[1], cn[0]))
+    target = project.classification.incident_reply_minutes
+    timed = [i["response_minutes"] for i in data.incidents if i["response_minutes"] is not None]
+    within = sum(1 for m in timed if m <= target)
+    return {"client": {"total": data.by_group.get("customer", 0), "by_category": by_category},
+            "sla": {"target": target, "measured": len(timed), "within": within,
+                    "rate": round(100 * within / len(timed)) if timed else None}}
 
 
 def build(session: Session, *, project: ProjectConfig, project_id: int, kind: str,
           period: Period, now: datetime, language: str | None = None,
-          extra: Mapping[str, Any] | None = None) -> tuple[ReportData, Rendered]:
+          extra: Mapping[str, Any] | None = None,
+          to: list[str] | None = None) -> tuple[ReportData, Rendered]:
+    """Collect and render; ``to`` (default: the matrix row's readers) picks the template."""
     data = collect(session, project_id=project_id, period=period, now=now, zone=project.zone)
     lang = language or project.language
-    name = "periodic" if kind in ("weekly", "monthly", "phase") else "special"
+    if to is None:
+        row = next((r for r in project.matrix if r.kind == f"{kind}_report"), None)
+        to = recipients(project, row)
+    name = template_for(project, kind, to)
     rendered = render("reports", name, language=lang, project=project,
                       context={"now": now, "record_id": None,
                                **context(data, kind=kind, project=project, language=lang,
-                                         extra=extra)})
+                                         extra={**client_facts(data, project),
+                                                **(extra or {})})})
     return data, rendered
 
 
@@ -154,9 +206,10 @@ def queue_report(app: App, session: Session, run: ReportRun, *, project: Project
     project_id = app.project_ids[project.code]
     kind, key = run.kind, run.period
     data = collect(session, project_id=project_id, period=period, now=now, zone=project.zone)
-    name = "periodic" if kind in ("weekly", "monthly", "phase") else "special"
+    name = template_for(project, kind, to)
     fields = {"record_id": record_id, **{k: v for k, v in context(
-        data, kind=kind, project=project, language=project.language, extra=extra).items()}}
+        data, kind=kind, project=project, language=project.language,
+        extra={**client_facts(data, project), **(extra or {})}).items()}}
     mail = send_system_notice(app, session, project=project, kind=name, area="reports", to=to,
                               fields=fields, idempotency_key=f"report:{project.code}:{kind}:{key}",
                               record_id=record_id, now=now)

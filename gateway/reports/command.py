@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli import fail, guarded, open_app
+from gateway.cli import choose, fail, guarded, open_app
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports (周报、月报、专项报告).")
 KINDS = ("weekly", "monthly", "phase", "incident", "risk")
@@ -21,12 +21,14 @@ KINDS = ("weekly", "monthly", "phase", "incident", "risk")
 
 def _make(ctx: typer.Context, kind: str, project: str, period: str | None, out: Path | None,
           send: bool, record: int | None, lang: str | None) -> None:
-    from gateway.reports.build import build, recipients, send_report
+    from gateway.reports.approval import approvers, draft_report
+    from gateway.reports.build import DueReport, build, needs_approval, recipients, send_report
     from gateway.reports.periods import month_of, parse_period, week_of
     from gateway.reports.special import record_facts, special_recipients, special_report
     from gateway.store.db import unit_of_work
     from gateway.store.models import Record
 
+    choose("--lang", lang, ("zh-CN", "en"))
     gw = open_app(ctx)
     cfg = guarded(ctx, lambda: gw.settings.project(project))
     now = gw.clock()
@@ -42,8 +44,9 @@ def _make(ctx: typer.Context, kind: str, project: str, period: str | None, out: 
         extra = {}
         if special:
             rec = session.get(Record, record)
-            if rec is None:
-                raise fail(f"no record {record}")
+            if rec is None or rec.project_id != gw.project_ids[project]:
+                raise fail(f"no record {record} in project {project} (hint: `commgate records "
+                           f"list --project {project} --category {kind}` lists them)")
             extra = {"rec": record_facts(rec)}
         if send:
             if special:
@@ -54,6 +57,15 @@ def _make(ctx: typer.Context, kind: str, project: str, period: str | None, out: 
                 row = next((r for r in cfg.matrix if r.kind == f"{kind}_report"), None)
                 to = recipients(cfg, row) or [m.email for m in cfg.members
                                               if m.role != "engineer"]
+                if row is not None and needs_approval(cfg, row, to):
+                    # a report to the client goes to its owner first (gateway/reports/approval)
+                    done = draft_report(gw, session, project=cfg, now=now, to=to,
+                                        due=DueReport(kind, chosen, now, row))
+                    owners = ", ".join(approvers(cfg, row.owner))
+                    typer.echo(f"{kind} report {chosen.key}: " + (
+                        f"drafted to {owners} for approval" if done
+                        else "already drafted or sent"))
+                    return
                 done = send_report(gw, session, project=cfg, kind=kind, period=chosen, to=to,
                                    now=now)
             typer.echo(f"{kind} report {chosen.key}: " + (f"queued for {', '.join(to)}" if done
@@ -73,13 +85,18 @@ def _make(ctx: typer.Context, kind: str, project: str, period: str | None, out: 
 def _command(kind: str) -> None:
     @report_app.command(kind, help=f"The {kind} report.")
     def run(ctx: typer.Context,
-            project: Annotated[str, typer.Option("--project", "-p")],
-            period: Annotated[str | None, typer.Option("--period")] = None,
+            project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
+            period: Annotated[str | None, typer.Option(
+                "--period", help="2026-11 (month), 2026-W49 (ISO week) or "
+                                 "2026-11-01..2026-11-15 (default: the current one).")] = None,
             out: Annotated[Path | None, typer.Option("--out", help="Write HTML here.")] = None,
             send: Annotated[bool, typer.Option("--send", help="Queue it for its readers.")]
             = False,
-            record: Annotated[int | None, typer.Option("--record")] = None,
-            lang: Annotated[str | None, typer.Option("--lang")] = None) -> None:
+            record: Annotated[int | None, typer.Option(
+                "--record", help="The record an incident or risk report is about.")] = None,
+            lang: Annotated[str | None, typer.Option(
+                "--lang", help="zh-CN or en (default: the project's language).")] = None
+            ) -> None:
         _make(ctx, kind, project, period, out, send, record, lang)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.receipt_states import SETTLED
@@ -91,24 +91,30 @@ def _directives(session: Session, data: ReportData, where: Any, now: datetime) -
     unconfirmed = (select(Receipt.record_id).join(Record, Record.id == Receipt.record_id)
                    .where(directive, Receipt.status.not_in(sorted(SETTLED))).distinct())
     open_ids = set(session.scalars(unconfirmed))
-    overdue_q = (select(Receipt.recipient, Receipt.deadline, Receipt.level, Record.id,
-                        Record.subject).join(Record, Record.id == Receipt.record_id)
-                 .where(directive, Receipt.status.in_(OPEN), Receipt.deadline < now)
-                 .order_by(Receipt.deadline))
-    overdue_records: set[int] = set()
-    for recipient, deadline, level, record_id, subject in session.execute(overdue_q):
-        overdue_records.add(record_id)
-        if len(data.overdue) < LIST_CAP:
-            data.overdue.append({"record": record_id, "subject": subject,
-                                 "recipient": recipient, "deadline": deadline, "level": level})
+    # One source for "overdue" and "escalated" (issue 21: the sections must agree): every
+    # receipt of the period's records that is past its deadline and not settled, or that was
+    # escalated. Overdue = not settled and past the deadline (questioned and declined are not
+    # confirmations either); escalated = reminded or escalated at least once.
+    rows = session.execute(
+        select(Record.id, Record.subject, Record.category, Receipt.recipient, Receipt.deadline,
+               Receipt.level, Receipt.status).join(Record, Record.id == Receipt.record_id)
+        .where(where, or_(and_(Receipt.status.not_in(sorted(SETTLED)), Receipt.deadline < now),
+                          Receipt.level > 0))
+        .order_by(Receipt.deadline, Record.id, Receipt.id).limit(LIST_CAP * 4)).all()
+    overdue_directives: set[int] = set()
+    for record_id, subject, category, recipient, deadline, level, status in rows:
+        item = {"record": record_id, "subject": subject, "recipient": recipient,
+                "deadline": deadline, "level": level, "status": status}
+        if status not in SETTLED and deadline is not None and deadline < now:
+            if category == "directive":
+                overdue_directives.add(record_id)
+            if len(data.overdue) < LIST_CAP:
+                data.overdue.append(item)
+        if level > 0 and len(data.escalated) < LIST_CAP:
+            data.escalated.append(item)
+    data.escalated.sort(key=lambda e: (e["record"], e["recipient"]))
     data.directives = {"issued": issued, "confirmed": issued - len(open_ids),
-                       "overdue": len(overdue_records)}
-    for record_id, subject, recipient, level, status in session.execute(
-            select(Record.id, Record.subject, Receipt.recipient, Receipt.level, Receipt.status)
-            .join(Record, Record.id == Receipt.record_id)
-            .where(where, Receipt.level > 0).order_by(Record.id).limit(LIST_CAP)):
-        data.escalated.append({"record": record_id, "subject": subject,
-                               "recipient": recipient, "level": level, "status": status})
+                       "overdue": len(overdue_directives)}
 
 
 def _lists(session: Session, data: ReportData, project_id: int, period: Period,

@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass(frozen=True)
@@ -65,19 +66,30 @@ def month(year: int, number: int, zone: ZoneInfo) -> Period:
     return Period(f"{year}-{number:02d}", _midnight(first, zone), _midnight(following, zone))
 
 
+PERIOD_FORMATS = "2026-11 (a month), 2026-W49 (an ISO week) or 2026-11-01..2026-11-15 (days)"
+
+
 def parse_period(text: str, zone: ZoneInfo) -> Period:
-    """``2026-W48`` | ``2026-11`` | ``2026-11-01..2026-11-15``; ValueError otherwise."""
+    """``2026-W48`` | ``2026-11`` | ``2026-11-01..2026-11-15``; otherwise a ValueError whose
+    one line names the valid formats."""
     text = text.strip()
-    if m := re.fullmatch(r"(\d{4})-W(\d{1,2})", text, re.I):
-        return week(int(m[1]), int(m[2]), zone)
-    if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
-        return month(int(m[1]), int(m[2]), zone)
-    if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text):
-        first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
-        if last < first:
-            raise ValueError(f"period {text}: ends before it starts")
-        return Period(text, _midnight(first, zone), _midnight(last + timedelta(days=1), zone))
-    raise ValueError(f"period {text!r}: expected 2026-W48, 2026-11 or 2026-11-01..2026-11-15")
+    try:
+        if m := re.fullmatch(r"(\d{4})-W(\d{1,2})", text, re.I):
+            return week(int(m[1]), int(m[2]), zone)
+        if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
+            return month(int(m[1]), int(m[2]), zone)
+        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text):
+            first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+            if last < first:
+                raise ValueError(f"period {text}: ends before it starts")
+            return Period(text, _midnight(first, zone),
+                          _midnight(last + timedelta(days=1), zone))
+    except ValueError as exc:
+        if "ends before" in str(exc):
+            raise
+        raise ValueError(f"period {text!r}: no such month, week or day ({exc}); use "
+                         f"{PERIOD_FORMATS}") from None
+    raise ValueError(f"period {text!r}: not a period; use {PERIOD_FORMATS}")
 
 
 def week_of(moment: datetime, zone: ZoneInfo) -> Period:
@@ -88,6 +100,44 @@ def week_of(moment: datetime, zone: ZoneInfo) -> Period:
 def month_of(moment: datetime, zone: ZoneInfo) -> Period:
     local = moment.astimezone(zone)
     return month(local.year, local.month, zone)
+
+
+# Frequencies a matrix row may name that are not a schedule: shown in the plan, never due.
+UNSCHEDULED = ("immediately", "on_demand", "per_phase")
+FREQUENCY_FORMS = ("daily [HH:MM], weekly [mon…sun] [HH:MM], monthly [D|wdN] [HH:MM], or (not "
+                   "scheduled) " + ", ".join(UNSCHEDULED))
+
+
+def check_frequency(text: str) -> str:
+    """A matrix row's frequency, checked word by word (a misspelt one would never be due);
+    ValueError naming the valid forms otherwise."""
+    words = text.strip().lower().split()
+    if len(words) == 1 and words[0] in UNSCHEDULED:
+        return words[0]
+    if not words or words[0] not in ("daily", "weekly", "monthly"):
+        raise ValueError(f"frequency {text!r}: use {FREQUENCY_FORMS}")
+    times = [w for w in words[1:] if re.fullmatch(r"\d{1,2}:\d{2}", w)]
+    rest = [w for w in words[1:] if w not in times]
+    try:
+        for w in times:
+            time.fromisoformat(w.zfill(5))
+    except ValueError:
+        raise ValueError(f"frequency {text!r}: {times[0]} is not a time of day (HH:MM)") from None
+    if words[0] == "weekly":
+        bad = [w for w in rest
+               if len(w) < 3 or not any(day.startswith(w) for day in _DAY_NAMES)]
+    elif words[0] == "monthly":  # day D (1–31; after the 28th: the 28th) or working day N
+        bad = [w for w in rest if not (re.fullmatch(r"wd([1-9]|1\d|2[0-3])", w)
+                                       or (w.isdigit() and 1 <= int(w) <= 31))]
+    else:
+        bad = rest
+    if bad:
+        raise ValueError(f"frequency {text!r}: {' '.join(bad)!r} not understood; use "
+                         f"{FREQUENCY_FORMS}")
+    if len(times) > 1 or len(rest) > 1:
+        raise ValueError(f"frequency {text!r}: one day and one time at most; use "
+                         f"{FREQUENCY_FORMS}")
+    return " ".join(w.zfill(5) if w in times else w for w in words)
 
 
 def parse_frequency(text: str) -> Schedule | None:

@@ -19,7 +19,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gateway.reports.approval import draft_report
-from gateway.reports.build import due_reports, last_sent, recipients, send_report
+from gateway.reports.build import (
+    due_reports,
+    last_sent,
+    needs_approval,
+    recipients,
+    send_report,
+)
 from gateway.reports.expected import remind_missing
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project
@@ -41,7 +47,7 @@ def tick(app: App, now: datetime) -> int:
                 if due.period.end <= since:
                     continue
                 to = recipients(project, due.row)
-                if due.row.approval:  # drafted to the row's owner, sent when approved
+                if needs_approval(project, due.row, to):  # drafted to the owner first
                     if draft_report(app, session, project=project, due=due, to=to, now=now):
                         queued += 1
                 elif send_report(app, session, project=project, kind=due.kind,

@@ -3,13 +3,16 @@ once each, correctly signed, across an outage of the receiving end, with state v
 
 from __future__ import annotations
 
+import logging
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from gateway.app import App
+from gateway.connectors import outbox as connector_outbox
 from gateway.connectors.dingtalk import sign
-from gateway.connectors.outbox import dispatch_due
+from gateway.connectors.outbox import dispatch_due, report_unconfigured
 from gateway.store.audit_models import AuditEvent, ConnectorDelivery
 from gateway.store.db import unit_of_work
 from tests.audit.helpers import Clock, change_notice, deliver
@@ -94,6 +97,35 @@ def test_an_unset_webhook_url_keeps_the_delivery_waiting(
     assert "COMMGATE_DEMO_DINGTALK_URL is not set" in errors
     clock.advance(hours=1)
     assert dispatch_due(app, environ=environ).sent == 2
+
+
+def test_an_unconfigured_connector_is_reported_once_not_on_every_pass(
+        app: App, sink: Sink, clock: Clock, environ: dict[str, str],
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connector_outbox, "_reported", set())  # a fresh process
+    # Given the shipped demo config with no DingTalk URL, and a record waiting for it
+    deliver(app, change_notice())
+    only_crm = {k: v for k, v in environ.items() if "DINGTALK" not in k}
+    # When the scheduler passes twenty times over an hour
+    with caplog.at_level(logging.INFO, logger="gateway.connectors"):
+        for _ in range(20):
+            stats = dispatch_due(app, environ=only_crm)
+            clock.advance(minutes=3)
+    # Then the unconfigured connector was reported once, and never attempted
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "COMMGATE_DEMO_DINGTALK_URL is not set" in warnings[0].getMessage()
+    assert stats.waiting == 1 and stats.failed == 0
+    ding = [d for d in deliveries(app) if d.connector == "dingtalk"]
+    assert [(d.state, d.attempts) for d in ding] == [("pending", 0)]
+    assert "COMMGATE_DEMO_DINGTALK_URL is not set" in (ding[0].last_error or "")
+    # And the configured webhook went out meanwhile; DingTalk goes once its URL is set
+    assert [d.state for d in deliveries(app) if d.connector == "crm"] == ["sent"]
+    assert dispatch_due(app, environ=environ).sent == 1
+    # The start of a process reports it again, once
+    monkeypatch.setattr(connector_outbox, "_reported", set())
+    assert report_unconfigured(app.settings, {}) == 2  # dingtalk and crm, both unset
+    assert report_unconfigured(app.settings, {}) == 0
 
 
 def test_two_dispatchers_at_once_post_each_record_once(

@@ -39,9 +39,7 @@ def test_an_mta_delivers_over_lmtp(lmtp_app: App, listen: Callable[..., int]) ->
 
 def test_each_recipient_gets_its_own_reply_after_data(lmtp_app: App,
                                                       listen: Callable[..., int]) -> None:
-    # Given project ops has been closed, and a valid reply address for a demo receipt
-    with unit_of_work(lmtp_app.sessions) as session:
-        session.execute(update(Project).where(Project.code == "ops").values(intake_open=False))
+    # Given a valid reply address for a demo receipt
     reply_to = make_reply_address(lmtp_app.settings, "demo", 7,
                                   expires=lmtp_app.clock() + timedelta(days=3))
     with lmtp(listen(lmtp_app)) as client:
@@ -50,6 +48,10 @@ def test_each_recipient_gets_its_own_reply_after_data(lmtp_app: App,
         assert client.rcpt("stranger@gw.example.com")[0] == 550  # refused at RCPT already
         assert client.rcpt(OPS)[0] == 250
         assert client.rcpt(reply_to)[0] == 250
+        # and project ops is closed between its RCPT and the data (the commit checks again)
+        with unit_of_work(lmtp_app.sessions) as session:
+            session.execute(update(Project).where(Project.code == "ops")
+                            .values(intake_open=False))
         # When the data is sent, Then one reply per accepted recipient, in RCPT order
         replies = [client.data(MAIL), client.getreply(), client.getreply()]
     assert [code for code, _ in replies] == [250, 550, 250]

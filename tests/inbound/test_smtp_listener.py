@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 import time
@@ -9,11 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from gateway.app import App
-from gateway.store.db import make_engine, make_sessionmaker
+from gateway.store.db import make_engine, make_sessionmaker, unit_of_work
+from gateway.store.models import Project
 from tests.inbound.certs import self_signed
-from tests.inbound.wire import DEMO, Wire, stored_messages, stored_raw, without_trace
+from tests.inbound.wire import DEMO, OPS, Wire, stored_messages, stored_raw, without_trace
 
 # 8-bit header and body bytes as some clients really send them: UTF-8 in Subject, GBK in the body.
 EIGHT_BIT = ("From: 李娜 <lina@xdyj.example.com>\r\nTo: proj-demo@gw.example.com\r\n"
@@ -222,3 +225,25 @@ def test_a_client_vanishing_mid_data_stores_nothing_and_others_are_served(
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         smtp.sendmail("lina@xdyj.example.com", [DEMO], plain(2))
     assert [m.message_id for m in stored_messages(app)] == ["m2@xdyj.example.com"]
+
+
+def test_a_closed_project_is_refused_at_rcpt_with_its_reason(
+        app: App, listen: Callable[..., int], caplog: pytest.LogCaptureFixture) -> None:
+    # Given project ops has been closed (handed over)
+    with unit_of_work(app.sessions) as session:
+        session.execute(update(Project).where(Project.code == "ops").values(intake_open=False))
+    port = listen(app)
+    with caplog.at_level(logging.INFO, logger="gateway.inbound"), Wire(port) as wire:
+        assert wire.command("EHLO client.example")[0] == 250
+        assert wire.command("MAIL FROM:<lina@xdyj.example.com>")[0] == 250
+        # When a client names its address, Then RCPT already refuses it, saying why
+        code, text = wire.command(f"RCPT TO:<{OPS}>")
+        assert code == 550 and text == b"5.2.1 Project ops is closed and accepts no more mail"
+        # and an open project in the same transaction is still taken
+        assert wire.command(f"RCPT TO:<{DEMO}>")[0] == 250
+        assert wire.data(plain() + b".\r\n")[0] == 250
+    assert len(stored_messages(app)) == 1
+    # The refusal is logged as what it is, not as an error of ours
+    refusals = [r for r in caplog.records if "closed" in r.getMessage()]
+    assert refusals and all(r.levelno == logging.INFO for r in refusals)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -66,5 +66,6 @@ def test_hostile_subject_and_name_never_inject(gw_settings: Settings, subject: s
     assert [a.addr_spec for a in parsed["To"].addresses] == ["huang@client.example.cn"]
     # TAB and SP are the same folding white space (RFC 5322 §3.2.2): a TAB may come back a SP
     assert parsed["Subject"].replace("\t", " ") == subject.strip().replace("\t", " ")
+    # a blank name is filled from the project file (issue 21)
     assert parsed["To"].addresses[0].display_name.replace("\t", " ") == \
-        name.strip().replace("\t", " ")
+        (name.strip() or "黄经理").replace("\t", " ")

@@ -131,6 +131,49 @@ def test_cli_refuses_a_change_without_reason_and_sends_nothing(
     assert not (settings.data_dir / "outbox").exists()
 
 
+def test_every_missing_field_is_named_at_once(embedded_app: App) -> None:
+    # Given an incident notice with only its title
+    with pytest.raises(NoticeInvalid) as caught:
+        notices.prepare(embedded_app.settings, embedded_app.settings.project("demo"),
+                        kind="incident", sender=PM, to=[CLIENT], values={"title": "宕机"})
+    # Then one error names all five fields still missing, in the kind's order
+    text = str(caught.value)
+    assert "missing fields" in text
+    names = ["occurred_at", "what_happened", "impact", "actions", "next_update"]
+    positions = [text.index(repr(name)) for name in names]
+    assert positions == sorted(positions)
+    assert "'title'" not in text
+
+
+def test_cli_names_all_missing_fields_and_defaults_from_to_the_pm(
+        make_settings: Callable[..., Any], tmp_path: Path) -> None:
+    settings = make_settings()
+    env = {"COMMGATE_DATA_DIR": str(settings.data_dir), "COMMGATE_SECRET_KEY": "x" * 20}
+    base = ["--config", str(settings.config_path), "notice", "send", "change", "-p", "demo",
+            "--to", CLIENT]
+    # Given a change notice with only its type: one try lists every field still to give
+    missing = CliRunner().invoke(cli, [*base, "--set", "change_type=schedule"], env=env)
+    assert missing.exit_code == 2
+    assert len(missing.stderr.strip().splitlines()) == 1
+    for name in ("summary", "reason", "impact", "contact", "new_dates"):
+        assert repr(name) in missing.stderr
+    # Without --from the notice is the project manager's, and the command says so once
+    fields = [f"{k}={v}" for k, v in SAMPLES["change"].items()]
+    sets = [arg for item in fields for arg in ("--set", item)]
+    ok = CliRunner().invoke(cli, [*base, *sets, "--preview"], env=env)
+    assert ok.exit_code == 0, ok.output
+    said = [line for line in ok.stderr.splitlines() if "--from" in line]
+    assert said == [f"commgate: no --from given: the notice is from the project manager "
+                    f"张伟 <{PM}>"]
+    assert f"From: 张伟 <{PM}>" in ok.stdout
+    # An unknown --from is one line naming the members who may send it
+    stranger = CliRunner().invoke(cli, [*base, *sets, "--from", "x@example.org", "--preview"],
+                                  env=env)
+    assert stranger.exit_code == 2
+    assert "not a member of project demo" in stranger.stderr
+    assert PM in stranger.stderr and "lina@xdyj.example.com" in stranger.stderr
+
+
 def test_sending_a_notice_creates_its_record_and_is_delivered(embedded_app: App) -> None:
     project = embedded_app.settings.project("demo")
     prepared = _prepare(embedded_app, "change")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from gateway.app import App
 from gateway.notify.bounces import record_bounce, suppress
 from gateway.notify.compose import compose
-from gateway.notify.outbox import claim, deliver_due, queue, retry
+from gateway.notify.outbox import claim, deliver_due, queue
 from gateway.store.db import unit_of_work
 from gateway.store.notify_models import OutboxMail
 from tests.notify.conftest import Clock, Sink
@@ -174,8 +174,8 @@ def test_two_workers_never_send_the_same_row(relay_app: App, sink: Sink, clock: 
     assert _row(relay_app, pks[0]).attempts == 2
 
 
-def test_suppressed_and_rate_limited_recipients_are_not_sent(make_app, sink: Sink,
-                                                             clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_suppressed_recipients_are_not_sent_and_rate_limited_ones_wait(
+        make_app, sink: Sink, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     app = make_app(COMMGATE_OUTBOUND__RELAY_HOST="127.0.0.1",
                    COMMGATE_OUTBOUND__RELAY_PORT=str(sink.port),
                    COMMGATE_OUTBOUND__RATE_LIMIT_PER_RECIPIENT="2")
@@ -191,15 +191,16 @@ def test_suppressed_and_rate_limited_recipients_are_not_sent(make_app, sink: Sin
     deliver_due(app, now=clock.now)
     assert len(sink.handler.received) == 2
     states = sorted(_row(app, pk).state for pk in range(1, 5))
-    assert states == ["failed", "failed", "sent", "sent"]
+    assert states == ["failed", "retry", "sent", "sent"]
     with unit_of_work(app.sessions) as s:
-        limited = s.scalars(select(OutboxMail).where(OutboxMail.subject == "s2")).one()
-        assert limited.recipients[0].state == "limited"
-        pk = limited.id
-    # An operator's retry an hour later sends it
-    with unit_of_work(app.sessions) as s:
-        retry(s, pk, now=clock.advance(hours=1))
-    assert deliver_due(app, now=clock.now) == 1
+        waiting = s.scalars(select(OutboxMail).where(OutboxMail.subject == "s2")).one()
+        assert waiting.recipients[0].state == "pending"
+        assert waiting.next_attempt_at == clock.now + timedelta(hours=1)
+        pk = waiting.id
+    # It waits for the next window by itself: nothing before, sent once the hour is over
+    assert deliver_due(app, now=clock.advance(minutes=59)) == 0
+    assert deliver_due(app, now=clock.advance(minutes=1)) == 1
+    assert _row(app, pk).state == "sent"
 
 
 def test_gives_up_after_the_configured_time(relay_app: App, sink: Sink, clock: Clock) -> None:

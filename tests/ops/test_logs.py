@@ -105,7 +105,7 @@ def test_every_pipeline_line_names_the_message_and_its_record(
         ops_app: App, capsys: pytest.CaptureFixture[str]) -> None:
     # Given the gateway's JSON logging, and a stored message
     level = logging.getLogger().level
-    setup_logging(GatewayConfig(log_format="json", log_level="DEBUG"))
+    setup_logging(GatewayConfig(domain="gw.example.com", log_format="json", log_level="DEBUG"))
     try:
         mail = make_mail(subject="机房巡检记录", body="巡检正常。\n",
                          message_id="<ops-log-1@xdyj.example.com>")

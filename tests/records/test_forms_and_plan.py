@@ -125,3 +125,16 @@ def test_markdown_escaping_keeps_text_readable() -> None:
     assert md_escape("a|b <i>c</i> *d* [e](f)\nnext") == \
         "a\\|b &lt;i&gt;c&lt;/i&gt; \\*d\\* \\[e\\](f) next"
     assert md_escape(None) == ""
+
+
+def test_the_form_lists_parties_by_their_configured_names(
+        records_app: App, deliver: Deliver, cli: Callable[..., Any]) -> None:
+    # Given a mail that names nobody: bare addresses only
+    deliver(make_mail(subject="【决策】割接窗口定于周六", sender="zhangwei@xdyj.example.com",
+                      to="huang@client.example.cn", body="割接定于周六凌晨。"))
+    for lang in ("zh-CN", "en"):
+        text = cli("records", "form", "1", "--project", "demo", "--lang", lang).stdout
+        # Then the form names them as the project file does (issue 21), never with a blank
+        assert "黄经理 <huang@client.example.cn>" in text
+        assert "张伟 <zhangwei@xdyj.example.com>" in text
+        assert " <huang@" not in text.replace("黄经理 <huang@", "")

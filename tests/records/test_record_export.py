@@ -54,8 +54,11 @@ def test_csv_export_to_a_file_has_a_bom_and_the_new_columns_at_the_end(
     assert header[14:] == ["updated_at", "parties", "attachments", "conclusion_by",
                            "conclusion_at"]
     assert table[0]["attachments"] == "巡检表.xlsx"
-    assert "黄经理" not in table[0]["parties"]  # the name as written in the mail, none here
-    assert "<huang@client.example.cn> (customer)" in table[0]["parties"]
+    # the name from the project file, though the mail carried none (issue 21)
+    assert "黄经理 <huang@client.example.cn> (customer)" in table[0]["parties"]
+    # times as the project reads them: ISO 8601 with the Asia/Shanghai offset
+    assert table[0]["created_at"].endswith("+08:00")
+    assert table[0]["updated_at"].endswith("+08:00")
 
 
 def test_filters_and_show(records_app: App, deliver: Deliver, cli: Callable[..., Any]) -> None:
@@ -72,3 +75,25 @@ def test_filters_and_show(records_app: App, deliver: Deliver, cli: Callable[...,
     text = cli("records", "show", str(only[0]["id"]), "--project", "demo").stdout
     assert "attachment         巡检表.xlsx" in text
     assert "customer" in text
+
+
+def test_show_search_and_json_read_in_the_projects_zone_with_names(
+        records_app: App, deliver: Deliver, cli: Callable[..., Any]) -> None:
+    # Given a record whose mail named nobody (bare addresses only)
+    _two_records(deliver)
+    [first, _second] = json.loads(cli("records", "export", "--project", "demo",
+                                      "--format", "json").stdout)
+    # Then JSON times carry the project's offset, not UTC
+    assert first["created_at"].endswith("+08:00") and first["updated_at"].endswith("+08:00")
+    shown = json.loads(cli("records", "show", str(first["id"]), "--project", "demo",
+                           "--json").stdout)
+    assert all(m["sent_at"].endswith("+08:00") for m in shown["messages"])
+    assert {p["address"]: p["name"] for p in shown["parties"]}["huang@client.example.cn"] \
+        == "黄经理"
+    hits = json.loads(cli("records", "search", "巡检", "--project", "demo", "--json").stdout)
+    assert hits and all(h["created_at"].endswith("+08:00") for h in hits)
+    # And the text view lists parties and receipts by name
+    text = cli("records", "show", str(first["id"]), "--project", "demo").stdout
+    assert "party              黄经理 <huang@client.example.cn> customer" in text
+    assert "张伟 <zhangwei@xdyj.example.com>" in text
+    assert "+0000" not in text and "+00:00" not in text

@@ -86,7 +86,7 @@ def test_due_client_report_is_drafted_to_the_pm_and_not_sent(app: App, clock: Cl
                                             "sunzong@xdyj.example.com"]]  # weekly: internal
     [(subject, to)] = _mails(app, "report_draft")
     assert to == [PM]
-    assert subject.startswith("【待审批】【月报】") and subject.endswith("2026-11")
+    assert subject.startswith("【待审批】【月度服务报告】") and subject.endswith("2026-11")
     draft = _draft(app)
     assert draft["Auto-Submitted"] == "auto-generated"
     text = draft.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -104,15 +104,15 @@ def test_pm_approval_sends_the_report_to_the_client_exactly_once(app: App,
     # When the PM answers "同意发送" from Foxmail, quoting the draft
     _reply(app, clock, sender=PM, own="同意发送")
     # Then the client gets the monthly report, once, as gateway mail without the draft wrapper
-    monthly = [(s, to) for s, to in _mails(app, "periodic") if "2026-11" in s]
-    assert monthly == [("【月报】示例运维项目（核心网络运维） 2026-11", [CLIENT])]
+    monthly = [(s, to) for s, to in _mails(app, "client") if "2026-11" in s]
+    assert monthly == [("【月度服务报告】示例运维项目（核心网络运维） 2026-11", [CLIENT])]
     run = _monthly_run(app)
     assert run.state == "sent" and run.sent_at == clock.now and run.outbox_id is not None
     assert [r["outcome"] for r in run.facts["approval"]["replies"]] == ["approved"]
     # A second approval (and another tick) sends nothing more
     _reply(app, clock, sender=PM, own="同意")
     assert tick(app, clock.now) == 0
-    assert len([s for s, _to in _mails(app, "periodic") if "2026-11" in s]) == 1
+    assert len([s for s, _to in _mails(app, "client") if "2026-11" in s]) == 1
 
 
 def test_change_request_or_anyone_elses_approval_leaves_it_a_draft(app: App,
@@ -163,7 +163,7 @@ def test_an_english_reading_owner_gets_the_english_draft(make_app: Callable[...,
     app = make_app()
     _drafted(app, clock)
     [(subject, to)] = _mails(app, "report_draft")
-    assert to == [PM] and subject.startswith("[Approval needed] [Monthly Report]")
+    assert to == [PM] and subject.startswith("[Approval needed] [Monthly Service Report]")
     body = _draft(app).get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert 'Reply "approve" to send it to: 黄经理 <huang@client.example.cn>' in body
     _reply(app, clock, sender=PM, own="Approved, thanks.")

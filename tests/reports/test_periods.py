@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.reports.periods import latest_due, parse_frequency, parse_period
+from gateway.reports.periods import (
+    UNSCHEDULED,
+    check_frequency,
+    latest_due,
+    parse_frequency,
+    parse_period,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -46,3 +52,21 @@ def test_monthly_is_due_on_the_third_working_day() -> None:
     assert period.key == "2026-10"  # November's report is due on 3 Dec
     assert latest_due(s, datetime(2026, 12, 3, 2, tzinfo=UTC), SH)[0].key == "2026-11"
     assert parse_frequency("immediately") is None
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("weekly", "weekly"), ("Weekly Fri 18:00", "weekly fri 18:00"), ("monthly wd3 9:00",
+                                                                    "monthly wd3 09:00"),
+    ("monthly 5", "monthly 5"), ("daily", "daily"), ("immediately", "immediately"),
+    ("on_demand", "on_demand")])
+def test_a_frequency_is_checked_and_kept(text: str, kept: str) -> None:
+    assert check_frequency(text) == kept
+    if kept not in UNSCHEDULED:
+        assert parse_frequency(kept) is not None
+
+
+@pytest.mark.parametrize("text", ["weekyl", "", "quarterly", "weekly friyay", "monthly 40",
+                                  "monthly wd30", "daily 25:00", "weekly fri sat", "daily fri"])
+def test_a_frequency_that_would_never_be_due_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"daily|time of day"):
+        check_frequency(text)

@@ -88,12 +88,13 @@ def test_weekly_report_counts_what_the_pipeline_recorded(app: App, clock: Clock,
     assert [r["record"] for r in data.risks] == [ids["risk"]]
     assert [i["record"] for i in data.incidents] == [ids["incident"]]
     assert dict(data.confirmations)["2026-11-25"] == 1
-    assert "<svg" in rendered.html and LINA in rendered.html and LINA in rendered.text
+    # people by their configured names (issue 21), not their addresses
+    assert "<svg" in rendered.html and "李娜" in rendered.html and "李娜" in rendered.text
     assert rendered.subject == f"【周报】{project.name} 2026-W48"
     with unit_of_work(app.sessions) as s:
         _d, english = build(s, project=project, project_id=app.project_ids["demo"],
                             kind="monthly", period=parse_period("2026-11", project.zone),
-                            now=now, language="en")
+                            now=now, language="en", to=["wangqiang@xdyj.example.com"])
     assert english.subject.startswith("[Monthly Report]") and "Overdue" in english.html
     (tmp_path / "report.html").write_text(rendered.html, encoding="utf-8")
 
@@ -117,11 +118,15 @@ def test_scheduler_sends_each_report_once(app: App, clock: Clock) -> None:
     assert tick(app, now) == 0
     with unit_of_work(app.sessions) as s:
         assert last_sent(s, app.project_ids["demo"]) == due
-        mails = s.scalars(select(OutboxMail).where(OutboxMail.kind == "periodic")).all()
+        mails = s.scalars(select(OutboxMail).where(OutboxMail.kind.in_(
+            ("periodic", "report_draft")))).all()
         assert len(mails) == 2 and all(m.automated for m in mails)
+        # the client's monthly report waits for the owner's approval by default (issue 21)
         monthly = next(m for m in mails if "2026-11" in m.subject)
-        assert [r.address for r in monthly.recipients] == [CLIENT]
+        assert monthly.kind == "report_draft"
+        assert [r.address for r in monthly.recipients] == [PM]
         assert b"Auto-Submitted: auto-generated" in monthly.raw
+        assert not s.scalars(select(OutboxMail).where(OutboxMail.kind == "client")).all()
 
 
 def test_risk_record_sends_one_special_report_to_leadership(app: App, clock: Clock) -> None:
@@ -172,3 +177,59 @@ owner = "engineer"
         alerts = s.scalars(select(OutboxMail).where(OutboxMail.kind == "expected")).all()
         to = sorted(r.address for m in alerts for r in m.recipients if "工程师周报" in m.subject)
     assert to == ["chenjing@xdyj.example.com", "liuyang@xdyj.example.com", PM, PM]
+
+
+def test_weekly_sections_agree_overdue_lists_everyone_escalated_and_unconfirmed(
+        app: App, clock: Clock) -> None:
+    ids = _week(app, clock)
+    project = app.settings.project("demo")
+    now = datetime(2026, 11, 30, 2, tzinfo=UTC)
+    past = datetime(2026, 11, 25, 2, tzinfo=UTC)
+    with unit_of_work(app.sessions) as s:
+        # Given 李娜 questioned the directive and the client never answered the change notice,
+        # both escalated to level 3 (as in the demo: 陈静 and 黄经理)
+        s.execute(update(Receipt).where(Receipt.record_id == ids["directive"])
+                  .values(status="questioned", level=3, deadline=past))
+        s.execute(update(Receipt).where(Receipt.record_id == ids["change"])
+                  .values(status="pending", level=3, deadline=past))
+        for language in ("zh-CN", "en"):
+            data, rendered = build(s, project=project, project_id=app.project_ids["demo"],
+                                   kind="weekly", period=parse_period("2026-W48", project.zone),
+                                   now=now, language=language)
+            # Then every escalated, still unconfirmed person is in the overdue list too
+            overdue = {(o["record"], o["recipient"]) for o in data.overdue}
+            escalated = {(e["record"], e["recipient"]) for e in data.escalated
+                         if e["status"] not in ("confirmed", "waived")}
+            assert escalated and escalated <= overdue
+            assert data.directives["overdue"] == 1
+            heading, end = (("逾期未确认的人员:", "升级:") if language == "zh-CN"
+                            else ("Overdue confirmations:", "Escalated:"))
+            section = rendered.text.split(heading, 1)[1].split(end, 1)[0]
+            assert "李娜" in section and "黄经理" in section
+            assert "无" not in section and "none" not in section
+
+
+def test_the_clients_report_uses_the_client_template_with_nothing_internal(
+        app: App, clock: Clock) -> None:
+    ids = _week(app, clock)
+    project = app.settings.project("demo")
+    now = datetime(2026, 12, 4, 2, tzinfo=UTC)
+    with unit_of_work(app.sessions) as s:
+        # Given an unconfirmed change and an overdue directive of 李娜 (internal findings)
+        s.execute(update(Receipt).where(Receipt.record_id == ids["directive"])
+                  .values(deadline=datetime(2026, 11, 25, 2, tzinfo=UTC), level=2))
+        for language, words in (("zh-CN", ["服务概况", "故障/事件", "变更", "服务水平"]),
+                                ("en", ["Service summary", "Incidents", "Changes",
+                                        "Service level"])):
+            _d, rendered = build(s, project=project, project_id=app.project_ids["demo"],
+                                 kind="monthly", period=parse_period("2026-11", project.zone),
+                                 now=now, language=language)  # the matrix row: the client
+            for text in (rendered.text, rendered.html):
+                for word in words:
+                    assert word in text, (language, word)
+                assert "核心交换机宕机" in text and "割接延期" in text
+                # nothing internal: no directives, findings, staff or waiting lists
+                for internal in ("指令", "Directive", "制度 4.2.1", "4.2.1", "李娜",
+                                 "lina@", "逾期", "Overdue", "合规", "Findings", "升级",
+                                 "Escalat", "procurement", "采购"):
+                    assert internal not in text, (language, internal)

@@ -15,7 +15,21 @@ from contextlib import contextmanager
 import pytest
 
 PG_ADMIN_URL = os.environ.get("COMMGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("COMMGATE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def _redis_url(base: str) -> str:
+    """The Redis database of this test process: each pytest-xdist worker (gw0, gw1, …) gets its
+    own, counting down from the configured one, so one worker's FLUSHDB never empties
+    another's queues."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return base
+    root, _, db = base.rpartition("/")
+    number = int(db) if db.isdigit() else 0
+    return f"{root}/{(number - int(worker[2:])) % 16}"
+
+
+REDIS_URL = _redis_url(os.environ.get("COMMGATE_TEST_REDIS", "redis://127.0.0.1:6379/15"))
 RABBIT_URL = os.environ.get("COMMGATE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 
 
