@@ -18,7 +18,7 @@ from gateway.store.db import unit_of_work
 from gateway.store.models import Receipt
 from gateway.store.receipt_models import EscalationStep, ReceiptEvent
 from tests.receipts.conftest import ZHANGWEI, Clock, at, outbox
-from tests.support.mail import make_mail
+from tests.support.mail import make_mail, upstream_pass
 
 CLIENT = "huang@client.example.cn"
 TOPICS = ["增加巡检项", "调整值班表", "更换备件供应商", "延长服务窗口"]
@@ -70,6 +70,7 @@ def test_one_pass_sends_the_client_one_digest_and_keeps_every_item(app: App,
                        in_reply_to=str(digest["Message-ID"]), date=clock.now)
     del answer["References"]  # RFC 5322 §3.6.4: the parent's References plus the parent
     answer["References"] = f"{digest['References']} {digest['Message-ID']}"
+    answer["Authentication-Results"] = upstream_pass(CLIENT)  # it passed the trusted upstream
     raw = answer.as_bytes()
     pk = accept(app, project="demo", raw=raw, channel="smtp", will_enqueue=False).message_pk
     assert process(app, pk) == "processed"
