@@ -44,11 +44,12 @@ def _database(app: App, timeout: float) -> str | None:
                 finally:
                     conn.exec_driver_sql("PRAGMA busy_timeout=30000")
             else:
-                with conn.begin():
-                    ms = int(timeout * 1000)
+                ms = int(timeout * 1000)
+                try:  # one transaction (autobegun), rolled back: the probe changes nothing
                     conn.execute(text(f"SET LOCAL lock_timeout = {ms}"))
                     conn.execute(text(f"SET LOCAL statement_timeout = {ms}"))
                     conn.execute(text("SELECT pg_current_xact_id()"))  # fails read-only
+                finally:
                     conn.rollback()
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
         return f"database cannot be written: {_first_line(exc)}"

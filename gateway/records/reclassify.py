@@ -159,9 +159,9 @@ def _resume(session: Session, request: ReceiptRequest, *, now: datetime,
 
 def _open(app: App, session: Session, *, project: ProjectConfig, record: Record,
           now: datetime, events: list[int]) -> int:
-    from gateway.parse import parse_message
     from gateway.pipeline import Context
     from gateway.receipts import open_receipts
+    from gateway.stages import parse_bounded
 
     messages = session.scalars(select(Message).where(Message.record_id == record.id)
                                .order_by(Message.received_at, Message.id)).all()
@@ -178,7 +178,7 @@ def _open(app: App, session: Session, *, project: ProjectConfig, record: Record,
             continue
         try:
             raw = app.raw.get(message.sha256)
-            parsed = parse_message(raw)
+            parsed, _ = parse_bounded(raw, app.settings.gateway.text_stage_max)
         except (GatewayError, OSError, KeyError):
             continue
         ctx = Context(app=app, session=session, message=message, project=project, raw=raw,
