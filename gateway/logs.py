@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -119,6 +120,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not when the handler was
+    made: a thread that logs after a caller swapped stderr (a test runner capturing a command's
+    output, then closing it) never writes to a closed stream."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:  # StreamHandler.setStream; the target is fixed
+        pass
+
+
 def _handler(handler: logging.Handler, cfg: GatewayConfig) -> logging.Handler:
     handler._commgate = True  # type: ignore[attr-defined]
     handler.addFilter(ContextFilter())
@@ -141,7 +159,7 @@ def setup_logging(cfg: GatewayConfig, *, debug: bool = False, console: str | Non
             root.removeHandler(old)
             old.close()
     level: int = logging.DEBUG if debug else logging.getLevelName(cfg.log_level)
-    stream = _handler(logging.StreamHandler(), cfg)
+    stream = _handler(StderrHandler(), cfg)
     root_level = level
     if console is not None and not debug:
         shown: int = logging.getLevelName(console)

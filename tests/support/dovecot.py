@@ -53,6 +53,9 @@ class DovecotServer:
         self._uid, self._gid = account.pw_uid, account.pw_gid
         self.mail_root = (self.root / "mail" if os.getuid() else
                           Path(tempfile.gettempdir()) / f"commgate-dovecot-{uuid.uuid4().hex}")
+        # Dovecot's sockets live in base_dir, and a unix socket's path has at most 107 bytes:
+        # under pytest-xdist (".../popen-gw1/<test name>/...") the test's folder is too long.
+        self.run_dir = Path(tempfile.mkdtemp(prefix="cgdv-"))
 
     @property
     def maildir(self) -> Path:
@@ -69,12 +72,11 @@ class DovecotServer:
                 f"default_internal_group = {group}\n")
 
     def _write_config(self) -> Path:
-        for sub in ("run", "state"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        (self.root / "state").mkdir(parents=True, exist_ok=True)
         (self.root / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
         conf = self.root / "dovecot.conf"
         conf.write_text(f"""\
-base_dir = {self.root}/run
+base_dir = {self.run_dir}
 state_dir = {self.root}/state
 log_path = {self.root}/dovecot.log
 protocols = imap
@@ -127,6 +129,7 @@ service anvil {{
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode() if self._proc.stderr else ""
+                self.stop()  # closes its pipe
                 raise RuntimeError(f"dovecot exited: {err}{self.log()}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
@@ -154,6 +157,7 @@ service anvil {{
         """Stop and delete the mail."""
         self.stop()
         shutil.rmtree(self.mail_root, ignore_errors=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def restart(self) -> DovecotServer:
         """Stop and start again on the same port with the same mail."""
