@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.app import App
+from gateway.audit_labels import any_label
 from gateway.demo_mail import (
     CHANGE,
     CHENJING,
@@ -43,6 +44,7 @@ from gateway.demo_view import CODE, DeliveredMail, all_settled, maildir, message
 from gateway.jobs import make_jobs
 from gateway.notify import notices
 from gateway.notify.outbox import deliver_due
+from gateway.people import display_name
 from gateway.reports.build import build, recipients, send_report
 from gateway.reports.periods import parse_period
 from gateway.scheduler import tick
@@ -118,6 +120,9 @@ class Story:
         folder = self.app.settings.outbox_dir
         return [(f"发件箱投递 {sent} 封 → {folder}", f"outbox delivered {sent} mail(s) → {folder}")]
 
+    def names(self, addresses: list[str]) -> list[str]:
+        return [display_name(self.project, a) for a in addresses]
+
     def receipt_lines(self, key: str) -> list[Line]:
         return [(f"  回执 {_who(r)}: "
                  f"{STATUS_ZH.get(r['status'], r['status'])}，截止 {(r['deadline'] or '')[:16]}"
@@ -151,8 +156,9 @@ class Story:
         self.narrate(Step("2026-09-30 周三 09:30", (
             "李娜发出指令（抄送项目邮箱），经 SMTP 进入网关",
             "李娜 sends a directive, Cc the project address, in by SMTP"), [
-            (f"记录 R{state['record_id']}：类别 {state['category']}，干系人 {state['group']}，"
-             f"{state['formality']}", f"record R{state['record_id']}: {state['category']}, "
+            (f"记录 R{state['record_id']}：类别 {any_label(state['category'])}，"
+             f"干系人 {any_label(state['group'])}，{any_label(state['formality'])}",
+             f"record R{state['record_id']}: {state['category']}, "
              f"group {state['group']}, {state['formality']}"),
             ("一个工作日的期限跨过国庆假期（10月1日–7日），顺延到10月8日",
              "one working day, across the National Day holiday (10-01…10-07): due 10-08"),
@@ -169,7 +175,8 @@ class Story:
             "张伟向客户黄经理发出进度变更通知（notice send change）",
             "张伟 sends the client a schedule change notice (notice send change)"), [
             (f"主题：{prepared.rendered[0].subject}", f"subject: {prepared.rendered[0].subject}"),
-            (f"记录 R{state['record_id']}：类别 {state['category']}，干系人 {state['group']}",
+            (f"记录 R{state['record_id']}：类别 {any_label(state['category'])}，"
+             f"干系人 {any_label(state['group'])}",
              f"record R{state['record_id']}: {state['category']}, group {state['group']}"),
             *self.receipt_lines("change")]))
 
@@ -231,7 +238,9 @@ class Story:
         lines: list[Line] = list(extra or [])
         for mail in report.mails:
             to, subject = ", ".join(mail.recipients), " ".join(str(mail.message["Subject"]).split())
-            lines.append((f"{mail.kind} → {to}：{subject}", f"{mail.kind} → {to}: {subject}"))
+            names = "、".join(self.names(list(mail.recipients)))
+            lines.append((f"{any_label(mail.kind)} → {names}：{subject}",
+                          f"{mail.kind} → {to}: {subject}"))
         if not report.mails:
             lines.append(("没有需要发出的提醒", "nothing due"))
         if report.events:
@@ -277,7 +286,7 @@ class Story:
         out.with_suffix(".txt").write_text(rendered.subject + "\n\n" + rendered.text,
                                            encoding="utf-8")
         self.narrate(Step("2026-10-09 周五 18:00", (
-            f"周报（{REPORT_WEEK}）：生成并发送给 {', '.join(to)}",
+            f"周报（{REPORT_WEEK}）：生成并发送给 {'、'.join(self.names(to))}",
             f"weekly report ({REPORT_WEEK}): built and sent to {', '.join(to)}"), [
             (f"{data.total} 条沟通记录，HTML：{out}", f"{data.total} record(s); HTML: {out}"),
             *self.deliver()]))
