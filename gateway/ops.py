@@ -53,7 +53,8 @@ def check_health(app: App, *, smtp_listening: Callable[[], bool] | None = None,
         text = str(getattr(exc, "orig", None) or exc).strip()
         report["database"] = f"error: {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
         reasons.append("database unavailable")
-    problems = write_problems(app)  # a real write path, each part with a short timeout
+    # a real write path, each part with a short timeout (the database's only when it is read)
+    problems = write_problems(app, database=report["database"] == "ok")
     report["writable"] = "ok" if not problems else "; ".join(problems)
     reasons.extend(problems)
     if smtp_listening is not None:

@@ -27,10 +27,13 @@ from gateway.app import App
 PROBE_TIMEOUT = 3.0  # seconds: "locked for longer than a few seconds" is unhealthy
 
 
-def write_problems(app: App, *, timeout: float = PROBE_TIMEOUT) -> list[str]:
-    """What keeps the gateway from storing a message now; empty when nothing does."""
-    problems = [p for p in (_database(app, timeout), _disk(app), _broker(app, timeout)) if p]
-    return problems
+def write_problems(app: App, *, timeout: float = PROBE_TIMEOUT,
+                   database: bool = True) -> list[str]:
+    """What keeps the gateway from storing a message now; empty when nothing does.
+    ``database=False`` skips the database's write probe (its reader already failed, and the
+    same failure twice says nothing more)."""
+    found = (_database(app, timeout) if database else None, _disk(app), _broker(app, timeout))
+    return [p for p in found if p]
 
 
 def _database(app: App, timeout: float) -> str | None:
