@@ -173,11 +173,11 @@ def _describe(event: dict[str, Any]) -> str:
     kind, detail = event["kind"], event["detail"] or {}
     parts = [f"{KIND_ZH.get(kind, kind)} {kind}"]
     if event.get("after") and event.get("after") != event.get("before"):
-        parts.append(f"{event['before']} → {event['after']}")
+        parts.append(f"{event['before'] or '—'} → {event['after']}")  # opened: nothing before
     if detail.get("reading"):
         parts.append(f"读作 reading {detail['reading']}")
     if detail.get("superseded"):
-        parts.append("（较新的回复已在先 an newer answer counts）")
+        parts.append("（较新的回复已在先 a newer answer counts）")
     if detail.get("reasons"):
         parts.append("依据 reasons: " + "; ".join(str(r) for r in detail["reasons"]))
     if detail.get("by"):
