@@ -137,16 +137,15 @@ def authenticate(ctx: Context) -> AuthVerdict:
     verdict = check(headers=parsed.authentication_results, trusted=cfg.auth.trusted_authserv_ids,
                     from_addr=parsed.from_addr, raw=ctx.raw,
                     dkim_verify=cfg.escalation.dkim_verify)
-    if verdict.forged:
+    if verdict.forged or verdict.unverified:
+        flag = "forged" if verdict.forged else "unverified"
         ctx.message.flags = {**ctx.message.flags,
-                             "forged": {"reasons": list(verdict.reasons),
-                                        "evidence": list(verdict.evidence)}}
+                             flag: {"reasons": list(verdict.reasons),
+                                    "evidence": list(verdict.evidence)}}
+    if verdict.forged:
         log.warning("<%s> fails the authentication policy: %s", ctx.message.message_id,
                     ", ".join(verdict.reasons))
     elif verdict.unverified:
-        ctx.message.flags = {**ctx.message.flags,
-                             "unverified": {"reasons": list(verdict.reasons),
-                                            "evidence": list(verdict.evidence)}}
         log.info("<%s> not authenticated: %s", ctx.message.message_id,
                  ", ".join(verdict.reasons))
     ctx.auth = verdict

@@ -10,12 +10,14 @@ and members and stakeholders are never suppressed. ``list`` shows the suppressio
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
 from gateway.cli import fail, guarded, open_app
+from gateway.localtime import local
 
 suppressions_app = typer.Typer(no_args_is_help=True,
                                help="Addresses that get no automatic answers (暂停自动回复).")
@@ -30,7 +32,6 @@ def list_cmd(
     now: Annotated[str | None, typer.Option("--now", help="In force as of this time.")] = None,
 ) -> None:
     """Suppressed addresses of a project: since when, until when, and why."""
-    from zoneinfo import ZoneInfo
 
     from sqlalchemy import select
 
@@ -46,12 +47,11 @@ def list_cmd(
         at = _parse_now(now, zone) or gw.clock()
         with unit_of_work(gw.sessions) as session:
             project_id = gw.project_ids[cfg.code]
+            current = active_suppressions(session, project_id=project_id, now=at)
             found = list(session.scalars(select(Suppression).where(
                 Suppression.project_id == project_id).order_by(Suppression.address))
-            ) if include_expired else active_suppressions(session, project_id=project_id,
-                                                          now=at)
-            active = {s.id for s in active_suppressions(session, project_id=project_id,
-                                                        now=at)}
+            ) if include_expired else current
+            active = {s.id for s in current}
             rows: list[dict[str, Any]] = [{
                 "address": s.address, "reason": s.reason,
                 "created_at": _local(s.created_at, zone),
@@ -72,9 +72,8 @@ def list_cmd(
                    f"{'yes' if r['active'] else 'no':<6} {r['reason'][:60]}")
 
 
-def _local(moment: datetime, zone: tzinfo) -> str:
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(zone).isoformat(timespec="minutes")
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return local(moment, zone).isoformat(timespec="minutes")
 
 
 @suppressions_app.command("lift")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from gateway.app import App, build_app
-from gateway.config import Ops, Settings
-from gateway.ops import OpsServer
+from gateway.config import Settings
+from tests.ops.conftest import StartOps
 from tests.ops.helpers import get, health
 from tests.support.apps import SECRET
 from tests.support.ports import free_port
@@ -40,31 +40,16 @@ def probe_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., 
         app.close()
 
 
-@pytest.fixture
-def ops_for() -> Iterator[Callable[[App], OpsServer]]:
-    started: list[OpsServer] = []
-
-    def start(app: App) -> OpsServer:
-        ops = OpsServer(app, Ops(port=0))
-        ops.start()
-        started.append(ops)
-        return ops
-
-    yield start
-    for ops in started:
-        ops.stop()
-
-
 def test_healthz_is_ok_when_a_write_would_succeed(probe_app: Callable[..., App],
-                                                  ops_for: Callable[[App], OpsServer]) -> None:
-    status, report = health(ops_for(probe_app()))
+                                                  start_ops: StartOps) -> None:
+    status, report = health(start_ops(probe_app()))
     assert status == 200 and report["writable"] == "ok"
 
 
 def test_healthz_is_not_ok_while_another_writer_holds_the_database(
-        probe_app: Callable[..., App], ops_for: Callable[[App], OpsServer]) -> None:
+        probe_app: Callable[..., App], start_ops: StartOps) -> None:
     app = probe_app()
-    ops = ops_for(app)
+    ops = start_ops(app)
     # Given a stuck writer holding SQLite's write lock (reads still answer)
     stuck = sqlite3.connect(app.settings.data_dir / "commgate.db", isolation_level=None)
     stuck.execute("BEGIN IMMEDIATE")
@@ -82,17 +67,17 @@ def test_healthz_is_not_ok_while_another_writer_holds_the_database(
 
 
 def test_healthz_is_not_ok_when_the_data_folder_cannot_be_written(
-        probe_app: Callable[..., App], ops_for: Callable[[App], OpsServer]) -> None:
+        probe_app: Callable[..., App], start_ops: StartOps) -> None:
     app = probe_app()
     (app.settings.data_dir / ".healthz-probe").mkdir()  # the probe's file cannot be written
-    status, report = health(ops_for(app))
+    status, report = health(start_ops(app))
     assert status == 503 and "data folder cannot be written" in report["reason"]
 
 
 def test_healthz_is_not_ok_when_the_broker_is_down(
-        probe_app: Callable[..., App], ops_for: Callable[[App], OpsServer]) -> None:
+        probe_app: Callable[..., App], start_ops: StartOps) -> None:
     app = probe_app(broker_url=f"redis://127.0.0.1:{free_port()}/0")  # nobody listens there
-    status, report = health(ops_for(app))
+    status, report = health(start_ops(app))
     assert status == 503 and "broker unavailable" in report["reason"]
 
 
