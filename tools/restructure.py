@@ -169,8 +169,8 @@ layers = [
     "gateway.jobs",
     "gateway.pipeline",
     "gateway.stages",
-    "gateway.inbound : gateway.reports : gateway.connectors : gateway.archive : gateway.notify",
-    "gateway.escalation : gateway.receipts : gateway.records",
+    "gateway.inbound : gateway.reports : gateway.connectors : gateway.archive",
+    "gateway.escalation : gateway.notify : gateway.receipts : gateway.records",
     "gateway.classify : gateway.audit : gateway.parse : gateway.rules",
     "gateway.store",
     "gateway.config",
@@ -180,12 +180,15 @@ ignore_imports = [
 ]
 
 [[tool.importlinter.contracts]]
-name = "no import cycle between gateway's packages"
+name = "no import cycle between the modules of a package"
 type = "acyclic_siblings"
-ancestors = ["gateway"]
-ignore_imports = [
-@@CYCLE_IGNORES@@
-]
+# Not yet gateway itself (16 package-level edges close cycles; lint-imports lists them once it
+# is added here), nor gateway.cli (receipts_manual <-> receipts) or gateway.records
+# (store <-> edit): issue #18's cycle work.
+ancestors = ["gateway.archive", "gateway.audit", "gateway.classify", "gateway.config",
+             "gateway.connectors", "gateway.demo", "gateway.escalation", "gateway.inbound",
+             "gateway.jobs", "gateway.notify", "gateway.parse", "gateway.receipts",
+             "gateway.reports", "gateway.runtime", "gateway.stages", "gateway.store"]
 '''
 
 # Every import the contracts still find against the target direction, with the reason. Each is
@@ -204,15 +207,13 @@ LAYER_IGNORES: list[tuple[str, str]] = [
      "the calendar's data part belongs in config/"),
     ("gateway.records.reclassify -> gateway.pipeline", CYCLE_1),
     ("gateway.notify.notices -> gateway.pipeline", CYCLE_1),
+    ("gateway.notify.notices -> gateway.inbound.intake", CYCLE_1),
     ("gateway.pipeline -> gateway.runtime.logs", OBSERVE),
     ("gateway.pipeline -> gateway.runtime.metrics", OBSERVE),
     ("gateway.inbound.writer -> gateway.runtime.logs", OBSERVE),
     ("gateway.inbound.imap -> gateway.runtime.metrics", OBSERVE),
     ("gateway.inbound.imap_sync -> gateway.runtime.metrics", OBSERVE),
     ("gateway.inbound.smtp -> gateway.runtime.metrics", OBSERVE),
-]
-CYCLE_IGNORES: list[tuple[str, str]] = [
-    ("gateway.archive.records -> gateway.cli.records", CYCLE_2),
 ]
 
 
@@ -600,7 +601,6 @@ def add_import_linter(root: Path, report: Report) -> None:
                 out.append(f'    "{imp}",')
             return "\n".join(out)
         block = IMPORTLINTER.replace("@@IGNORES@@", lines(LAYER_IGNORES))
-        block = block.replace("@@CYCLE_IGNORES@@", lines(CYCLE_IGNORES))
         text = text.rstrip("\n") + "\n" + block
     pyproject.write_text(text, encoding="utf-8")
 
