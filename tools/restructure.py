@@ -54,6 +54,8 @@ MOVES: dict[str, str] = {
     "gateway.classify_group": "gateway.classify.group",
     "gateway.classify_model": "gateway.classify.model",
     "gateway.classify_rules": "gateway.classify.rules",
+    "gateway.classify_text": "gateway.classify.text",        # what the rules read
+    "gateway.classify_learn": "gateway.classify.learn",      # the learned model (pure)
     # receipts/: owing, intent, auth, tokens, states, answers, events, query (issue's layout)
     "gateway.receipts": "gateway.receipts.owing",
     "gateway.receipts_answers": "gateway.receipts.answers",
@@ -70,6 +72,7 @@ MOVES: dict[str, str] = {
     "gateway.escalation": "gateway.escalation.plan",
     "gateway.escalation_mail": "gateway.escalation.mail",
     "gateway.businesstime": "gateway.escalation.businesstime",
+    "gateway.escalation_digest": "gateway.escalation.digest",  # one mail per person per pass
     # audit/: chain, verify, anchor, replay, state, labels
     "gateway.audit": "gateway.audit.chain",
     "gateway.audit_anchor": "gateway.audit.anchor",
@@ -88,6 +91,7 @@ MOVES: dict[str, str] = {
     "gateway.shutdown": "gateway.runtime.shutdown",
     "gateway.logs": "gateway.runtime.logs",
     "gateway.metrics": "gateway.runtime.metrics",
+    "gateway.ops_probe": "gateway.runtime.probe",            # /healthz's write probe (ops only)
     # pipeline/ (the issue: __init__ holds STAGES, process, replay) and stages/ (one module for
     # now; splitting it per stage is hand work)
     "gateway.pipeline": "gateway.pipeline.__init__",
@@ -97,6 +101,7 @@ MOVES: dict[str, str] = {
     "gateway.scheduler": "gateway.jobs.scheduler",
     # cli/: one module per command group
     "gateway.cli": "gateway.cli.main",
+    "gateway.cli_help": "gateway.cli.help",                  # --help / usage-error wording
     "gateway.demo": "gateway.cli.demo",
     "gateway.ingest": "gateway.cli.ingest",
     "gateway.messages": "gateway.cli.messages",
@@ -111,13 +116,22 @@ MOVES: dict[str, str] = {
     "gateway.notify.command": "gateway.cli.notify",
     "gateway.reports.command": "gateway.cli.reports",
     "gateway.connectors.command": "gateway.cli.connectors",
+    "gateway.notify.suppressions_command": "gateway.cli.suppressions",
     # config/: the settings and each section's schema
     "gateway.config": "gateway.config.settings",
     "gateway.classify_config": "gateway.config.classify",
     "gateway.escalation_config": "gateway.config.escalation",
     "gateway.connectors_config": "gateway.config.connectors",
+    # the project file's people: address -> name (reads ProjectConfig and addresses only)
+    "gateway.people": "gateway.config.people",
     # notify/: safe outbound header values are used by notify.compose only
     "gateway.headers": "gateway.notify.headers",
+    # records/: the examples corrections give read records.history and the store, so the
+    # corrections stage sits above classify (classify.learn stays pure)
+    "gateway.classify_corrections": "gateway.records.corrections",
+    # records/: times in the project's zone for records show/search/CSV (connectors read it
+    # too, one layer up)
+    "gateway.localtime": "gateway.records.localtime",
 }
 
 # Prefix families: a module gateway/<prefix>_<rest>.py not in MOVES goes to <package>.<rest>.
