@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def settings_for(work: Path, database: str) -> Any:
-    from gateway.config import load_settings
+    from gateway.config.settings import load_settings
 
     return load_settings(work / "config" / "gateway.toml", {
         "COMMGATE_DATA_DIR": str(work / "var"), "COMMGATE_SECRET_KEY": "bench-secret-0123456789",

@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.classify import classify, facts_from_bytes
-from gateway.classify_model import Classification
-from gateway.config import ProjectConfig, load_project
+from gateway.classify.message import classify, facts_from_bytes
+from gateway.classify.model import Classification
+from gateway.config.settings import ProjectConfig, load_project
 
 FIELDS = ("category", "stakeholder_group", "formality", "urgency", "receipt_required")
 ROOT = Path(__file__).resolve().parent.parent

@@ -58,10 +58,10 @@ def serve_sink(port: int) -> None:
 def serve_gateway(port: int, root: Path, writer: str = "process") -> None:
     sys.path.insert(0, str(REPO))
     from gateway.app import build_app
-    from gateway.config import load_settings
-    from gateway.jobs import make_jobs
-    from gateway.logs import setup_logging
-    from gateway.server import Server
+    from gateway.config.settings import load_settings
+    from gateway.jobs.actors import make_jobs
+    from gateway.runtime.logs import setup_logging
+    from gateway.runtime.server import Server
 
     env = {"COMMGATE_DATA_DIR": str(root / "var"), "COMMGATE_SMTP__PORT": str(port),
            "COMMGATE_SECRET_KEY": "bench-secret-0123456789",

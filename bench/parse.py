@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gateway.cli.parse import mail_files
 from gateway.errors import Quarantine
 from gateway.parse import evaluation
-from gateway.parse.command import mail_files
 from gateway.parse.message import parse_message
 
 _SKIP = {".json", ".jsonl", ".md", ".html", ".bin", ".py", ".gitignore"}

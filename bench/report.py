@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert
 
 import gateway.store.schema  # noqa: F401 - every table
-from gateway.config import load_settings
+from gateway.config.settings import load_settings
 from gateway.reports.build import build
 from gateway.reports.periods import parse_period
 from gateway.store.db import make_engine, make_sessionmaker

@@ -294,7 +294,7 @@ FILLER = ("核心交换机 CORE-SW01 光模块告警已消除，电源模块运�
 
 
 def _settings(work: Path, database_url: str) -> object:
-    from gateway.config import load_settings
+    from gateway.config.settings import load_settings
 
     shutil.copytree(REPO / "config", work / "config", dirs_exist_ok=True)
     return load_settings(work / "config" / "gateway.toml", {

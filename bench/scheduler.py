@@ -32,8 +32,8 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 
 import gateway.store.schema  # noqa: E402,F401 - registers every table
 from gateway.app import build_app  # noqa: E402
-from gateway.config import load_settings  # noqa: E402
-from gateway.scheduler import BATCH, _due, tick  # noqa: E402
+from gateway.config.settings import load_settings  # noqa: E402
+from gateway.jobs.scheduler import BATCH, _due, tick  # noqa: E402
 from gateway.store.db import make_engine, unit_of_work  # noqa: E402
 from gateway.store.models import Base, Message, Receipt, Record, Thread  # noqa: E402
 from gateway.store.receipt_models import ReceiptRequest  # noqa: E402

@@ -2,7 +2,7 @@
 
 ``App`` owns the database engine, the session factory, the raw store and the clock. Actors and
 listeners receive it; nothing reaches for globals except the job actors, which look it up through
-:func:`gateway.jobs.current_app` because dramatiq hands them only ids.
+:func:`gateway.jobs.actors.current_app` because dramatiq hands them only ids.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.config import Settings, make_private_dir
+from gateway.config.settings import Settings, make_private_dir
 from gateway.store.db import make_engine, make_sessionmaker, unit_of_work, upgrade
 from gateway.store.models import Project
 from gateway.store.raw import RawStore

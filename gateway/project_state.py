@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.audit import record_event
-from gateway.config import Settings
+from gateway.audit.chain import record_event
+from gateway.config.settings import Settings
 from gateway.errors import GatewayError
-from gateway.escalation import OPEN_STATUSES
+from gateway.escalation.plan import OPEN_STATUSES
 from gateway.store.audit_models import Handover
 from gateway.store.models import Project, Receipt, Record
 

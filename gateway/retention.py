@@ -22,8 +22,8 @@ from datetime import date, datetime, time
 from sqlalchemy import Table, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.audit import deleted_ids, record_event
-from gateway.config import ProjectConfig
+from gateway.audit.chain import deleted_ids, record_event
+from gateway.config.settings import ProjectConfig
 from gateway.errors import RetentionRefused
 from gateway.store.audit_models import ArchiveExport, AuditEvent, AuditHead
 from gateway.store.models import Base, Message, Receipt, Record, Thread

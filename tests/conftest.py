@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from gateway.app import App, build_app
-from gateway.config import Settings, load_settings
-from gateway.jobs import Jobs, make_jobs
-from gateway.server import Server
+from gateway.config.settings import Settings, load_settings
+from gateway.jobs.actors import Jobs, make_jobs
+from gateway.runtime.server import Server
 from tests.support.services import scratch_postgres
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.businesstime import BusinessCalendar
+from gateway.escalation.businesstime import BusinessCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
 HOUR = timedelta(hours=1)
@@ -64,7 +64,7 @@ def test_year_unknown_to_chinesecalendar_falls_back_with_one_warning(
     # Given a calendar that configures only 元旦 2027
     cal = BusinessCalendar.from_config(extra_holidays=NEW_YEAR_2027, extra_workdays=["2027-02-20"])
     # When it is asked about many 2027 and 2028 dates
-    with caplog.at_level(logging.WARNING, logger="gateway.businesstime"):
+    with caplog.at_level(logging.WARNING, logger="gateway.escalation.businesstime"):
         answers = {d: cal.is_working_day(d)
                    for d in (date(2027, 1, 1) + timedelta(days=n) for n in range(400))}
         cal.add_business_time(at(2027, 6, 1, 10), timedelta(hours=500))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.store.states import CATEGORIES
 
 

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gateway.cli import app
+from gateway.cli.main import app
 
 # What typer shows by default for a value's type: <bool>, <list[Path]>, <str>, <int range>…
 RAW_TYPE = re.compile(r"<(?:bool|str|int|float|Path|path|file|directory|datetime|list\[[^\]]*\]"

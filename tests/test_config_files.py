@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gateway.app import App
-from gateway.config import Settings, load_settings
+from gateway.config.settings import Settings, load_settings
 from gateway.errors import ConfigError
-from gateway.reload import reload_settings
+from gateway.runtime.reload import reload_settings
 from tests.support.apps import app_factory
 from tests.test_cli import commgate
 
@@ -63,7 +63,7 @@ def test_a_reload_of_a_broken_file_keeps_the_running_config(
         app: App = make()
         running = app.settings
         (config_dir / "gateway.toml").write_bytes(content)
-        with caplog.at_level(logging.INFO, logger="gateway.reload"):
+        with caplog.at_level(logging.INFO, logger="gateway.runtime.reload"):
             assert reload_settings(app) is False
         assert app.settings is running
         refused = [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from gateway.app import App, build_app
-from gateway.audit_verify import verify_project
-from gateway.demo import MARKER, demo_settings
-from gateway.demo_view import maildir, message_state, receipts, records
+from gateway.audit.verify import verify_project
+from gateway.cli.demo import MARKER, demo_settings
+from gateway.demo.view import maildir, message_state, receipts, records
 
 LINA, LIUYANG, CHENJING = ("lina@xdyj.example.com", "liuyang@xdyj.example.com",
                            "chenjing@xdyj.example.com")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.intent import Intent, read_intent
+from gateway.receipts.intent import Intent, read_intent
 
 CONFIRMED = [
     "收到",

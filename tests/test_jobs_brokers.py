@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.app import build_app
-from gateway.config import Settings
-from gateway.jobs import bind, make_jobs
+from gateway.config.settings import Settings
+from gateway.jobs.actors import bind, make_jobs
 from gateway.store.db import unit_of_work
 from gateway.store.models import Record
 from tests.support.mail import make_mail, wait_for

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from gateway.app import App
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.store.db import upgrade
 from gateway.store.schema import metadata
 

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from gateway.archive import pages
 from gateway.archive.export import ExportResult, Progress, export_project
-from gateway.audit import record_event
-from gateway.config import Department, ProjectConfig
+from gateway.audit.chain import record_event
+from gateway.config.settings import Department, ProjectConfig
 from gateway.errors import ConfigError
 from gateway.project_state import set_intake
 from gateway.store.audit_models import Handover

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from gateway.audit_labels import (
+from gateway.audit.labels import (
     CATEGORY,
     FORMALITY,
     GROUP,

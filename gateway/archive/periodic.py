@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from gateway.archive.export import ExportResult, export_project
-from gateway.config import ProjectConfig
+from gateway.config.settings import ProjectConfig
 from gateway.store.audit_models import ArchiveExport, Handover
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project

@@ -4,7 +4,7 @@
 ``records.csv`` can recompute the manifest too. The signature binds the manifest to the gateway:
 HMAC-SHA256, under a key derived from the gateway's secret key (``<data_dir>/secret_key`` or
 ``COMMGATE_SECRET_KEY``), of the canonical JSON of the manifest's SHA-256, the project and the
-audit chain head at export (the anchor the archive carries, gateway/audit_anchor.py). Only a
+audit chain head at export (the anchor the archive carries, gateway/audit/anchor.py). Only a
 holder of the secret can sign, and only a holder can check: ``commgate archive verify`` on the
 gateway (or with its key). An Ed25519 signature that anyone could check would need a
 cryptography library the gateway does not depend on; HMAC is what the standard library offers.
@@ -24,7 +24,7 @@ import json
 from typing import Any
 
 from gateway.archive.zipstream import MANIFEST as MANIFEST_NAME
-from gateway.audit import canonical
+from gateway.audit.chain import canonical
 
 SIGNATURE = "MANIFEST.sig"
 FORMAT = "commgate-manifest-signature/1"

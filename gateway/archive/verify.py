@@ -6,7 +6,8 @@ Checks, streaming every entry (bounded memory even for GBs of attachments):
    is present with that SHA-256;
 2. every ``messages/<id>.eml`` hashes to the SHA-256 the gateway recorded when the message
    arrived (``messages.jsonl``) — so the copy is the mail as received, not merely self-consistent;
-3. ``audit.jsonl`` is an unbroken hash chain (:func:`gateway.audit.verify_chain`) ending at the
+3. ``audit.jsonl`` is an unbroken hash chain (:func:`gateway.audit.chain.verify_chain`) ending at
+the
    head recorded in ``archive.json``;
 4. given the gateway's secret key, ``MANIFEST.sig`` (gateway/archive/signature.py) is the
    gateway's signature of this very manifest and head — so an edited ``records.csv`` with a
@@ -27,7 +28,7 @@ from typing import Any
 
 from gateway.archive import signature
 from gateway.archive.zipstream import CHUNK, MANIFEST
-from gateway.audit import verify_chain
+from gateway.audit.chain import verify_chain
 from gateway.errors import ArchiveError
 
 

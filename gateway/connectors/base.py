@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from gateway.config import ProjectConfig
-from gateway.connectors_config import ConnectorRule, ConnectorsConfig, SinkConfig
+from gateway.config.connectors import ConnectorRule, ConnectorsConfig, SinkConfig
+from gateway.config.people import person_name
+from gateway.config.settings import ProjectConfig
 from gateway.errors import ConnectorError
-from gateway.localtime import local_iso
-from gateway.people import person_name
+from gateway.records.localtime import local_iso
 from gateway.store.models import Record
 
 MAX_RESPONSE = 64 * 1024

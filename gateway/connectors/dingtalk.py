@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.audit_labels import CATEGORY, FORMALITY, GROUP, label
+from gateway.audit.labels import CATEGORY, FORMALITY, GROUP, label
 from gateway.connectors.base import json_body, post
 from gateway.errors import ConnectorError
 

@@ -31,12 +31,12 @@ from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gateway.audit import record_event
-from gateway.config import ProjectConfig, Settings
+from gateway.audit.chain import record_event
+from gateway.config.connectors import ConnectorsConfig, SinkConfig
+from gateway.config.settings import ProjectConfig, Settings
 from gateway.connectors.base import Connector, matching_sinks, record_payload
 from gateway.connectors.dingtalk import DingTalkRobot
 from gateway.connectors.webhook import JsonWebhook
-from gateway.connectors_config import ConnectorsConfig, SinkConfig
 from gateway.errors import ConnectorError
 from gateway.store.audit_models import ConnectorDelivery
 from gateway.store.db import unit_of_work

@@ -24,10 +24,10 @@ from typing import Any
 from imapclient import IMAPClient
 
 from gateway.app import App
-from gateway.config import ImapMailbox
+from gateway.config.settings import ImapMailbox
 from gateway.errors import ConfigError
 from gateway.inbound.imap_sync import account_of, sync_folder
-from gateway.metrics import imap_polled
+from gateway.runtime.metrics import imap_polled
 
 log = logging.getLogger(__name__)
 

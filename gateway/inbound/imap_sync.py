@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.config import ImapMailbox
+from gateway.config.settings import ImapMailbox
 from gateway.inbound.intake import accept
-from gateway.metrics import MESSAGES_ACCEPTED
+from gateway.runtime.metrics import MESSAGES_ACCEPTED
 from gateway.store.db import unit_of_work
 from gateway.store.imap_models import ImapCursor
 

@@ -36,8 +36,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.audit import append_arrivals
-from gateway.audit_state import arrival_state
+from gateway.audit.chain import append_arrivals
+from gateway.audit.state import arrival_state
 from gateway.errors import IntakeClosed, RowRefused, StoreError
 from gateway.identity import identify
 from gateway.store.bulk import BulkInsert, placeholder

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from gateway.config import SmtpListener
+from gateway.config.settings import SmtpListener
 from gateway.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ from gateway.inbound.limits import ConnectionLimiter, tls_context
 from gateway.inbound.protocol import GatewayLMTP, GatewaySMTP
 from gateway.inbound.recipients import REFUSED, Recipient, accepted_recipient
 from gateway.inbound.writer import IntakeWriter, WriteRequest
-from gateway.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
+from gateway.runtime.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.errors import IntakeClosed, StoreError
 from gateway.inbound.groupcommit import commit_batch
 from gateway.inbound.intake import Accepted, HeldConnection, Prepared, prepare
@@ -260,7 +260,7 @@ def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front end decides when we stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if log_debug is not None:
-        from gateway.logs import setup_logging
+        from gateway.runtime.logs import setup_logging
 
         setup_logging(settings.gateway, debug=log_debug)
     from gateway.app import build_app

@@ -5,7 +5,8 @@ bounces of qmail, Exchange and others) and automatic replies (RFC 3834 ``Auto-Su
 ``Precedence: bulk``, vacation notices, MDNs). :func:`notify_stage`, a pipeline stage after
 ``receipts``, then
 
-- puts the sender of *verified* automated mail (gateway/authcheck.py) on the suppression list for
+- puts the sender of *verified* automated mail (gateway/receipts/auth.py) on the suppression list
+for
   ``[outbound] suppression_days`` (default 7): no automatic answers go there meanwhile
   (no mail loops). Never a project member, stakeholder or department interface person, and never
   for reminders and escalations to a receipt holder (gateway/notify/outbox.py) — a forged
@@ -37,7 +38,7 @@ from gateway.store.notify_models import OutboxMail, OutboxRecipient, Suppression
 
 if TYPE_CHECKING:
     from gateway.app import App
-    from gateway.config import ProjectConfig
+    from gateway.config.settings import ProjectConfig
     from gateway.pipeline import Context
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def lift(session: Session, *, project_id: int, address: str) -> bool:
 
 def never_suppressed(project: ProjectConfig, address: str) -> bool:
     """Members, stakeholders and department interface persons are never suppressed."""
-    from gateway.receipts import known_people
+    from gateway.receipts.owing import known_people
 
     return person_key(address) in known_people(project)
 
@@ -173,7 +174,7 @@ def notify_stage(ctx: Context) -> None:
     if parsed is None or not is_automated(parsed):
         return
     if parsed.from_addr and not never_suppressed(ctx.project, parsed.from_addr):
-        from gateway.receipts import authenticate
+        from gateway.receipts.owing import authenticate
 
         if authenticate(ctx).verified:
             days = ctx.app.settings.gateway.outbound.suppression_days

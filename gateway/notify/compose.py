@@ -3,7 +3,7 @@
 Every mail leaving the gateway is built here, then queued in the outbox (gateway/notify/outbox.py).
 Rules kept here, whoever calls:
 
-- every header value passes :mod:`gateway.headers` first (no CR/LF/NUL: CVE-2024-6923);
+- every header value passes :mod:`gateway.notify.headers` first (no CR/LF/NUL: CVE-2024-6923);
 - the Message-ID is ours (``@<gateway domain>``), so bounces and replies find their way back;
 - ``References``/``In-Reply-To`` tie the mail to its record's thread (RFC 5322 §3.6.4);
 - mail the gateway generates by itself says so: ``Auto-Submitted: auto-generated`` (RFC 3834
@@ -22,10 +22,10 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from zoneinfo import ZoneInfo
 
-from gateway.config import ProjectConfig, Settings
+from gateway.config.people import person_name
+from gateway.config.settings import ProjectConfig, Settings
 from gateway.errors import UnsafeHeader
-from gateway.headers import safe_address, safe_addresses, safe_header_value, safe_message_id
-from gateway.people import person_name
+from gateway.notify.headers import safe_address, safe_addresses, safe_header_value, safe_message_id
 
 AddressLike = str | tuple[str, str]
 

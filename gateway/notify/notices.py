@@ -29,14 +29,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.addresses import normalize_address
-from gateway.config import ProjectConfig, Settings
+from gateway.config.people import configured_name, try_parse_mailbox
+from gateway.config.settings import ProjectConfig, Settings
 from gateway.errors import NoticeInvalid
 from gateway.notify.compose import compose, record_code
 from gateway.notify.kinds import KINDS, NoticeKind, validate
 from gateway.notify.outbox import queue
 from gateway.notify.render import Rendered, environment, render
 from gateway.notify.system import by_language
-from gateway.people import configured_name, try_parse_mailbox
 from gateway.store.db import unit_of_work
 from gateway.store.notify_models import OutboxMail
 
@@ -225,8 +225,8 @@ def _send_personal(app: App, prepared: Prepared, message: EmailMessage,
                    now: datetime) -> list[int]:
     from gateway.inbound.intake import accept
     from gateway.pipeline import process
+    from gateway.receipts.tokens import make_reply_address
     from gateway.store.models import Receipt
-    from gateway.tokens import make_reply_address
 
     del message["Bcc"]  # never in the bytes we store or hand over (RFC 5322 §3.6.3)
     if message["Date"] is None:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.addresses import normalize_address
-from gateway.config import Outbound
+from gateway.config.settings import Outbound
 from gateway.notify.bounces import NEVER_SUPPRESSED
 from gateway.notify.transport import RelayUnavailable, Reply, Transport, make_transport
 from gateway.store.db import unit_of_work

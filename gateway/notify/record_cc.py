@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.config import ProjectConfig
+from gateway.config.people import display_name
+from gateway.config.settings import ProjectConfig
 from gateway.errors import NoticeInvalid
-from gateway.people import display_name
 from gateway.records.query import message_ids_by_record
 from gateway.store.models import Project, Record
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from gateway.config import Member, ProjectConfig, Stakeholder
+from gateway.config.settings import Member, ProjectConfig, Stakeholder
 from gateway.paths import templates_dir
 
 LANGUAGES = ("zh-CN", "en")
@@ -64,7 +64,7 @@ def environment(root: Path | None = None) -> Environment:
 
 
 def _label(key: str, language: str) -> str:
-    from gateway.audit_labels import any_label
+    from gateway.audit.labels import any_label
 
     return any_label(key, language)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from gateway.config import ProjectConfig
+from gateway.config.settings import ProjectConfig
 from gateway.notify.compose import MailAttachment, compose, record_code
 from gateway.notify.outbox import queue
 from gateway.notify.render import recipient_language, render

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from gateway.config import Outbound, Settings
+from gateway.config.settings import Outbound, Settings
 
 log = logging.getLogger(__name__)
 

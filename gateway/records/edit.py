@@ -2,7 +2,7 @@
 
 Threading folds records together when References prove two threads are one (the record stage
 calls :func:`merge_records`); a project manager does the same by hand and splits mail that went
-into the wrong thread (``commgate threads merge|split``, gateway/records/threads_command.py).
+into the wrong thread (``commgate threads merge|split``, gateway/cli/threads.py).
 Either way everything that hangs on a record moves with it: messages, receipt requests and
 receipts, outbox rows, connector deliveries, attachments, the search row and the history. The
 schema's RESTRICT rules (migration 0003) make a forgotten one fail loudly instead of dangling.
@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from gateway import audit
-from gateway.audit import record_event
-from gateway.audit_state import record_state
-from gateway.config import ProjectConfig
+from gateway.audit import chain as audit
+from gateway.audit.chain import record_event
+from gateway.audit.state import record_state
+from gateway.config.settings import ProjectConfig
 from gateway.errors import RecordsError
 from gateway.identity import normalize_message_id
 from gateway.records.rebuild import RawLoader, mail_conclusion, read, rebuild

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from gateway.config import ProjectConfig
+from gateway.config.settings import ProjectConfig
 from gateway.paths import templates_dir
 
 LANGUAGES = ("zh-CN", "en")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.addresses import person_key
-from gateway.config import ProjectConfig
+from gateway.config.settings import ProjectConfig
 from gateway.records.forms import label, render
 
 

@@ -3,7 +3,7 @@
 The JSON field names in :func:`record_view` are public interface (``records export``); add
 fields freely, never rename one. :func:`record_details` adds what ``records show``, the key
 communication record form and the export read besides: the record's messages, attachments and
-compliance findings (computed as of ``now`` by gateway/classify_findings.py from the stored raw
+compliance findings (computed as of ``now`` by gateway/classify/findings.py from the stored raw
 mail, so they are never stale).
 """
 
@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from gateway.config import ProjectConfig
+from gateway.config.settings import ProjectConfig
 from gateway.errors import GatewayError
-from gateway.localtime import local_iso, localize_iso_text
+from gateway.records.localtime import local_iso, localize_iso_text
 from gateway.records.search import has_table
 from gateway.store.models import Message, Project, Receipt, Record
 from gateway.store.search_models import RecordAttachment
@@ -149,9 +149,9 @@ def _messages(session: Session, record_id: int) -> Sequence[Message]:
 def record_findings(messages: Sequence[Message], project: ProjectConfig, *, now: datetime,
                     raw: RawLoader | None) -> list[dict[str, Any]]:
     """Compliance findings of a record's thread, from the raw mail when it can be read."""
-    from gateway.classify_facts import facts_from_bytes
-    from gateway.classify_findings import findings
-    from gateway.classify_model import MessageFacts, ThreadEntry
+    from gateway.classify.facts import facts_from_bytes
+    from gateway.classify.findings import findings
+    from gateway.classify.model import MessageFacts, ThreadEntry
 
     entries = []
     for m in messages:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.classify import classify, facts_from_parsed
-from gateway.classify_model import Classification, MessageFacts
-from gateway.config import ProjectConfig
+from gateway.classify.message import classify, facts_from_parsed
+from gateway.classify.model import Classification, MessageFacts
+from gateway.config.settings import ProjectConfig
 from gateway.errors import GatewayError
 from gateway.records.store import (
     apply_classification,

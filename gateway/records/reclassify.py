@@ -1,7 +1,7 @@
 """A person corrects what a record is: category, stakeholder group, formality, receipts — or
 states its conclusion (:func:`conclude`).
 
-``commgate records reclassify`` (gateway/records/command.py) calls :func:`reclassify`. The
+``commgate records reclassify`` (gateway/cli/records.py) calls :func:`reclassify`. The
 change is one audit event (``record.reclassified``, with who and why) and one history entry.
 Receipts follow ``receipt_required`` (policy 4.3): when it turns true, the record's first
 message that anyone owes a receipt for opens its receipts as the receipts stage would (or its
@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import audit
-from gateway.audit_state import record_state
-from gateway.classify_config import CATEGORIES
-from gateway.config import ProjectConfig
+from gateway.audit import chain as audit
+from gateway.audit.state import record_state
+from gateway.config.classify import CATEGORIES
+from gateway.config.settings import ProjectConfig
 from gateway.errors import GatewayError
-from gateway.escalation import OPEN_STATUSES
-from gateway.receipts_events import audit_events, note_event
+from gateway.escalation.plan import OPEN_STATUSES
+from gateway.receipts.events import audit_events, note_event
 from gateway.records.edit import RecordEditError
 from gateway.records.search import index_record
 from gateway.records.store import FORMALITY_ORDER, GROUP_ORDER, set_conclusion
@@ -160,8 +160,8 @@ def _resume(session: Session, request: ReceiptRequest, *, now: datetime,
 def _open(app: App, session: Session, *, project: ProjectConfig, record: Record,
           now: datetime, events: list[int]) -> int:
     from gateway.pipeline import Context
-    from gateway.receipts import open_receipts
-    from gateway.stages import parse_bounded
+    from gateway.receipts.owing import open_receipts
+    from gateway.stages.adapters import parse_bounded
 
     messages = session.scalars(select(Message).where(Message.record_id == record.id)
                                .order_by(Message.received_at, Message.id)).all()

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gateway.errors import RecordsError
-from gateway.localtime import local_iso
+from gateway.records.localtime import local_iso
 from gateway.store.models import Message, Record
 from gateway.store.search_models import DOCUMENT_SQL, FTS_TABLE, RecordAttachment, RecordSearch
 

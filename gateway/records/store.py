@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from gateway import audit
 from gateway.addresses import person_key
-from gateway.audit_state import record_state
-from gateway.classify_group import party_group
-from gateway.config import ProjectConfig
-from gateway.people import person_name
+from gateway.audit import chain as audit
+from gateway.audit.state import record_state
+from gateway.classify.group import party_group
+from gateway.config.people import person_name
+from gateway.config.settings import ProjectConfig
 from gateway.records.search import has_table, index_record
 from gateway.store.models import Message, Record
 from gateway.store.search_models import RecordAttachment

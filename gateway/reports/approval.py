@@ -10,7 +10,8 @@
 A reply approves only when its own new text (quotes and signatures stripped by ``parse``) holds
 an approval phrase ("同意发送", "同意", "可以发送", "approve", "approved", "OK to send") that is not
 negated ("不同意", "don't approve") and the reply carries no reservation or question
-(:func:`gateway.intent.read_intent` says declined or questioned: "同意，但第三节要改", "OK to
+(:func:`gateway.receipts.intent.read_intent` says declined or questioned: "同意，但第三节要改", "OK
+to
 send?"). Policy 4.3 asks for explicit confirmation; a conditional yes is not one. Any other reply
 from the owner leaves the run a draft and is noted on it as ``changes_requested``; a reply from
 anyone else, a forged one (DESIGN §4.2) or an auto-reply never approves. Every decision is
@@ -37,16 +38,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.addresses import person_key
-from gateway.audit import record_event
-from gateway.authcheck import check
-from gateway.config import ProjectConfig
-from gateway.intent import read_intent
+from gateway.audit.chain import record_event
+from gateway.config.people import labelled
+from gateway.config.settings import ProjectConfig
 from gateway.notify.compose import compose
 from gateway.notify.outbox import queue
 from gateway.notify.render import render
 from gateway.notify.system import by_language
 from gateway.parse.headers import normalize_message_id
-from gateway.people import labelled
+from gateway.receipts.auth import check
+from gateway.receipts.intent import read_intent
 from gateway.reports.build import (
     DueReport,
     client_facts,

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.config import MatrixEntry, ProjectConfig
+from gateway.config.people import display_name
+from gateway.config.settings import MatrixEntry, ProjectConfig
 from gateway.notify.render import Rendered, render
 from gateway.notify.system import send_system_notice
-from gateway.people import display_name
 from gateway.reports.data import ReportData, collect
 from gateway.reports.periods import Period, latest_due, parse_frequency
 from gateway.store.notify_models import ReportRun

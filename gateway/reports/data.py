@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.receipt_states import SETTLED
+from gateway.receipts.states import SETTLED
 from gateway.reports.periods import Period
 from gateway.store.models import Message, Receipt, Record
 
@@ -87,7 +87,7 @@ def _directives(session: Session, data: ReportData, where: Any, now: datetime) -
     directive = and_(where, Record.category == "directive")
     issued = session.scalar(select(func.count()).select_from(Record).where(directive)) or 0
     # A directive is confirmed when none of its receipts is still open or refused (a waived
-    # receipt is settled: gateway/receipt_states.py).
+    # receipt is settled: gateway/receipts/states.py).
     unconfirmed = (select(Receipt.record_id).join(Record, Record.id == Receipt.record_id)
                    .where(directive, Receipt.status.not_in(sorted(SETTLED))).distinct())
     open_ids = set(session.scalars(unconfirmed))

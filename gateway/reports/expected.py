@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.config import MatrixEntry, ProjectConfig
+from gateway.config.settings import MatrixEntry, ProjectConfig
 from gateway.notify.system import send_system_notice
 from gateway.reports.build import GENERATED
 from gateway.reports.periods import Period, latest_due, parse_frequency

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from gateway.config import ProjectConfig
+from gateway.config.settings import ProjectConfig
 from gateway.reports.build import send_report
 from gateway.reports.periods import month_of
 from gateway.store.models import Record

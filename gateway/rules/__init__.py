@@ -1,7 +1,7 @@
 """Company-wide default classification rules, shipped as data with the package.
 
 ``default.toml`` uses the schema of a project's ``[classification]`` section
-(:class:`gateway.classify_config.ClassificationConfig`); projects add to it in their own files.
+(:class:`gateway.config.classify.ClassificationConfig`); projects add to it in their own files.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from importlib import resources
 
 from pydantic import ValidationError
 
-from gateway.classify_config import ClassificationConfig
+from gateway.config.classify import ClassificationConfig
 from gateway.errors import ConfigError
 
 DEFAULT_RULES_FILE = "default.toml"

@@ -4,7 +4,7 @@
 config-driven decision (policy 1.3 "every important communication traceable"). Each row holds
 the SHA-256 of the previous row's canonical JSON (``prev_hash``) and of its own content
 (``content_hash``); ``audit_heads`` holds the last seq and hash per project and is the row that
-appenders lock, so two workers can never fork the chain (see :mod:`gateway.audit`).
+appenders lock, so two workers can never fork the chain (see :mod:`gateway.audit.chain`).
 
 ``archive_exports`` remembers each archive written (what it covers, its checksum): retention
 (:mod:`gateway.retention`) only purges what an export covers. ``handovers`` is the project's

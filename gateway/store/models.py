@@ -233,10 +233,10 @@ class Record(Base):
 
 
 class Receipt(Base):
-    """One recipient's confirmation of one message (gateway/receipts.py).
+    """One recipient's confirmation of one message (gateway/receipts/owing.py).
 
     ``status``: pending, read, confirmed, questioned, declined, waived — the moves between them
-    are gateway/receipt_states.py; the latest counting answer decides.
+    are gateway/receipts/states.py; the latest counting answer decides.
     ``level``: the highest ladder level whose mail named this receipt (0: not yet reminded).
     The ladder's state for the whole message is its ``receipt_requests`` row.
     """

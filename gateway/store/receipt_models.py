@@ -1,4 +1,4 @@
-"""Receipts and escalation state beyond the Receipt row (gateway/receipts.py, escalation.py).
+"""Receipts and escalation state beyond the Receipt row (gateway/receipts/owing.py, escalation.py).
 
 ``receipt_requests``: one row per message that asks for receipts — the ladder's state for it
 (deadline, steps done, when the scheduler must look again). The scheduler's one query is
@@ -70,7 +70,7 @@ class ReceiptRequest(Base):
     # A closed request reopened by a later question or refusal walks the ladder again: round
     # n+1, its steps keyed apart from those of earlier rounds.
     round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # The deadline the directive itself sets (gateway/directive_deadline.py); no receipt
+    # The deadline the directive itself sets (gateway/receipts/deadline.py); no receipt
     # deadline falls after it.
     directive_due: Mapped[datetime | None] = mapped_column(default=None)
     withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)  # nothing more is sent

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from gateway.app import App
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from tests.audit.helpers import Clock, build
 
 

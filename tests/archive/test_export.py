@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from gateway.app import App
 from gateway.archive.export import export_project
 from gateway.archive.verify import verify_archive
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from tests.audit.helpers import change_notice, deliver, gbk_attachment_mail

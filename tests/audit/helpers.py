@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from gateway.app import App, build_app
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.inbound.intake import accept
 from gateway.pipeline import process
 from tests.support.mail import make_mail

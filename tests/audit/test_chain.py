@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from gateway.app import App
-from gateway.audit import GENESIS, record_event, verify_chain
-from gateway.audit_verify import verify_project
-from gateway.config import Settings
+from gateway.audit.chain import GENESIS, record_event, verify_chain
+from gateway.audit.verify import verify_project
+from gateway.config.settings import Settings
 from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from gateway.app import App
 from gateway.archive.export import export_project
-from gateway.audit_verify import verify_project
-from gateway.cli import app as cli
-from gateway.config import Settings
+from gateway.audit.verify import verify_project
+from gateway.cli.main import app as cli
+from gateway.config.settings import Settings
 from gateway.errors import RetentionRefused
 from gateway.retention import execute_purge, latest_cutoff, plan_purge, remove_unshared_raw
 from gateway.store.audit_models import AuditEvent

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gateway.classify_model import MessageFacts
-from gateway.config import ProjectConfig, load_project
+from gateway.classify.model import MessageFacts
+from gateway.config.settings import ProjectConfig, load_project
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config/projects/demo.toml"

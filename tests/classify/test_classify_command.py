@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gateway.classify_command import register
+from gateway.cli.classify import register
 from tests.classify.conftest import FIXTURES, ROOT
 
 MESSAGE = FIXTURES / "change_01.eml"

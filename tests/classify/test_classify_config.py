@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gateway.classify import classify
-from gateway.classify_config import ClassificationConfig
-from gateway.classify_rules import merge, rules_for
-from gateway.config import ProjectConfig
+from gateway.classify.message import classify
+from gateway.classify.rules import merge, rules_for
+from gateway.config.classify import ClassificationConfig
+from gateway.config.settings import ProjectConfig
 from gateway.rules import default_rules
 from tests.classify.conftest import FactsMaker
 

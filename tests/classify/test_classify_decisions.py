@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.classify import classify
-from gateway.config import ProjectConfig
+from gateway.classify.message import classify
+from gateway.config.settings import ProjectConfig
 from tests.classify.conftest import (
     CLIENT,
     DEPT_MANAGER,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from gateway.classify_findings import findings
-from gateway.classify_model import Finding, ThreadEntry
-from gateway.config import ProjectConfig
+from gateway.classify.findings import findings
+from gateway.classify.model import Finding, ThreadEntry
+from gateway.config.settings import ProjectConfig
 from tests.classify.conftest import CLIENT, ENGINEER, PM, FactsMaker
 
 T0 = datetime(2025, 5, 14, 9, 0, tzinfo=timezone(timedelta(hours=8)))

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from gateway.classify import classify, facts_from_bytes
-from gateway.classify_model import Classification
-from gateway.config import load_project
+from gateway.classify.message import classify, facts_from_bytes
+from gateway.classify.model import Classification
+from gateway.config.settings import load_project
 from tests.classify.conftest import DEMO, FIXTURES
 
 FIELDS = ("category", "stakeholder_group", "formality", "urgency", "receipt_required")

@@ -7,10 +7,10 @@ Then it decides only where the rules are unsure, never over a marker, and says s
 
 from __future__ import annotations
 
-from gateway.classify import classify
-from gateway.classify_learn import NaiveBayes, consult, grams
-from gateway.classify_model import MessageFacts
-from gateway.config import ProjectConfig
+from gateway.classify.learn import NaiveBayes, consult, grams
+from gateway.classify.message import classify
+from gateway.classify.model import MessageFacts
+from gateway.config.settings import ProjectConfig
 from tests.classify.conftest import FactsMaker
 
 ENV = ("机房环境数据", "温度22度，湿度45%，UPS负载30%，空调运行正常。")

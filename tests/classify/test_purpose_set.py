@@ -11,9 +11,9 @@ from functools import cache
 
 import pytest
 
-from gateway.classify import classify, facts_from_bytes
-from gateway.classify_model import Classification
-from gateway.config import load_project
+from gateway.classify.message import classify, facts_from_bytes
+from gateway.classify.model import Classification
+from gateway.config.settings import load_project
 from tests.classify.conftest import DEMO
 from tests.classify.purpose_set import FIELDS, Labelled, load
 

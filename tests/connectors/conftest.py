@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from gateway.app import App
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from tests.audit.helpers import Clock, build
 
 SECRET = "SEC0123456789abcdef-test"

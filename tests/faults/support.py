@@ -418,7 +418,7 @@ SHIFTED_DELIVERY = """
 import sys, time
 from datetime import datetime, timedelta
 from gateway.app import build_app
-from gateway.config import load_settings
+from gateway.config.settings import load_settings
 from gateway.notify.outbox import deliver_due
 import os
 start, t0 = datetime.fromisoformat(sys.argv[1]), time.monotonic()

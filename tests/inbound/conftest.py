@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from gateway.app import App
-from gateway.config import Settings
-from gateway.server import Server
+from gateway.config.settings import Settings
+from gateway.runtime.server import Server
 from tests.support.apps import app_factory
 
 OPS_PROJECT = """\

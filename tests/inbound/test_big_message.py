@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import gateway.stages
+import gateway.stages.adapters
 from gateway.app import App
 from gateway.inbound.intake import accept
 from gateway.pipeline import process
-from gateway.server import Server
+from gateway.runtime.server import Server
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from tests.inbound.wire import DEMO
@@ -67,13 +67,13 @@ class ClassifySpy:
 @pytest.fixture
 def seen_by_classify(monkeypatch: pytest.MonkeyPatch) -> ClassifySpy:
     spy = ClassifySpy()
-    real = gateway.stages.classify
+    real = gateway.stages.adapters.classify
 
     def classify(facts: Any, project: Any, **kwargs: Any) -> Any:
         spy.seen.append({"chars": len(facts.own_text), "write_lock_free": spy.write_lock_free()})
         return real(facts, project, **kwargs)
 
-    monkeypatch.setattr(gateway.stages, "classify", classify)
+    monkeypatch.setattr(gateway.stages.adapters, "classify", classify)
     return spy
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, event, func, select
 
 import gateway.store.raw as raw_module
 from gateway.app import App
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.intake import Accepted, prepare, record
 from gateway.store.db import unit_of_work

@@ -11,7 +11,7 @@ import pytest
 from gateway.app import App
 from gateway.errors import ConfigError
 from gateway.inbound import imap_sync
-from gateway.server import Server
+from gateway.runtime.server import Server
 from tests.inbound.certs import self_signed
 from tests.inbound.imap_support import PASSWORD_ENV, TlsDovecot, configure_imap, flags_of
 from tests.inbound.wire import arrivals, stored_messages

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from gateway.app import App
+from gateway.receipts.tokens import make_reply_address
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project
-from gateway.tokens import make_reply_address
 from tests.inbound.wire import DEMO, OPS, arrivals, stored_messages, stored_raw
 
 MAIL = (b"From: lina@xdyj.example.com\r\nSubject: handed over by Postfix\r\n"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from gateway.app import App
-from gateway.ingest import ingest
-from gateway.server import Server
+from gateway.cli.ingest import ingest
+from gateway.runtime.server import Server
 from tests.inbound.imap_support import PASSWORD_ENV, configure_imap
 from tests.inbound.wire import DEMO, Wire, arrivals, stored_messages
 from tests.support.dovecot import DovecotServer

@@ -18,7 +18,7 @@ import pytest
 
 from gateway.app import App
 from gateway.inbound.limits import AcceptErrorLog
-from gateway.server import Server
+from gateway.runtime.server import Server
 from tests.inbound.test_smtp_listener import tls_app
 from tests.inbound.wire import DEMO, Wire, stored_messages
 

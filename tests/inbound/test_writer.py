@@ -15,7 +15,7 @@ import pytest
 from gateway.app import App
 from gateway.inbound.intake import Accepted
 from gateway.inbound.writer import WriteRequest
-from gateway.server import Server
+from gateway.runtime.server import Server
 from tests.inbound.wire import DEMO, Wire, stored_messages
 
 
@@ -60,7 +60,7 @@ def test_a_killed_writer_answers_451_then_a_new_one_takes_over(
 
 
 def test_stopping_the_server_stops_the_writer(app: App) -> None:
-    from gateway.jobs import make_jobs
+    from gateway.jobs.actors import make_jobs
 
     server = Server(app, make_jobs(""), run_workers=False)
     server.start()

@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 
 import gateway.store.schema  # noqa: F401 - registers every table
 from gateway.app import App
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from tests.support.apps import app_factory
 from tests.support.ports import free_port
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gateway.app import App
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.notify import notices
 from gateway.notify.compose import compose
 from gateway.store.db import unit_of_work

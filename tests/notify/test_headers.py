@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.config import Settings, load_settings
+from gateway.config.settings import Settings, load_settings
 from gateway.errors import UnsafeHeader
-from gateway.headers import _ENCODED_WORD, _UNSAFE, safe_address, safe_header_value
 from gateway.notify.compose import compose
+from gateway.notify.headers import _ENCODED_WORD, _UNSAFE, safe_address, safe_header_value
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "gateway.toml"
 EXPECTED = {"From", "To", "Subject", "Message-ID", "X-Commgate-Project", "Content-Type",

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gateway.app import App
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.errors import NoticeInvalid
 from gateway.inbound.intake import accept
 from gateway.notify import notices
@@ -25,10 +25,10 @@ from gateway.notify.kinds import KINDS
 from gateway.notify.outbox import deliver_due
 from gateway.parse import parse_message
 from gateway.pipeline import process
+from gateway.receipts.tokens import verify_reply_address
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record
 from gateway.store.notify_models import OutboxMail, Suppression
-from gateway.tokens import verify_reply_address
 from tests.support.mail import make_mail, upstream_pass
 
 PM = "zhangwei@xdyj.example.com"

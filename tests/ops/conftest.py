@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from gateway.app import App, build_app
-from gateway.config import Ops, Settings
-from gateway.ops import OpsServer
-from gateway.server import Server
+from gateway.config.settings import Ops, Settings
+from gateway.runtime.ops import OpsServer
+from gateway.runtime.server import Server
 from gateway.store.schema import metadata as _all_tables  # noqa: F401 - maps every model
 
 StartOps = Callable[..., OpsServer]

@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.ops import OpsServer
+from gateway.runtime.ops import OpsServer
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -82,7 +82,7 @@ class Serve:
 
 def prepare_database(config: Path, env: dict[str, str]) -> None:
     """The schema, built by the migrations before the gateway starts."""
-    from gateway.config import load_settings
+    from gateway.config.settings import load_settings
     from gateway.store.db import make_engine, upgrade
 
     engine = make_engine(load_settings(config, env).database_url)

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from gateway.app import App
-from gateway.config import Ops
+from gateway.config.settings import Ops
 from gateway.errors import ConfigError
-from gateway.metrics import MESSAGES_ACCEPTED, imap_polled
-from gateway.ops import OpsServer, start_ops
+from gateway.runtime.metrics import MESSAGES_ACCEPTED, imap_polled
+from gateway.runtime.ops import OpsServer, start_ops
 from gateway.store.db import unit_of_work
 from gateway.store.imap_models import ImapCursor
 from gateway.store.models import Message, Receipt, Record, Thread

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.app import App
-from gateway.config import GatewayConfig
+from gateway.config.settings import GatewayConfig
 from gateway.inbound.intake import accept
-from gateway.logs import (
+from gateway.pipeline import process
+from gateway.runtime.logs import (
     ContextFilter,
     JsonFormatter,
     TextFormatter,
@@ -21,7 +22,6 @@ from gateway.logs import (
     log_context,
     setup_logging,
 )
-from gateway.pipeline import process
 from tests.support.mail import make_mail
 
 log = logging.getLogger("gateway.test")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.config import Settings
-from gateway.reload import describe_changes
+from gateway.config.settings import Settings
+from gateway.runtime.reload import describe_changes
 
 
 def test_a_reload_names_added_projects_and_keys_that_need_a_restart(

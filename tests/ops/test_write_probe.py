@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.app import App, build_app
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from tests.ops.conftest import StartOps
 from tests.ops.helpers import get, health
 from tests.support.apps import SECRET

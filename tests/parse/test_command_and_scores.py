@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from gateway.cli.parse import register
 from gateway.parse import evaluation
-from gateway.parse.command import register
 
 from .conftest import FIXTURES
 

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-import gateway.scheduler
+import gateway.jobs.scheduler
 import gateway.store.schema
 from gateway.app import App
-from gateway.config import Settings
-from gateway.receipts_query import list_receipts
+from gateway.config.settings import Settings
+from gateway.receipts.query import list_receipts
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from gateway.store.notify_models import OutboxMail
@@ -60,7 +60,7 @@ def clock() -> Clock:
 def make_app(make_settings: Callable[..., Settings], database_url: str, clock: Clock,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     # The test decides when the scheduler runs: the one inside `serve` stays quiet.
-    monkeypatch.setattr(gateway.scheduler, "SERVE_TICK_INTERVAL", 1e9)
+    monkeypatch.setattr(gateway.jobs.scheduler, "SERVE_TICK_INTERVAL", 1e9)
     with app_factory(make_settings, database_url, clock) as make:
         yield make
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import gateway.app
 from gateway.app import App
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from tests.receipts.conftest import LINA, LIUYANG, Clock, directive, outbox, reply
 from tests.receipts.test_guarantees import ingest
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from gateway.app import App
 from gateway.inbound.intake import accept
+from gateway.jobs.scheduler import tick
 from gateway.notify import notices
 from gateway.pipeline import process
-from gateway.scheduler import tick
 from gateway.store.db import unit_of_work
 from gateway.store.models import Receipt
 from gateway.store.receipt_models import EscalationStep, ReceiptEvent

@@ -1,4 +1,4 @@
-"""The directive's own deadline, read from its text (gateway/directive_deadline.py)."""
+"""The directive's own deadline, read from its text (gateway/receipts/deadline.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.directive_deadline import directive_due
+from gateway.receipts.deadline import directive_due
 
 SH = ZoneInfo("Asia/Shanghai")
 SENT = datetime(2026, 11, 24, 10, 0, tzinfo=SH)  # a Tuesday morning

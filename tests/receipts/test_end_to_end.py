@@ -12,7 +12,7 @@ from collections.abc import Callable
 from email.policy import default
 
 from gateway.app import App
-from gateway.scheduler import tick
+from gateway.jobs.scheduler import tick
 from tests.receipts.conftest import (
     CHENJING,
     LINA,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import load_settings
-from gateway.escalation import deadline_for, ladder, plan, resolve_level, targets
-from gateway.escalation_config import BusinessDuration, EscalationConfig, Level
+from gateway.config.escalation import BusinessDuration, EscalationConfig, Level
+from gateway.config.settings import load_settings
+from gateway.escalation.plan import deadline_for, ladder, plan, resolve_level, targets
 from tests.receipts.conftest import CHENJING, LINA, LIUYANG, WANGQIANG, ZHANGWEI, at
 
 

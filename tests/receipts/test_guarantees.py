@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import func, select, update
 
 from gateway.app import App
-from gateway.escalation_mail import Outgoing
+from gateway.escalation.mail import Outgoing
 from gateway.inbound.intake import accept
+from gateway.jobs.scheduler import tick
 from gateway.pipeline import process
-from gateway.scheduler import tick
+from gateway.receipts.tokens import make_reply_address
 from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from gateway.store.receipt_models import EscalationStep, ReceiptEvent
-from gateway.tokens import make_reply_address
 from tests.receipts.conftest import (
     CHENJING,
     LINA,

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.scheduler import tick
+from gateway.jobs.scheduler import tick
 from gateway.store.db import unit_of_work
 from gateway.store.receipt_models import ReceiptEvent, ReceiptRequest
 from tests.receipts.conftest import (

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-import gateway.receipts_command
-import gateway.receipts_manual_command
+import gateway.cli.receipts
+import gateway.cli.receipts_manual
 from gateway.app import App
-from gateway.cli import app as cli
-from gateway.scheduler import tick
+from gateway.cli.main import app as cli
+from gateway.jobs.scheduler import tick
 from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from tests.receipts.conftest import (
@@ -49,7 +49,7 @@ LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
 @pytest.fixture
 def run(app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """``commgate …`` in-process on the test app's database, as of the test's clock."""
-    for module in (gateway.receipts_command, gateway.receipts_manual_command):
+    for module in (gateway.cli.receipts, gateway.cli.receipts_manual):
         real = module.open_app
 
         def on_our_clock(ctx: Any, *, _real: Any = real, **kw: Any) -> Any:
@@ -243,7 +243,7 @@ def test_misuse_is_one_line_and_exit_2(app: App, clock: Clock, run: Callable[...
 
 def test_an_extension_outlasting_the_ladder_gets_a_round_of_its_own(app: App,
                                                                      clock: Clock) -> None:
-    from gateway.receipts_manual import Decision, extend
+    from gateway.receipts.manual import Decision, extend
     from tests.receipts.test_guarantees import ingest
 
     order = directive(subject=FIRST, sender=LINA, to=[LIUYANG, CHENJING], body=BODY)

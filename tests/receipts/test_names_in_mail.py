@@ -7,8 +7,8 @@ import email
 from email.policy import default
 
 from gateway.app import App
+from gateway.jobs.scheduler import tick
 from gateway.notify import notices
-from gateway.scheduler import tick
 from tests.receipts.conftest import ZHANGWEI, Clock, at, outbox
 
 CLIENT = "huang@client.example.cn"

@@ -1,10 +1,10 @@
-"""The receipt state table (gateway/receipt_states.py): what may move a receipt, and where to."""
+"""The receipt state table (gateway/receipts/states.py): what may move a receipt, and where to."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.receipt_states import (
+from gateway.receipts.states import (
     ALERTING,
     OPEN,
     SETTLED,

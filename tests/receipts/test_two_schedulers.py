@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.config import Settings
-from gateway.scheduler import tick
+from gateway.config.settings import Settings
+from gateway.jobs.scheduler import tick
 from gateway.store.db import unit_of_work
 from gateway.store.notify_models import OutboxMail
 from tests.receipts.conftest import (

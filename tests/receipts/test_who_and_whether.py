@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.authcheck import check, check_dkim, check_headers
-from gateway.config import Settings, load_settings
+from gateway.config.settings import Settings, load_settings
 from gateway.parse import parse_message
-from gateway.receipts import owing
+from gateway.receipts.auth import check, check_dkim, check_headers
+from gateway.receipts.owing import owing
 from tests.receipts.conftest import CHENJING, LINA, LIUYANG, PROJECT, directive
 
 TRUSTED = ["mx.xdyj.example.com"]

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 import gateway.store.schema  # noqa: F401 - registers every table, the search tables too
 from gateway.app import App, build_app
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.inbound.intake import accept
 from gateway.pipeline import process
 from gateway.store.db import make_engine, upgrade

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from gateway.app import App
 from gateway.archive.export import export_project
 from gateway.archive.verify import verify_archive
-from gateway.audit_verify import verify_project
+from gateway.audit.verify import verify_project
 from gateway.inbound.intake import accept
 from gateway.notify import notices
 from gateway.notify.record_cc import record_thread_refs

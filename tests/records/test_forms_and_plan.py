@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.app import App
-from gateway.config import Settings
+from gateway.config.settings import Settings
 from gateway.records.forms import md_escape
 from gateway.records.plan import render_plan
 from tests.records.conftest import Deliver, with_attachment

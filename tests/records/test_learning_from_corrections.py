@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.classify_corrections import corrected_examples, model_path
+from gateway.records.corrections import corrected_examples, model_path
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Record
 from tests.records.conftest import Deliver

@@ -23,9 +23,9 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import delete, select
 
-from gateway import audit_anchor
 from gateway.app import App
 from gateway.archive.handover import close_project
+from gateway.audit import anchor as audit_anchor
 from gateway.project_state import reopen
 from gateway.records.edit import RecordEditError, merge_by_hand, split_messages
 from gateway.records.reclassify import Change, conclude, reclassify

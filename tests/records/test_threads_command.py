@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.audit import verify_project_chain
+from gateway.audit.chain import verify_project_chain
 from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Record

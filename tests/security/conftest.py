@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import gateway.scheduler
+import gateway.jobs.scheduler
 import gateway.store.schema
 from gateway.app import App
-from gateway.config import Settings
-from gateway.server import Server
+from gateway.config.settings import Settings
+from gateway.runtime.server import Server
 from tests.support.apps import app_factory, cli_for
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -84,7 +84,7 @@ def clock() -> Clock:
 def make_app(make_settings: Callable[..., Settings], database_url: str, clock: Clock,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     """``make_app(**env)``: an app on a database built by the migrations."""
-    monkeypatch.setattr(gateway.scheduler, "SERVE_TICK_INTERVAL", 1e9)  # the test ticks
+    monkeypatch.setattr(gateway.jobs.scheduler, "SERVE_TICK_INTERVAL", 1e9)  # the test ticks
     with app_factory(make_settings, database_url, clock) as make:
         yield make
 

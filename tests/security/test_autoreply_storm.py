@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from gateway.app import App
-from gateway.scheduler import tick
+from gateway.jobs.scheduler import tick
 from tests.security.conftest import Clock, at
 from tests.security.helpers import (
     CHENJING,

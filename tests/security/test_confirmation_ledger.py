@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gateway.app import App
+from gateway.jobs.scheduler import tick
 from gateway.notify.bounces import is_suppressed
 from gateway.notify.outbox import deliver_due
-from gateway.receipts_query import list_receipts
-from gateway.scheduler import tick
+from gateway.receipts.query import list_receipts
 from gateway.store.audit_models import ConnectorDelivery
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record

@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.receipts_query import list_receipts
+from gateway.receipts.query import list_receipts
+from gateway.receipts.tokens import make_reply_address
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
-from gateway.tokens import make_reply_address
 from tests.inbound.wire import Wire
 from tests.receipts.styles import mdn
 from tests.security.conftest import SH, at

@@ -20,11 +20,11 @@ from sqlalchemy import select
 
 from gateway.app import App
 from gateway.errors import GatewayError
+from gateway.jobs.scheduler import tick
 from gateway.notify import notices
 from gateway.notify.kinds import KINDS
 from gateway.notify.outbox import queue
 from gateway.notify.record_cc import record_context
-from gateway.scheduler import tick
 from gateway.store.db import unit_of_work
 from gateway.store.models import Record
 from tests.security.conftest import Clock, at

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.app import App
 from gateway.archive.export import export_project
-from gateway.config import Settings, load_settings
+from gateway.config.settings import Settings, load_settings
 from gateway.errors import ConfigError
 from tests.support.apps import app_factory
 

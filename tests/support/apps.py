@@ -10,8 +10,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from gateway.app import App, build_app
-from gateway.cli import app as cli_app
-from gateway.config import Settings
+from gateway.cli.main import app as cli_app
+from gateway.config.settings import Settings
 
 SECRET = "test-secret-key-0123456789"
 

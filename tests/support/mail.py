@@ -17,7 +17,7 @@ UPSTREAM = "mx.xdyj.example.com"
 
 def upstream_pass(sender: str) -> str:
     """The ``Authentication-Results`` the trusted upstream adds on top of genuine mail from
-    ``sender`` (RFC 8601): without it a reply is ``unverified`` (gateway/authcheck.py)."""
+    ``sender`` (RFC 8601): without it a reply is ``unverified`` (gateway/receipts/auth.py)."""
     domain = sender.rpartition("@")[2].strip("<> ").lower()
     return f"{UPSTREAM}; dmarc=pass header.from={domain}"
 

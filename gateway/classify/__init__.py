@@ -1,0 +1,1 @@
+"""The classify stage's pure logic: facts, rules, decisions, findings."""

@@ -1,0 +1,181 @@
+"""Learning from corrections: a small per-project model that helps the rules where they are unsure.
+
+Every ``records reclassify`` is a labelled example: the record's first message and the category
+a person gave it. :class:`NaiveBayes` is a multinomial naive Bayes over character n-grams (1–3)
+of the subject (counted twice: it says what the message is) and the start of the body, with
+additive smoothing. It is small enough to keep as one JSON file per project
+(:mod:`gateway.records.corrections`) and is retrained after every correction.
+
+The model never overrules a category header or a subject marker, nor a rule decision the rules
+are sure of. :func:`consult` uses it only
+
+* to **break a tie**: two or more categories score within ``tie_margin`` of the best; the model
+  picks among them;
+* to **rescue** a low-confidence decision: the best score is below ``low_score`` (or below
+  ``min_score``, so the rules fell back to ``general``) and the model is at least
+  ``confidence`` sure of another category.
+
+Whatever it does, the decision's reasons say so ("learned from 12 corrections").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.classify.model import MessageFacts, Reason
+from gateway.classify.text import readable
+from gateway.config.classify import CATEGORIES, Category, LearningConfig
+
+MODEL_VERSION = 1
+BODY_CHARS = 400
+ALPHA = 0.5
+TEMPERATURE = 8.0  # naive Bayes is over-confident: the per-gram log-likelihood is scaled by this
+_SPACE = re.compile(r"\s+")
+
+
+def grams(facts: MessageFacts) -> Counter[str]:
+    """The character 1–3-grams of the subject (twice) and the start of the body, lower-case."""
+    out: Counter[str] = Counter()
+    subject = _SPACE.sub(" ", readable(facts.subject, subject=True).lower()).strip()
+    body = _SPACE.sub(" ", readable(facts.own_text[:BODY_CHARS]).lower()).strip()
+    for text, times in ((subject, 2), (body, 1)):
+        for n in (1, 2, 3):
+            for i in range(len(text) - n + 1):
+                gram = text[i:i + n]
+                if gram.strip():
+                    out[gram] += times
+    return out
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: Category
+    probability: float
+    probabilities: Mapping[str, float]
+
+
+@dataclass
+class NaiveBayes:
+    """Multinomial naive Bayes over :func:`grams`; ``as_dict``/``from_dict`` for the file."""
+
+    examples: int = 0
+    docs: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    vocabulary: set[str] = field(default_factory=set)
+
+    @classmethod
+    def train(cls, examples: Iterable[tuple[MessageFacts, str]]) -> NaiveBayes:
+        model = cls()
+        for facts, label in examples:
+            model.add(facts, label)
+        return model
+
+    def add(self, facts: MessageFacts, label: str) -> None:
+        self.examples += 1
+        self.docs[label] = self.docs.get(label, 0) + 1
+        table = self.counts.setdefault(label, {})
+        for gram, count in grams(facts).items():
+            table[gram] = table.get(gram, 0) + count
+            self.totals[label] = self.totals.get(label, 0) + count
+            self.vocabulary.add(gram)
+
+    def predict(self, facts: MessageFacts) -> Prediction | None:
+        """The most likely category with (tempered) probabilities; None: nothing learned."""
+        if not self.docs:
+            return None
+        features = grams(facts)
+        size = sum(features.values()) or 1
+        vocab = len(self.vocabulary) or 1
+        logits: dict[str, float] = {}
+        for label, docs in self.docs.items():
+            table, total = self.counts.get(label, {}), self.totals.get(label, 0)
+            likelihood = sum(count * math.log((table.get(gram, 0) + ALPHA)
+                                              / (total + ALPHA * vocab))
+                             for gram, count in features.items())
+            logits[label] = math.log(docs / self.examples) + TEMPERATURE * likelihood / size
+        top = max(logits.values())
+        weights = {label: math.exp(v - top) for label, v in logits.items()}
+        norm = sum(weights.values())
+        probabilities = {label: w / norm for label, w in weights.items()}
+        best = max(probabilities, key=lambda c: (probabilities[c], -_order(c)))
+        return Prediction(_category(best), probabilities[best], probabilities)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": MODEL_VERSION, "examples": self.examples, "docs": self.docs,
+                "totals": self.totals, "counts": self.counts}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NaiveBayes:
+        if data.get("version") != MODEL_VERSION:
+            raise ValueError(f"unknown model version {data.get('version')!r}")
+        counts = {str(k): {str(g): int(n) for g, n in v.items()}
+                  for k, v in dict(data["counts"]).items()}
+        return cls(examples=int(data["examples"]),
+                   docs={str(k): int(v) for k, v in dict(data["docs"]).items()},
+                   totals={str(k): int(v) for k, v in dict(data["totals"]).items()},
+                   counts=counts,
+                   vocabulary={g for table in counts.values() for g in table})
+
+
+_ORDER: dict[str, int] = {c: i for i, c in enumerate(CATEGORIES)}
+
+
+def _order(category: str) -> int:
+    return _ORDER.get(category, len(CATEGORIES))
+
+
+def _category(value: str) -> Category:
+    for category in CATEGORIES:
+        if category == value:
+            return category
+    return "general"
+
+
+def consult(facts: MessageFacts, rule_category: Category, scores: Mapping[Category, float] | None,
+            model: NaiveBayes | None, settings: LearningConfig,
+            min_score: float) -> tuple[Category, tuple[Reason, ...]]:
+    """The category after asking the model (see the module docs) and the reason saying what it
+    did. ``scores`` is None when a header or a marker decided: the model is not asked."""
+    if model is None or model.examples == 0:
+        return rule_category, ()
+    source = f"learned from {model.examples} corrections"
+    if scores is None:
+        return rule_category, (Reason("category", "learned:not asked",
+                                      (source, "a header or marker decided")),)
+    if model.examples < settings.min_corrections:
+        return rule_category, (Reason("category", "learned:too few corrections",
+                                      (source, f"min_corrections={settings.min_corrections}")),)
+    prediction = model.predict(facts)
+    if prediction is None:
+        return rule_category, ()
+    said = f"{prediction.label} p={prediction.probability:.2f}"
+    best = max(scores.values(), default=0.0)
+    tied = _tied(scores, best, settings.tie_margin) if best >= min_score else []
+    if len(tied) > 1:
+        pick = max(tied, key=lambda c: (prediction.probabilities.get(c, 0.0), -_order(c)))
+        rule = "learned:tie broken" if pick != rule_category else "learned:tie kept"
+        return pick, (Reason("category", rule, (source, said, "tied: " + ", ".join(tied)),
+                             round(prediction.probabilities.get(pick, 0.0), 2)),)
+    unsure = best < max(settings.low_score, min_score)
+    if (unsure and prediction.label != rule_category
+            and prediction.probability >= settings.confidence):
+        return prediction.label, (Reason("category", "learned:low-confidence rules rescued",
+                                         (source, said, f"rule score {best:g}"),
+                                         round(prediction.probability, 2)),)
+    why = "rules unsure, model not sure enough" if unsure else "rules confident"
+    return rule_category, (Reason("category", "learned:rules kept", (source, said, why)),)
+
+
+def _tied(scores: Mapping[Category, float], best: float, margin: float) -> list[Category]:
+    return sorted((c for c, s in scores.items() if best - s < margin), key=_order)
+
+
+def accuracy(pairs: Sequence[tuple[object, object]]) -> float:
+    """The share of (expected, got) pairs that agree; 0.0 for none."""
+    return sum(1 for a, b in pairs if a == b) / len(pairs) if pairs else 0.0

@@ -1,0 +1,165 @@
+"""CLI for receipts and escalation: ``receipts list``, ``tick`` and ``scheduler``.
+
+``receipts list`` narrows by ``--status``, ``--record``, ``--recipient``, ``--needs-review`` and
+``--overdue``; it prints a header row, or with ``--json`` the rows of gateway/receipts/query.py.
+What a person settles (``receipts set|waive|extend|remind|withdraw|show``) lives in
+gateway/cli/receipts_manual.py.
+
+``commgate tick [--now T] [--dry-run] [--project CODE]`` runs one scheduler pass as if at ``T``
+(ISO 8601; a time without offset is read in the project's zone, else Asia/Shanghai); the mails
+it queues wait in the outbox for a running ``serve`` or worker to deliver. ``--dry-run`` prints
+what would be queued and stores nothing. ``commgate scheduler`` runs passes forever
+(production, beside ``serve`` front ends and workers; several may run at once).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+
+from gateway.cli.main import choose, fail, guarded, open_app, wait_for_signal
+from gateway.receipts.states import ReceiptStatus
+
+receipts_app = typer.Typer(no_args_is_help=True, help="Receipt confirmation (policy 4.3).")
+STATUSES = tuple(s.value for s in ReceiptStatus)
+
+
+def _parse_now(value: str | None, zone: ZoneInfo) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise fail(f"--now: {value!r} is not an ISO 8601 time like 2026-11-25T10:00+08:00") \
+            from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+
+
+def _zone(gw: Any, project: str | None) -> ZoneInfo:
+    if project:
+        return ZoneInfo(gw.settings.project(project).timezone)
+    return ZoneInfo("Asia/Shanghai")
+
+
+@receipts_app.command("list")
+def list_command(
+        ctx: typer.Context,
+        project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
+        overdue: Annotated[bool, typer.Option("--overdue", help="Only open, past due.")] = False,
+        status: Annotated[str | None, typer.Option(
+            "--status", help="Only this status: " + " | ".join(STATUSES) + ".")] = None,
+        record: Annotated[int | None, typer.Option("--record", "-r",
+                                                   help="Only this record.")] = None,
+        recipient: Annotated[str | None, typer.Option("--recipient",
+                                                      help="Only this recipient.")] = None,
+        needs_review: Annotated[bool, typer.Option(
+            "--needs-review", help="Only replies nobody could read, waiting for a person.")
+        ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
+        now: Annotated[str | None, typer.Option("--now", help="Judge overdue as of.")] = None,
+) -> None:
+    """List receipts: who still owes a confirmation, by when, at which escalation level."""
+    from gateway.receipts.query import list_receipts
+    from gateway.store.db import unit_of_work
+
+    choose("--status", status.strip().lower() if status else None, STATUSES)
+    gw = open_app(ctx)
+    try:
+        cfg = guarded(ctx, lambda: gw.settings.project(project))
+        zone = ZoneInfo(cfg.timezone)
+        at = _parse_now(now, zone) or gw.clock()
+        with unit_of_work(gw.sessions) as session:
+            rows = list_receipts(session, project_id=gw.project_ids[cfg.code], zone=zone,
+                                 now=at, overdue_only=overdue,
+                                 status=status.strip().lower() if status else None,
+                                 record_id=record, recipient=recipient,
+                                 needs_review=needs_review)
+    finally:
+        gw.close()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("没有回执 no receipts" + (" overdue" if overdue else ""))
+        return
+    typer.echo(f"{'RECORD':<7} {'STATUS':<10} {'LVL':<3} {'RECIPIENT':<32} {'DUE':<16} "
+               f"{'FLAGS':<14} SUBJECT")
+    for r in rows:
+        flags = ",".join(f for f, on in (("OVERDUE", r["overdue"]),
+                                          ("REVIEW", r["needs_review"]),
+                                          ("WITHDRAWN", r["withdrawn"])) if on) or "-"
+        typer.echo(f"R{r['record_id']:<6} {r['status']:<10} L{r['level']:<2} "
+                   f"{r['recipient']:<32} {(r['deadline'] or '-')[:16]:<16} {flags:<14} "
+                   f"{r['subject'][:40]}")
+
+
+def tick_command(
+        ctx: typer.Context,
+        now: Annotated[str | None, typer.Option("--now", help="Run as if at this time.")] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print, queue nothing.")] = False,
+        project: Annotated[str | None, typer.Option(
+            "--project", "-p", help="Only this project (default: every project).")] = None,
+) -> None:
+    """Run one scheduler pass: reminders and escalations that are due."""
+    from gateway.jobs.scheduler import tick
+
+    gw = open_app(ctx)
+    try:
+        at = _parse_now(now, _zone(gw, project))
+        report = guarded(ctx, lambda: tick(gw, now=at, project=project, dry_run=dry_run))
+    finally:
+        gw.close()
+    verb = "would queue" if dry_run else "queued"
+    for mail in report.mails:
+        typer.echo(f"{verb} {mail.kind:<10} {mail.key:<34} to {', '.join(mail.recipients)}: "
+                   f"{mail.message['Subject']}")
+    for event in report.events:
+        typer.echo(f"event {event}")
+    typer.echo(f"tick {report.now.isoformat()}: {report.requests} request(s) due, "
+               f"{len(report.mails)} mail(s) {verb}" + (" (dry run)" if dry_run else "")
+               + (f", {report.failed} failed" if report.failed else ""))
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def scheduler_command(
+        ctx: typer.Context,
+        interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
+) -> None:
+    """Run scheduler passes forever (production); several schedulers may run at once."""
+    from gateway.connectors.outbox import report_unconfigured
+    from gateway.jobs.scheduler import run_forever
+    from gateway.runtime.ops import start_role_ops
+
+    gw = open_app(ctx, service=True)
+    report_unconfigured(gw.settings)  # once at start, not on every pass
+    ops = guarded(ctx, lambda: start_role_ops(gw, "scheduler"))
+    stop = threading.Event()
+    worker = threading.Thread(target=run_forever, args=(gw,),
+                              kwargs={"interval": interval, "stop": stop},
+                              name="commgate-scheduler", daemon=True)
+    worker.start()
+    where = f" Metrics on {ops.url}/metrics." if ops is not None else ""
+    typer.echo(f"commgate scheduler: a pass every {interval:.0f} s.{where} Ctrl-C stops.",
+               err=True)
+    try:
+        wait_for_signal()
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+        if ops is not None:
+            ops.stop()
+        gw.close()
+
+
+def register(app: typer.Typer) -> None:
+    import gateway.cli.receipts_manual  # noqa: F401 - its commands join receipts_app
+
+    app.add_typer(receipts_app, name="receipts")
+    app.command("tick")(tick_command)
+    app.command("scheduler")(scheduler_command)

@@ -1,0 +1,407 @@
+"""``commgate records list|show|export|search|conclude|reclassify|form|reindex``: what a
+project manager reads and does with records, and what scripts read. Domain work lives in
+gateway/records/ (query, store, edit, reclassify); this module is the command-line layer.
+
+``show --json``, ``list --json`` and ``export`` share the field names of
+:func:`gateway.records.query.record_view` (public: never rename one); ``show`` adds the record's
+messages, attachment files and compliance findings.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from gateway.records.query import RecordFilter, find_records, record_details, record_views
+from gateway.store.states import CATEGORIES, FORMALITIES, GROUPS
+
+records_app = typer.Typer(no_args_is_help=True, help="Communication records (沟通记录).")
+
+CSV_FIELDS = ("id", "project", "thread_id", "created_at", "subject", "category",
+              "stakeholder_group", "formality", "urgency", "receipt_required", "receipts",
+              "message_ids", "summary", "conclusion",
+              # added after the first release: new columns go at the end
+              "updated_at", "parties", "attachments", "conclusion_by", "conclusion_at")
+
+Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
+Category = Annotated[str | None, typer.Option(
+    help="Only this category: " + ", ".join(CATEGORIES) + ".")]
+Group = Annotated[str | None, typer.Option(
+    help="Only this stakeholder group: " + ", ".join(GROUPS) + ".")]
+Since = Annotated[datetime | None, typer.Option(help="Created at or after (ISO date/time).")]
+Until = Annotated[datetime | None, typer.Option(help="Created before (ISO date/time).")]
+Unconfirmed = Annotated[bool, typer.Option(help="Only records with unconfirmed receipts.")]
+
+
+def _filter(ctx: typer.Context, project: str, category: str | None, group: str | None,
+            since: datetime | None, until: datetime | None, unconfirmed: bool) -> RecordFilter:
+    from gateway.cli.main import choose, guarded, settings_of
+
+    choose("--category", category, CATEGORIES)
+    choose("--group", group, GROUPS)
+    settings = settings_of(ctx)
+    tz = guarded(ctx, lambda: settings.project(project)).zone
+    return RecordFilter(project=project, category=category, group=group,
+                        since=since.replace(tzinfo=since.tzinfo or tz) if since else None,
+                        until=until.replace(tzinfo=until.tzinfo or tz) if until else None,
+                        unconfirmed=unconfirmed)
+
+
+def _views(ctx: typer.Context, f: RecordFilter) -> list[dict[str, Any]]:
+    from gateway.cli.main import open_app
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    try:
+        config = gw.settings.project(f.project)
+        with unit_of_work(gw.sessions) as session:
+            return _readable(record_views(session, f, config.zone), config)
+    finally:
+        gw.close()
+
+
+def _readable(views: list[dict[str, Any]], config: Any) -> list[dict[str, Any]]:
+    """Parties named as the project file names them (times are already the project's)."""
+    from gateway.records.store import named_parties
+
+    return [{**v, "parties": named_parties(config, v["parties"])} for v in views]
+
+
+def _receipts_summary(view: dict[str, Any]) -> str:
+    receipts = view["receipts"]
+    if not receipts:
+        return "-"
+    done = sum(1 for r in receipts if r["status"] == "confirmed")
+    return f"{done}/{len(receipts)}"
+
+
+@records_app.command("list")
+def list_records(ctx: typer.Context, project: Project, category: Category = None,
+                 group: Group = None, since: Since = None, until: Until = None,
+                 unconfirmed: Unconfirmed = False,
+                 as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+                 ) -> None:
+    """List a project's records, oldest first."""
+    views = _views(ctx, _filter(ctx, project, category, group, since, until, unconfirmed))
+    if as_json:
+        typer.echo(json.dumps(views, ensure_ascii=False, indent=2))
+        return
+    if not views:
+        typer.echo(f"no records in project {project}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from gateway.cli.main import settings_of
+
+    zone = settings_of(ctx).project(project).zone
+    table = Table(title=f"{project}: {len(views)} record(s), times in {zone.key}")
+    for col in ("id", "created", "category", "group", "formality", "receipts", "msgs",
+                "subject"):
+        table.add_column(col, overflow="fold")
+    for v in views:
+        created = datetime.fromisoformat(v["created_at"]).astimezone(zone)
+        table.add_row(str(v["id"]), created.strftime("%Y-%m-%d %H:%M"), v["category"],
+                      v["stakeholder_group"], v["formality"], _receipts_summary(v),
+                      str(v["message_count"]), v["subject"])
+    Console(width=max(120, Console().width)).print(table)
+
+
+def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, Any], Any, Any]:
+    """(view + details, project config, now) of one record, or exit 2 naming what is missing."""
+    from gateway.cli.main import fail, guarded, open_app
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    try:
+        config = guarded(ctx, lambda: gw.settings.project(project))
+        now = gw.clock()
+        with unit_of_work(gw.sessions) as session:
+            views = _readable(record_views(session, RecordFilter(
+                project=project, record_id=record_id), config.zone), config)
+            if not views:
+                raise fail(f"no record {record_id} in project {project}")
+            details = record_details(session, record_id, config, now=now, raw=gw.raw.get)
+        return {**views[0], **details}, config, now
+    finally:
+        gw.close()
+
+
+@records_app.command("show")
+def show_record(ctx: typer.Context, record_id: int, project: Project,
+                as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                ) -> None:
+    """Show one record with its parties, receipts, messages, attachments and findings."""
+    from gateway.config.people import labelled, person_name
+
+    v, config, _now = _one(ctx, project, record_id)
+    if as_json:
+        typer.echo(json.dumps(v, ensure_ascii=False, indent=2))
+        return
+    for key in ("id", "subject", "category", "stakeholder_group", "formality", "urgency",
+                "receipt_required", "created_at", "updated_at", "summary", "conclusion",
+                "conclusion_by"):
+        typer.echo(f"{key:18} {v[key]}")
+    for p in v["parties"]:
+        typer.echo(f"party              {p.get('name') or ''} <{p['address']}> "
+                   f"{p.get('group') or ''}".rstrip())
+    for r in v["receipts"]:
+        name = person_name(config, r["recipient"])
+        who = f"{name} <{r['recipient']}>" if name else r["recipient"]
+        typer.echo(f"receipt            {who}: {r['status']}")
+    for m in v["messages"]:
+        who = labelled(config, m["from"] or "", m["from_name"] or "")
+        typer.echo(f"message            {m['sent_at'][:16]} {who} <{m['message_id']}>")
+    for a in v["attachment_files"]:
+        typer.echo(f"attachment         {a['filename']} ({a['size']} bytes)")
+    for f in v["findings"]:
+        typer.echo(f"finding            [{f['clause']}] {f['code']}: {f['message_en']}")
+    for h in v["history"]:
+        typer.echo(f"history            {json.dumps(h, ensure_ascii=False)}")
+    for reason in v["reasons"]:
+        typer.echo(f"reason             {reason}")
+
+
+@records_app.command("conclude")
+def conclude_record(ctx: typer.Context, record_id: int,
+                    text: Annotated[str, typer.Option("--text", help="The conclusion.")],
+                    by: Annotated[str | None, typer.Option(
+                        "--by", help="Who concluded (default: the project manager).")] = None,
+                    project: Annotated[str | None, typer.Option(
+                        "--project", "-p", help="Check the record is in this project.")] = None,
+                    ) -> None:
+    """Set a record's conclusion (policy 4.4); the previous one stays in its history."""
+    from gateway.addresses import try_normalize
+    from gateway.cli.main import fail, guarded, open_app
+    from gateway.records.reclassify import conclude
+    from gateway.store.db import unit_of_work
+    from gateway.store.models import Project as ProjectRow
+    from gateway.store.models import Record
+
+    if not text.strip():
+        raise fail("--text is empty: give the conclusion")
+    gw = open_app(ctx)
+    try:
+        with unit_of_work(gw.sessions) as session:
+            record = session.get(Record, record_id, with_for_update=True)
+            code = session.get_one(ProjectRow, record.project_id).code if record else None
+            if record is None or (project is not None and code != project):
+                raise fail(f"no record {record_id}" + (f" in project {project}" if project else ""))
+            config = guarded(ctx, lambda: gw.settings.project(code))
+            pms = config.members_with("project_manager")
+            who = try_normalize(by) if by else (pms[0].email if pms else "")
+            if by and not who:
+                raise fail(f"--by {by!r} is not a mail address")
+            conclude(session, record, text, by=who or "", now=gw.clock())
+    finally:
+        gw.close()
+    typer.echo(f"record {record_id}: conclusion set by {who}")
+
+
+def _address(by: str) -> str:
+    from gateway.addresses import try_normalize
+    from gateway.cli.main import fail
+
+    who = try_normalize(by)
+    if not who:
+        raise fail(f"--by {by!r} is not a mail address")
+    return who
+
+
+def _flag(value: str | None, option: str) -> bool | None:
+    from gateway.cli.main import fail
+
+    if value is None:
+        return None
+    answer = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if value.strip().lower() not in answer:
+        raise fail(f"{option} {value!r}: use true or false")
+    return answer[value.strip().lower()]
+
+
+def _relearn(gw: Any, project: str) -> None:
+    """Every correction is a labelled example: retrain the project's model (issue #22)."""
+    from gateway.records.corrections import model_path, retrain
+    from gateway.store.db import unit_of_work
+
+    with unit_of_work(gw.sessions) as session:
+        retrain(session, gw.project_ids[project], model_path(gw.settings.data_dir, project))
+
+
+@records_app.command("reclassify")
+def reclassify_command(
+        ctx: typer.Context, record_id: int, project: Project,
+        by: Annotated[str, typer.Option("--by", help="Who corrects it (mail address).")],
+        note: Annotated[str, typer.Option("--note", help="Why (kept in the audit trail).")],
+        category: Annotated[str | None, typer.Option(
+            help="New category: " + ", ".join(CATEGORIES) + ".")] = None,
+        group: Annotated[str | None, typer.Option(
+            help="New stakeholder group: " + ", ".join(GROUPS) + ".")] = None,
+        formality: Annotated[str | None, typer.Option(
+            help="New formality: " + ", ".join(FORMALITIES) + ".")] = None,
+        receipt_required: Annotated[str | None, typer.Option(
+            "--receipt-required", help="true: receipts open; false: open ones are withdrawn.")
+                                    ] = None) -> None:
+    """Correct a record's category, group, formality or receipts (audited, policy 4.3)."""
+    from gateway.cli.main import fail, guarded, open_app
+    from gateway.records.reclassify import Change, reclassify
+    from gateway.store.db import unit_of_work
+    from gateway.store.models import Record
+
+    who = _address(by)
+    change = Change(category=category, stakeholder_group=group, formality=formality,
+                    receipt_required=_flag(receipt_required, "--receipt-required"))
+    gw = open_app(ctx)
+    try:
+        config = guarded(ctx, lambda: gw.settings.project(project))
+
+        def run() -> Any:
+            with unit_of_work(gw.sessions) as session:
+                record = session.get(Record, record_id, with_for_update=True)
+                if record is None or record.project_id != gw.project_ids[project]:
+                    raise fail(f"no record {record_id} in project {project}")
+                return reclassify(gw, session, project=config, record=record, change=change,
+                                  actor=f"user:{who}", note=note, now=gw.clock())
+
+        outcome = guarded(ctx, run)
+        if outcome.before != outcome.after:
+            _relearn(gw, project)
+    finally:
+        gw.close()
+    if outcome.before == outcome.after:
+        typer.echo(f"record {record_id}: nothing changed")
+        return
+    changed = ", ".join(f"{k} {outcome.before[k]} → {outcome.after[k]}" for k in outcome.after
+                        if outcome.before[k] != outcome.after[k])
+    extra = (f"; {outcome.opened} receipt(s) opened" if outcome.opened else "") + (
+        f"; {outcome.withdrawn} receipt(s) withdrawn" if outcome.withdrawn else "")
+    typer.echo(f"record {record_id} reclassified by {who}: {changed}{extra}")
+
+
+@records_app.command("search")
+def search_command(ctx: typer.Context, query: str, project: Project,
+                   limit: Annotated[int, typer.Option(
+                       min=1, max=500, help="At most this many hits.")] = 20,
+                   as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                   ) -> None:
+    """Find records by words in subjects, message text and attachment names, best first."""
+    from gateway.cli.main import guarded, open_app
+    from gateway.records.search import search_records
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    try:
+        zone = guarded(ctx, lambda: gw.settings.project(project)).zone
+        project_id = gw.project_ids[project]
+        with unit_of_work(gw.sessions) as session:
+            hits = guarded(ctx, lambda: search_records(session, project_id=project_id,
+                                                       query=query, limit=limit))
+    finally:
+        gw.close()
+    if as_json:
+        typer.echo(json.dumps([h.as_dict(zone) for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        typer.echo(f"no records in project {project} match {query!r}")
+    for h in hits:
+        typer.echo(f"{h.rank:>3}. #{h.record_id} {h.created_at.astimezone(zone).date()} "
+                   f"[{h.category}] "
+                   f"{h.subject}\n     {h.snippet}")
+
+
+@records_app.command("form")
+def form_command(ctx: typer.Context, record_id: int, project: Project,
+                 lang: Annotated[str | None, typer.Option(
+                     help="zh-CN or en (default: the project's language).")] = None,
+                 out: Annotated[Path | None, typer.Option(
+                     help="FILE.html or FILE.txt (default: text on stdout).")] = None) -> None:
+    """Render the key communication record form (关键沟通记录表) of one record."""
+    from gateway.cli.main import fail
+    from gateway.records.forms import form_language, render_record_form
+
+    fmt = "html" if out is not None and out.suffix.lower() in (".html", ".htm") else "txt"
+    if out is not None and fmt == "txt" and out.suffix.lower() != ".txt":
+        raise fail(f"--out {out}: use a .html or .txt file")
+    view, config, now = _one(ctx, project, record_id)
+    try:
+        language = form_language(lang, config)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    rendered = render_record_form(view, view, config, lang=language, fmt=fmt, now=now)
+    if out is None:
+        typer.echo(rendered, nl=False)
+        return
+    out.write_text(rendered, encoding="utf-8")
+    typer.echo(f"wrote {out}", err=True)
+
+
+@records_app.command("reindex")
+def reindex_command(ctx: typer.Context, project: Project) -> None:
+    """Rebuild the search index of a project's records (after `db upgrade` adds it)."""
+    from gateway.cli.main import guarded, open_app
+    from gateway.records.search import index_record
+    from gateway.store.db import unit_of_work
+
+    gw = open_app(ctx)
+    count = 0
+    try:
+        guarded(ctx, lambda: gw.settings.project(project))
+        with unit_of_work(gw.sessions) as session:
+            for record in find_records(session, RecordFilter(project=project)):
+                count += index_record(session, record, now=gw.clock())
+    finally:
+        gw.close()
+    typer.echo(f"reindexed {count} record(s) of project {project}")
+
+
+def write_export(views: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
+    if fmt == "jsonl":
+        for v in views:
+            out.write(json.dumps(v, ensure_ascii=False) + "\n")
+    elif fmt == "json":
+        json.dump(views, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        writer = csv.writer(out)
+        writer.writerow(CSV_FIELDS)
+        for v in views:
+            row = dict(v)
+            row["receipts"] = "; ".join(f"{r['recipient']}={r['status']}" for r in v["receipts"])
+            row["message_ids"] = " ".join(v["message_ids"])
+            row["parties"] = "; ".join(
+                f"{p.get('name') or ''} <{p['address']}>"
+                + (f" ({p['group']})" if p.get("group") else "") for p in v["parties"])
+            row["attachments"] = "; ".join(v.get("attachments", []))
+            writer.writerow([row[f] if row[f] is not None else "" for f in CSV_FIELDS])
+
+
+@records_app.command("export")
+def export_records(ctx: typer.Context, project: Project,
+                   fmt: Annotated[str, typer.Option("--format", help="jsonl, json or csv.")
+                                  ] = "jsonl",
+                   out: Annotated[Path | None, typer.Option(help="File (default stdout).")
+                                  ] = None,
+                   category: Category = None, group: Group = None, since: Since = None,
+                   until: Until = None, unconfirmed: Unconfirmed = False) -> None:
+    """Export records as JSON Lines, JSON or CSV (CSV files get a BOM so Excel reads Chinese)."""
+    from gateway.cli.main import choose
+
+    choose("--format", fmt, ("jsonl", "json", "csv"))
+    views = _views(ctx, _filter(ctx, project, category, group, since, until, unconfirmed))
+    if out is None:
+        write_export(views, fmt, sys.stdout)
+        return
+    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+    with out.open("w", encoding=encoding, newline="") as fh:
+        write_export(views, fmt, fh)
+    typer.echo(f"wrote {len(views)} record(s) to {out}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(records_app, name="records")

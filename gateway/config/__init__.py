@@ -1,0 +1,1 @@
+"""Configuration: the settings (settings.py) and each section's schema."""

@@ -1,0 +1,1 @@
+"""Escalation: business time, the reminder ladder's plan and its mails."""

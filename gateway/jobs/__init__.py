@@ -1,0 +1,1 @@
+"""Background work: dramatiq actors and broker, the periodic scheduler."""

@@ -1,0 +1,1 @@
+"""Receipts: who owes a confirmation, the states, answers, events, queries."""

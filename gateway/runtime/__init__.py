@@ -1,0 +1,1 @@
+"""What ``commgate serve`` runs: listener, ops, reload, logs, metrics."""

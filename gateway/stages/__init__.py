@@ -1,0 +1,1 @@
+"""The pipeline's stage adapters: unpack the context, call the domain, write."""
