@@ -9,7 +9,6 @@ only where we compare people, since ``proj-demo+r-…`` tags carry meaning for t
 from __future__ import annotations
 
 import re
-from email.utils import getaddresses
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 
@@ -45,18 +44,3 @@ def person_key(address: str) -> str:
     canonical = try_normalize(address) or address.strip().lower()
     local, _, domain = canonical.partition("@")
     return f"{local.split('+', 1)[0]}@{domain}"
-
-
-def parse_address_list(values: list[str], *, limit: int = 1000) -> list[tuple[str, str]]:
-    """``To:``-style header values → ``[(display name, canonical address)]``, skipping junk."""
-    out: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for name, addr in getaddresses(values):
-        canonical = try_normalize(addr)
-        if canonical is None or canonical in seen:
-            continue
-        seen.add(canonical)
-        out.append((name, canonical))
-        if len(out) >= limit:
-            break
-    return out

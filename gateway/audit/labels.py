@@ -4,78 +4,55 @@ pages and the business-process messages, so one record reads the same in every c
 
 from __future__ import annotations
 
-CATEGORY = {
-    "directive": ("指令", "Directive"),
-    "decision": ("决策", "Decision"),
-    "change_notice": ("变更通知", "Change notice"),
-    "risk": ("风险", "Risk"),
-    "incident": ("故障/事件", "Incident"),
-    "meeting_minutes": ("会议纪要", "Meeting minutes"),
-    "report": ("报告", "Report"),
-    "work_contact": ("工作联系单", "Work contact form"),
-    "inquiry": ("咨询", "Inquiry"),
-    "general": ("一般沟通", "General"),
-}
-GROUP = {
-    "customer": ("客户", "Customer"),
-    "leadership": ("公司领导", "Leadership"),
-    "internal": ("内部", "Internal"),
-    "procurement": ("采购", "Procurement"),
-    "quality": ("质量", "Quality"),
-    "hr": ("人力资源", "HR"),
-    "other": ("其他", "Other"),
-}
-FORMALITY = {
-    "formal_written": ("正式书面", "Formal written"),
-    "written": ("书面", "Written"),
-    "formal_oral": ("正式口头", "Formal oral"),
-    "informal_oral": ("非正式口头", "Informal oral"),
-}
-RECEIPT = {
-    "pending": ("待确认", "Pending"),
-    "read": ("已读", "Read"),
-    "confirmed": ("已确认", "Confirmed"),
-    "questioned": ("有疑问", "Questioned"),
-    "declined": ("已拒绝", "Declined"),
-    "overdue": ("已逾期", "Overdue"),
-    "withdrawn": ("已撤回", "Withdrawn"),
-}
+import tomllib
+from pathlib import Path
+
+_FILE = Path(__file__).resolve().parents[1] / "rules" / "labels.toml"
+
+Words = dict[str, tuple[str, str]]
+"""One vocabulary: key → (zh-CN, English heading)."""
 
 
-URGENCY = {
-    "urgent": ("紧急", "Urgent"),
-    "normal": ("一般", "Normal"),
-}
-# What a mail the gateway sent is (outbox ``kind``), as the archive index names it.
-MAIL_KIND = {
-    "change": ("变更通知", "Change notice"),
-    "incident": ("故障通报", "Incident notice"),
-    "directive": ("工作指令", "Directive"),
-    "minutes": ("会议纪要", "Meeting minutes"),
-    "work_contact": ("工作联系单", "Work contact form"),
-    "record_cc": ("沟通记录抄送", "Record copy"),
-    "reminder": ("待确认提醒", "Reminder"),
-    "digest": ("待确认汇总提醒", "Reminder digest"),
-    "escalation": ("升级通知", "Escalation"),
-    "receipt_answer": ("回执通知", "Receipt answer"),
-    "receipt_review": ("回执待核", "Receipt to review"),
-    "periodic": ("定期报告", "Periodic report"),
-    "client_report": ("客户服务报告", "Client service report"),
-    "special": ("专项报告", "Special report"),
-    "report_draft": ("报告待审批", "Report for approval"),
-    "expected": ("应发沟通提醒", "Expected communication"),
-    "bounce": ("退信通知", "Bounce notice"),
-    "handover": ("归档移交", "Archive handover"),
-}
-MAIL_STATE = {
-    "queued": ("待发送", "Queued"),
-    "sending": ("发送中", "Sending"),
-    "retry": ("待重试", "Retrying"),
-    "sent": ("已发送", "Sent"),
-    "failed": ("发送失败", "Failed"),
-}
+def _load() -> dict[str, dict[str, tuple[str, ...]]]:
+    with _FILE.open("rb") as fh:
+        data = tomllib.load(fh)
+    return {section: {key: tuple(words) for key, words in table.items()}
+            for section, table in data.items()}
+
+
+_VOCABULARIES = _load()
+
+
+def _words(section: str) -> Words:
+    return {key: (words[0], words[1]) for key, words in _VOCABULARIES[section].items()}
+
+
+CATEGORY = _words("category")
+GROUP = _words("group")
+FORMALITY = _words("formality")
+RECEIPT = _words("receipt")
+URGENCY = _words("urgency")
+MAIL_KIND = _words("mail_kind")  # what a mail the gateway sent is (outbox ``kind``)
+MAIL_STATE = _words("mail_state")
 # The order in which a bare key is looked up by the templates' label filters.
-ALL = (CATEGORY, GROUP, FORMALITY, RECEIPT, URGENCY, MAIL_KIND, MAIL_STATE)
+ALL = (CATEGORY, GROUP, FORMALITY, RECEIPT, URGENCY, MAIL_KIND, MAIL_STATE,
+       *(_words(section) for section in ("field", "role", "frequency", "channel", "party",
+                                         "boolean")))
+
+# The policy attachments' sections, in running text (gateway/records/forms.py).
+_PROSE_SECTIONS = ("category", "group", "formality", "urgency", "receipt", "field", "role",
+                   "frequency", "channel", "party", "boolean")
+
+
+def prose_words() -> dict[str, dict[str, str]]:
+    """``{"zh-CN": {key: word}, "en": {key: word in a sentence}}`` of the attachments' words."""
+    zh: dict[str, str] = {}
+    en: dict[str, str] = {}
+    for section in _PROSE_SECTIONS:
+        for key, words in _VOCABULARIES[section].items():
+            zh.setdefault(key, words[0])
+            en.setdefault(key, words[2] if len(words) > 2 else words[1][:1].lower() + words[1][1:])
+    return {"zh-CN": zh, "en": en}
 
 
 def any_label(key: str | None, language: str = "zh-CN") -> str:

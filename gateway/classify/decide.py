@@ -16,14 +16,7 @@ from dataclasses import dataclass, replace
 from gateway.classify.model import MessageFacts, Reason
 from gateway.classify.rules import Keyword, Matcher, Rules
 from gateway.classify.text import clause_before, head_parts, readable, split_body
-from gateway.config.classify import (
-    CATEGORIES,
-    Category,
-    FormalityName,
-    GroupName,
-    Marker,
-    Urgency,
-)
+from gateway.config.classify import CATEGORIES, Category, FormalityName, GroupName, Marker, Urgency
 
 _TAG = re.compile(r"[【\[〔［〖]\s*([^】\]〕］〗【\[]{1,30}?)\s*[】\]〕］〗]")
 _REPLY = re.compile(r"^\s*(re|回复|答复|reply|aw|sv)\s*[:：]", re.IGNORECASE)

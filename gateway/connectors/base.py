@@ -13,6 +13,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -35,6 +36,16 @@ class Connector(Protocol):
     def deliver(self, payload: Mapping[str, Any], *, idempotency_key: str,
                 now: datetime) -> None:
         """Send one record; return on success, raise ConnectorError otherwise."""
+
+
+@dataclass(kw_only=True, slots=True)
+class Endpoint:
+    """What every HTTP connector is configured with; subclasses add :meth:`Connector.deliver`."""
+
+    name: str
+    url: str
+    secret: str = field(repr=False)
+    timeout: float
 
 
 def rule_matches(rule: ConnectorRule, record: Record) -> bool:

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.audit.labels import CATEGORY, FORMALITY, GROUP, label
-from gateway.connectors.base import json_body, post
+from gateway.connectors.base import Endpoint, json_body, post
 from gateway.errors import ConnectorError
 
 
@@ -73,14 +73,8 @@ def markdown(payload: Mapping[str, Any]) -> dict[str, Any]:
             "at": {"isAtAll": False}}
 
 
-class DingTalkRobot:
+class DingTalkRobot(Endpoint):
     """The custom robot webhook of one DingTalk group."""
-
-    def __init__(self, *, name: str, url: str, secret: str, timeout: float) -> None:
-        self.name = name
-        self.url = url
-        self.secret = secret
-        self.timeout = timeout
 
     def deliver(self, payload: Mapping[str, Any], *, idempotency_key: str,
                 now: datetime) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.connectors.base import json_body, post
+from gateway.connectors.base import Endpoint, json_body, post
 
 SIGNATURE_HEADER = "X-Commgate-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -29,13 +29,7 @@ def verify_signature(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(signature(secret, body), header)
 
 
-class JsonWebhook:
-    def __init__(self, *, name: str, url: str, secret: str, timeout: float) -> None:
-        self.name = name
-        self.url = url
-        self.secret = secret
-        self.timeout = timeout
-
+class JsonWebhook(Endpoint):
     def deliver(self, payload: Mapping[str, Any], *, idempotency_key: str,
                 now: datetime) -> None:
         body = json_body({"event": "record", "idempotency_key": idempotency_key,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from email.message import Message
 from email.utils import getaddresses
 
@@ -19,36 +18,18 @@ from gateway.addresses import try_normalize
 from gateway.parse.charsets import decode_8bit_header
 from gateway.parse.guards import quarantine
 from gateway.parse.headers import cap_references, decode_header_value, message_ids, parse_date
-from gateway.parse.model import ParseLimits
+from gateway.parse.model import Addressing, ParseLimits
 
 _ADDRESS_HEADERS = ("from", "sender", "reply-to", "to", "cc")
 
 
 @dataclass(frozen=True, slots=True)
-class Head:
+class Head(Addressing):
     """The decoded header section of one message."""
 
-    headers: list[tuple[str, str]]
     message_id: str | None
-    in_reply_to: list[str]
-    references: list[str]
-    subject: str
-    from_addr: str | None
-    from_name: str
-    sender: str | None
-    reply_to: list[str]
-    to: list[tuple[str, str]]
-    cc: list[tuple[str, str]]
-    date: datetime | None
-    thread_index: str | None
-    thread_topic: str | None
-    authentication_results: list[str]
     return_path: str | None
     defects: list[str]
-
-    def first(self, name: str) -> str | None:
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key.lower() == wanted), None)
 
 
 def has_message_id(message: Message) -> bool:

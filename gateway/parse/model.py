@@ -73,11 +73,10 @@ class ReplyParts:
 
 
 @dataclass(frozen=True, slots=True)
-class ParsedMessage:
-    """One message as the rest of the pipeline sees it."""
+class Addressing:
+    """Who wrote a message to whom, and what it answers: the header values that the decoded
+    header section (:class:`gateway.parse.envelope.Head`) and the parsed message share."""
 
-    message_id: str
-    message_id_synthetic: bool
     in_reply_to: list[str]
     references: list[str]
     subject: str
@@ -89,6 +88,22 @@ class ParsedMessage:
     cc: list[tuple[str, str]]
     date: datetime | None
     headers: list[tuple[str, str]]
+    thread_index: str | None
+    thread_topic: str | None
+    authentication_results: list[str]
+
+    def header(self, name: str) -> str | None:
+        """The first decoded value of header ``name`` (case-insensitive), if any."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage(Addressing):
+    """One message as the rest of the pipeline sees it."""
+
+    message_id: str
+    message_id_synthetic: bool
     text: str
     html: str | None
     own_text: str
@@ -99,14 +114,6 @@ class ParsedMessage:
     auto_reply_reason: str | None
     bounce: Bounce | None
     mdn: Mdn | None
-    thread_index: str | None
-    thread_topic: str | None
     forwarded: list[ParsedMessage]
     defects: list[str]
-    authentication_results: list[str]
     size: int = 0
-
-    def header(self, name: str) -> str | None:
-        """The first decoded value of header ``name`` (case-insensitive), if any."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key.lower() == wanted), None)

@@ -33,13 +33,7 @@ import re
 
 from bs4.element import Tag
 
-from gateway.parse.htmltext import (
-    QUOTE_CLOSE,
-    QUOTE_MARK,
-    QUOTE_OPEN,
-    SIGNATURE_MARK,
-    html_to_text,
-)
+from gateway.parse.htmltext import QUOTE_CLOSE, QUOTE_MARK, QUOTE_OPEN, SIGNATURE_MARK, html_to_text
 
 _QUOTE_CLASSES = frozenset({
     "gmail_quote", "gmail_quote_container", "gmail_extra", "yahoo_quoted", "moz-cite-prefix",

@@ -66,7 +66,7 @@ def _bounce(head: Head, found: Collected, text: str) -> Bounce | None:
     if dsn is not None:
         failed, permanent, status = dsn
         if not failed:
-            failed = _addresses(head.first("X-Failed-Recipients"))
+            failed = _addresses(head.header("X-Failed-Recipients"))
         return Bounce(failed_recipients=failed, permanent=permanent,
                       original_message_id=None, status=status, standard=True)
     if not looks_like_bounce(head.from_addr, head.subject, head.return_path):
@@ -75,7 +75,7 @@ def _bounce(head: Head, found: Collected, text: str) -> Bounce | None:
     if head.from_addr:
         exclude.add(head.from_addr)
     return heuristic_bounce(text, exclude=exclude,
-                            failed_header=head.first("X-Failed-Recipients"))
+                            failed_header=head.header("X-Failed-Recipients"))
 
 
 def _addresses(value: str | None) -> list[str]:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from gateway.audit.labels import prose_words
 from gateway.config.settings import ProjectConfig
 from gateway.paths import templates_dir
 
@@ -31,49 +32,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Inline Markdown syntax; "<", ">" and "&" become entities, newlines spaces (table rows).
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
-# Value labels: zh-CN wording follows the policy text (XDYJ-04-02 3, 4.1 table 4-1, 4.2).
-LABELS: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "directive": "指令", "decision": "决策", "change_notice": "变更通知", "risk": "风险",
-        "incident": "故障/事件", "meeting_minutes": "会议纪要", "report": "报告",
-        "work_contact": "工作联系单", "inquiry": "问询", "general": "一般",
-        "customer": "客户", "leadership": "上层领导", "internal": "项目内部",
-        "procurement": "采购部", "quality": "质量效能部", "hr": "人力资源部", "other": "其他",
-        "formal_written": "正式书面", "written": "书面", "formal_oral": "正式口头",
-        "informal_oral": "非正式口头", "normal": "普通", "urgent": "紧急",
-        "pending": "待确认", "read": "已读", "confirmed": "已确认", "questioned": "有疑问",
-        "declined": "拒绝", "overdue": "逾期", "withdrawn": "已撤回",
-        "category": "类别", "stakeholder_group": "干系人组", "formality": "沟通方式",
-        "receipt_required": "需要回执",
-        "dept_manager": "运维管理部经理", "project_manager": "运维项目经理",
-        "engineer": "运维工程师",
-        "daily": "每日", "weekly": "每周", "monthly": "每月", "quarterly": "每季度",
-        "immediately": "即时", "on_demand": "按需", "per_phase": "每阶段",
-        "email": "电子邮件", "dingtalk": "钉钉", "meeting": "会议", "phone": "电话",
-        "mail": "邮件", "cli": "命令行", "from": "发件人", "to": "收件人", "cc": "抄送",
-        "True": "是", "False": "否",
-    },
-    "en": {
-        "directive": "directive", "decision": "decision", "change_notice": "change notice",
-        "risk": "risk", "incident": "incident", "meeting_minutes": "meeting minutes",
-        "report": "report", "work_contact": "work contact form", "inquiry": "inquiry",
-        "general": "general", "customer": "customer", "leadership": "leadership",
-        "internal": "internal", "procurement": "procurement", "quality": "quality",
-        "hr": "human resources", "other": "other", "formal_written": "formal written",
-        "written": "written", "formal_oral": "formal oral", "informal_oral": "informal oral",
-        "normal": "normal", "urgent": "urgent", "pending": "pending", "read": "read",
-        "confirmed": "confirmed", "questioned": "questioned", "declined": "declined",
-        "overdue": "overdue", "withdrawn": "withdrawn", "category": "category",
-        "stakeholder_group": "stakeholder group", "formality": "formality",
-        "receipt_required": "receipt required", "dept_manager": "O&M department manager",
-        "project_manager": "project manager", "engineer": "O&M engineer",
-        "daily": "daily", "weekly": "weekly", "monthly": "monthly", "quarterly": "quarterly",
-        "immediately": "immediately", "on_demand": "on demand", "per_phase": "each phase",
-        "email": "email", "dingtalk": "DingTalk", "meeting": "meeting", "phone": "phone",
-        "mail": "mail", "cli": "command line", "from": "from", "to": "to", "cc": "cc",
-        "True": "yes", "False": "no",
-    },
-}
+# Value labels: the one vocabulary of gateway/rules/labels.toml, as words in a sentence.
+LABELS: dict[str, dict[str, str]] = prose_words()
 
 
 def label(value: Any, lang: str) -> str:

@@ -48,13 +48,7 @@ from gateway.notify.system import by_language
 from gateway.parse.headers import normalize_message_id
 from gateway.receipts.auth import check
 from gateway.receipts.intent import read_intent
-from gateway.reports.build import (
-    DueReport,
-    client_facts,
-    context,
-    queue_report,
-    template_for,
-)
+from gateway.reports.build import DueReport, client_facts, context, queue_report, template_for
 from gateway.reports.data import collect
 from gateway.reports.periods import parse_period
 from gateway.store.notify_models import ReportRun

@@ -19,13 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gateway.reports.approval import draft_report
-from gateway.reports.build import (
-    due_reports,
-    last_sent,
-    needs_approval,
-    recipients,
-    send_report,
-)
+from gateway.reports.build import due_reports, last_sent, needs_approval, recipients, send_report
 from gateway.reports.expected import remind_missing
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project

@@ -17,17 +17,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    CheckConstraint,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy.types import JSON, BigInteger, Integer, String, Text
 
 from gateway.store import states
 from gateway.store.models import Base, Id, fk, utcnow

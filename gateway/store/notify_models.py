@@ -19,17 +19,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    CheckConstraint,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.schema import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy.types import Boolean, Integer, LargeBinary, String, Text
 
 from gateway.store import states
 from gateway.store.models import Base, Id, fk, utcnow

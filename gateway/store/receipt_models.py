@@ -19,17 +19,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    CheckConstraint,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy.types import Boolean, Integer, String, Text
 
 from gateway.store import states
 from gateway.store.models import Base, Id, fk, utcnow
