@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.audit.chain import append_arrivals
+from gateway.audit.batch import append_arrivals
 from gateway.audit.state import arrival_state
 from gateway.errors import IntakeClosed, RowRefused, StoreError
 from gateway.identity import identify
