@@ -23,7 +23,8 @@ from typing import Any
 from gateway.config.settings import Settings
 from gateway.errors import IntakeClosed
 from gateway.inbound.groupcommit import commit_batch
-from gateway.inbound.intake import Accepted, HeldConnection, Prepared, prepare
+from gateway.inbound.intake import Accepted, Prepared, prepare
+from gateway.store.db import HeldConnection
 
 log = logging.getLogger(__name__)
 
