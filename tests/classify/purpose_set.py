@@ -25,6 +25,10 @@ FOLDER = FIXTURES / "purpose"
 HELD_OUT = (FIXTURES / "heldout2", FIXTURES / "heldout3")
 FIELDS = ("category", "stakeholder_group", "formality", "urgency", "receipt_required")
 PROJECT_ADDRESS = "proj-demo@gw.example.com"
+# the "Done when" of issue #22
+THRESHOLDS = {"category": 0.95, "stakeholder_group": 0.97, "formality": 0.97,
+              "urgency": 0.95, "receipt_required": 0.97}
+UNTAGGED_CATEGORY = 0.90
 PEOPLE = {
     "pm": ("张伟", "zhangwei@xdyj.example.com"), "li": ("李娜", "lina@xdyj.example.com"),
     "liu": ("刘洋", "liuyang@xdyj.example.com"), "chen": ("陈静", "chenjing@xdyj.example.com"),
