@@ -93,9 +93,12 @@ def _negated(text: str, start: int, negation: re.Pattern[str]) -> bool:
     return negation.search(before) is not None
 
 
-def compile_pattern(pattern: str, *, regex: bool) -> re.Pattern[str]:
+def compile_pattern(pattern: str, *, regex: bool, at_end: bool = False) -> re.Pattern[str]:
+    """``at_end``: the match must end the text (a head noun ends its part of the subject; so
+    "质量状况通报" finds "状况通报", not the earlier "质量状况")."""
     body = pattern if regex else re.escape(pattern)
-    return re.compile(f"{_EDGE_START}(?:{body}){_EDGE_END}", re.IGNORECASE)
+    return re.compile(f"{_EDGE_START}(?:{body}){_EDGE_END}{'$' if at_end else ''}",
+                      re.IGNORECASE)
 
 
 def _words(name: str, words: Iterable[str], *, negatable: bool = True) -> tuple[Matcher, ...]:
@@ -133,7 +136,8 @@ def _markers(markers: Iterable[Marker]) -> Mapping[str, tuple[Marker, ...]]:
 def _keywords(rules: Iterable[KeywordRule]) -> tuple[Keyword, ...]:
     return tuple(
         Keyword(category=r.category, weight=r.weight, where=r.where, groups=frozenset(r.groups),
-                matcher=Matcher(keyword_name(r), compile_pattern(r.pattern, regex=r.regex),
+                matcher=Matcher(keyword_name(r), compile_pattern(r.pattern, regex=r.regex,
+                                                                 at_end=r.where == "head"),
                                 r.negatable),
                 names_document=r.names_document)
         for r in rules)
