@@ -3,8 +3,9 @@
     stored message ─▶ parse ─▶ thread ─▶ classify ─▶ record ─▶ receipts ─▶ notify ─▶ reports
                                                                     ─▶ approvals ─▶ dingtalk
 
-Each stage is a function ``(Context) -> None`` in the module named after it; :func:`_stages` is
-the one place their order is declared. The driver runs them in one transaction per message,
+Each stage is a function ``(Context) -> None`` (the typed context of
+gateway/pipeline/context.py) in the module named after it; :data:`STAGES` is the one place their
+order is declared. The driver runs them in one transaction per message,
 claiming the message with a conditional update so two workers never process it twice. Expected
 outcomes are signals (:class:`~gateway.errors.Quarantine`, :class:`~gateway.errors.Discard`);
 anything unexpected quarantines the message with its error, raw bytes kept, replayable with
@@ -17,72 +18,51 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.config.settings import ProjectConfig
+from gateway.classify.model import Classification
 from gateway.errors import Discard, Quarantine, StoreError
+from gateway.parse import ParsedMessage
+from gateway.parse.message import parse_bounded
+from gateway.pipeline.context import Context
 from gateway.runtime.logs import add_log_context, log_context
 from gateway.runtime.metrics import observe_pipeline
+from gateway.stages.adapters import (
+    approvals_stage,
+    classify_parsed,
+    classify_stage,
+    dingtalk_stage,
+    notify_stage,
+    parse_stage,
+    receipts_stage,
+    record_stage,
+    report_stage,
+    thread_stage,
+)
 from gateway.store.db import unit_of_work
-from gateway.store.models import Message, Project, Record
+from gateway.store.models import Message, Project
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Context:
-    """What the stages share while one message goes through the pipeline."""
-
-    app: App
-    session: Session
-    message: Message
-    project: ProjectConfig
-    raw: bytes
-    parsed: Any = None
-    thread_id: int | None = None
-    merged_threads: list[int] = field(default_factory=list)
-    classification: Any = None
-    record: Record | None = None
-    auth: Any = None  # the AuthVerdict, once the receipts stage computed it
-    # Set by the read-only phase before the write transaction (see :func:`process`): the parse
-    # stage's refusal, raised again by that stage so the flow is the same.
-    refused: Quarantine | None = None
-    full_own_text: str | None = None  # the whole own text, when ``parsed`` holds a prefix
 
 
 Stage = Callable[[Context], None]
 
 
-def _stages() -> tuple[tuple[str, Stage], ...]:
-    from gateway.stages.adapters import (
-        approvals_stage,
-        classify_stage,
-        dingtalk_stage,
-        notify_stage,
-        parse_stage,
-        receipts_stage,
-        record_stage,
-        report_stage,
-        thread_stage,
-    )
-
-    return (
-        ("parse", parse_stage),
-        ("thread", thread_stage),
-        ("classify", classify_stage),
-        ("record", record_stage),
-        ("receipts", receipts_stage),
-        ("notify", notify_stage),  # suppress automated senders, mark bounced notices
-        ("reports", report_stage),  # special report to leadership on a risk or urgent incident
-        ("approvals", approvals_stage),  # owner's "同意发送" to a report draft sends it
-        ("dingtalk", dingtalk_stage),
-    )
+STAGES: tuple[tuple[str, Stage], ...] = (
+    ("parse", parse_stage),
+    ("thread", thread_stage),
+    ("classify", classify_stage),
+    ("record", record_stage),
+    ("receipts", receipts_stage),
+    ("notify", notify_stage),  # suppress automated senders, mark bounced notices
+    ("reports", report_stage),  # special report to leadership on a risk or urgent incident
+    ("approvals", approvals_stage),  # owner's "同意发送" to a report draft sends it
+    ("dingtalk", dingtalk_stage),
+)
 
 
 @dataclass
@@ -90,9 +70,9 @@ class Prepared:
     """What the pipeline computes from the raw bytes alone, before any write transaction."""
 
     raw: bytes
-    parsed: Any = None
+    parsed: ParsedMessage | None = None
     full_own_text: str | None = None
-    classification: Any = None
+    classification: Classification | None = None
     refused: Quarantine | None = None
 
 
@@ -135,8 +115,6 @@ def process(app: App, message_pk: int) -> str:
 
 def _prepare(app: App, message_pk: int) -> Prepared | None:
     """The read-only phase: raw bytes, parse and classification; None if not ``received``."""
-    from gateway.stages.adapters import classify_parsed, parse_bounded
-
     with app.sessions() as session:  # reads only: no write lock is taken
         row = session.execute(
             select(Message.sha256, Message.state, Project.code)
@@ -158,7 +136,7 @@ def _prepare(app: App, message_pk: int) -> Prepared | None:
 
 
 def _run(ctx: Context) -> str:
-    for name, stage in _stages():
+    for name, stage in STAGES:
         try:
             stage(ctx)
             if ctx.record is not None:

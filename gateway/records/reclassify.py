@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -25,7 +24,9 @@ from gateway.config.classify import CATEGORIES
 from gateway.config.settings import ProjectConfig
 from gateway.errors import GatewayError
 from gateway.escalation.plan import OPEN_STATUSES
+from gateway.parse.message import parse_bounded
 from gateway.receipts.events import audit_events, note_event
+from gateway.receipts.owing import open_receipts
 from gateway.records.edit import RecordEditError
 from gateway.records.search import index_record
 from gateway.records.store import FORMALITY_ORDER, GROUP_ORDER, set_conclusion
@@ -159,10 +160,6 @@ def _resume(session: Session, request: ReceiptRequest, *, now: datetime,
 
 def _open(app: App, session: Session, *, project: ProjectConfig, record: Record,
           now: datetime, events: list[int]) -> int:
-    from gateway.pipeline import Context
-    from gateway.receipts.owing import open_receipts
-    from gateway.stages.adapters import parse_bounded
-
     messages = session.scalars(select(Message).where(Message.record_id == record.id)
                                .order_by(Message.received_at, Message.id)).all()
     for message in messages:
@@ -181,11 +178,10 @@ def _open(app: App, session: Session, *, project: ProjectConfig, record: Record,
             parsed, _ = parse_bounded(raw, app.settings.gateway.text_stage_max)
         except (GatewayError, OSError, KeyError):
             continue
-        ctx = Context(app=app, session=session, message=message, project=project, raw=raw,
-                      parsed=parsed, classification=SimpleNamespace(urgency=record.urgency),
-                      record=record)
         before = len(events)
-        opened = open_receipts(ctx, now=now, events=events, opened_at=now)
+        opened = open_receipts(session, app.settings, project, message=message, parsed=parsed,
+                               record=record, urgency=record.urgency, now=now, events=events,
+                               opened_at=now)
         if opened is not None:
             return max(len(events) - before, 1)
     return 0
