@@ -31,18 +31,18 @@ from gateway.parse.message import parse_bounded
 from gateway.pipeline.context import Context
 from gateway.runtime.logs import add_log_context, log_context
 from gateway.runtime.metrics import observe_pipeline
-from gateway.stages.adapters import (
-    approvals_stage,
-    classify_parsed,
-    classify_stage,
-    dingtalk_stage,
-    notify_stage,
-    parse_stage,
-    receipts_stage,
-    record_stage,
-    report_stage,
-    thread_stage,
+from gateway.stages import (
+    approvals,
+    classify,
+    dingtalk,
+    notify,
+    parse,
+    receipts,
+    record,
+    reports,
+    thread,
 )
+from gateway.stages.classify import classify_parsed
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Project
 
@@ -52,16 +52,17 @@ log = logging.getLogger(__name__)
 Stage = Callable[[Context], None]
 
 
+# The whole flow, in order: (name, the ``run`` of gateway/stages/<name>.py).
 STAGES: tuple[tuple[str, Stage], ...] = (
-    ("parse", parse_stage),
-    ("thread", thread_stage),
-    ("classify", classify_stage),
-    ("record", record_stage),
-    ("receipts", receipts_stage),
-    ("notify", notify_stage),  # suppress automated senders, mark bounced notices
-    ("reports", report_stage),  # special report to leadership on a risk or urgent incident
-    ("approvals", approvals_stage),  # owner's "同意发送" to a report draft sends it
-    ("dingtalk", dingtalk_stage),
+    ("parse", parse.run),  # raw bytes -> the message row's columns and flags
+    ("thread", thread.run),  # which conversation it belongs to
+    ("classify", classify.run),  # category, group, formality, urgency, receipts required
+    ("record", record.run),  # the thread's communication record
+    ("receipts", receipts.run),  # answers to receipts; new receipts for a directive
+    ("notify", notify.run),  # suppress automated senders, mark bounced notices
+    ("reports", reports.run),  # special report to leadership on a risk or urgent incident
+    ("approvals", approvals.run),  # owner's "同意发送" to a report draft sends it
+    ("dingtalk", dingtalk.run),  # a qualifying record goes to the business-process system
 )
 
 

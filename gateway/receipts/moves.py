@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer_group
 
 from gateway.config.settings import ProjectConfig, Settings
+from gateway.escalation.mail import queue_answer_notice
 from gateway.escalation.plan import Deadline, deadline_for
 from gateway.receipts.events import note_event
 from gateway.receipts.states import ALERTING, SETTLED, Cause, allowed, is_open
@@ -110,8 +111,6 @@ def move(session: Session, settings: Settings, project: ProjectConfig, receipt: 
         new_deadline = reopen(session, project, request, now=now, events=events,
                               cause_message_pk=message.id if message is not None else None)
         if by is None or by != request.sender:  # the author deciding needs no mail about it
-            from gateway.escalation.mail import queue_answer_notice
-
             queue_answer_notice(session, settings, project, receipt=receipt, request=request,
                                 reply=message, own_text=text, now=now,
                                 key=None if message is not None else
