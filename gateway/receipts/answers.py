@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer_group
+from sqlalchemy.orm import Session
 
 from gateway.addresses import person_key
 from gateway.config.settings import ProjectConfig, Settings
@@ -51,7 +51,7 @@ from gateway.receipts.moves import close_if_done, move
 from gateway.receipts.states import Cause
 from gateway.receipts.tokens import verify_reply_address
 from gateway.store.models import Arrival, Message, Receipt
-from gateway.store.receipt_models import ANSWERS, ReceiptRequest
+from gateway.store.receipt_models import ReceiptRequest
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def apply_answers(session: Session, settings: Settings, project: ProjectConfig, 
     if not requests:
         return False
     by_message = {r.message_pk: r for r in requests}
-    receipts = list(session.scalars(select(Receipt).options(undefer_group(ANSWERS)).where(
+    receipts = list(session.scalars(select(Receipt).where(
         Receipt.message_pk.in_(sorted(by_message))).order_by(Receipt.id)))
     for receipt in receipts:
         if receipt.id in token_ids and receipt.recipient_key != sender:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer_group
+from sqlalchemy.orm import Session
 
 from gateway.addresses import person_key
 from gateway.config.settings import ProjectConfig, Settings
@@ -40,7 +40,7 @@ from gateway.receipts.events import audit_events, note_event
 from gateway.receipts.moves import close_if_done, move, restart
 from gateway.receipts.states import Cause, ReceiptStatus, allowed, is_open
 from gateway.store.models import Message, Receipt
-from gateway.store.receipt_models import ANSWERS, ReceiptRequest
+from gateway.store.receipt_models import ReceiptRequest
 
 ANSWERABLE = ("confirmed", "questioned", "declined")
 
@@ -89,7 +89,7 @@ def _requests(session: Session, d: Decision) -> list[ReceiptRequest]:
 
 
 def _receipts(session: Session, request: ReceiptRequest) -> list[Receipt]:
-    return list(session.scalars(select(Receipt).options(undefer_group(ANSWERS))
+    return list(session.scalars(select(Receipt)
                                 .where(Receipt.message_pk == request.message_pk)
                                 .order_by(Receipt.id)))
 

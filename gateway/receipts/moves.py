@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer_group
+from sqlalchemy.orm import Session
 
 from gateway.config.settings import ProjectConfig, Settings
 from gateway.escalation.mail import queue_answer_notice
@@ -34,7 +34,7 @@ from gateway.escalation.plan import Deadline, deadline_for
 from gateway.receipts.events import note_event
 from gateway.receipts.states import ALERTING, SETTLED, Cause, allowed, is_open
 from gateway.store.models import Message, Receipt
-from gateway.store.receipt_models import ANSWERS, ReceiptRequest
+from gateway.store.receipt_models import ReceiptRequest
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def restart(request: ReceiptRequest, due: Deadline, *, now: datetime) -> None:
 
 
 def receipts_of(session: Session, request: ReceiptRequest) -> list[Receipt]:
-    return list(session.scalars(select(Receipt).options(undefer_group(ANSWERS))
+    return list(session.scalars(select(Receipt)
                                 .where(Receipt.message_pk == request.message_pk)
                                 .order_by(Receipt.id)))
 

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.addresses import person_key, try_normalize
@@ -48,27 +48,6 @@ from gateway.store.receipt_models import ReceiptRequest
 log = logging.getLogger(__name__)
 
 LIST_PRECEDENCE = ("list", "bulk", "junk")
-_ready: set[Engine] = set()
-
-
-def schema_ready(session: Session) -> bool:
-    """Whether this database has the receipts tables and columns (remembered once seen).
-
-    Until the migration that adds them is applied, receipts are skipped with a warning rather
-    than failing every message of the pipeline.
-    """
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    if engine in _ready:
-        return True
-    found = inspect(session.connection())
-    if found.has_table("receipt_requests") and "recipient_key" in {
-            c["name"] for c in found.get_columns("receipts")}:
-        _ready.add(engine)
-        return True
-    log.warning("receipts skipped: the database lacks the receipts tables "
-                "(run `commgate db upgrade`)")
-    return False
 
 
 def known_people(project: ProjectConfig) -> set[str]:
@@ -153,8 +132,6 @@ def take_receipts(session: Session, settings: Settings, project: ProjectConfig, 
                   verdict: AuthVerdict, now: datetime) -> None:
     """The stage's work for one message: apply it as an answer, else open its receipts (see
     the module docstring for when); every event is audited."""
-    if not schema_ready(session):
-        return
     events: list[int] = []
     answered = apply_answers(session, settings, project, message=message, parsed=parsed,
                              thread_id=thread_id, verdict=verdict, now=now, events=events)
