@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from gateway.app import App
 from gateway.classify.model import Classification
-from gateway.errors import Discard, Quarantine, StoreError
+from gateway.errors import Discard, GatewayError, Quarantine, StoreError
 from gateway.parse import ParsedMessage
 from gateway.parse.message import parse_bounded
 from gateway.pipeline.context import Context
@@ -86,6 +86,7 @@ def process(app: App, message_pk: int) -> str:
     rows written — SQLite's one write lock is never held while a large text is being read
     (other senders' intake and the scheduler's ticks would wait on it).
     """
+    ctx: Context | None = None
     try:
         prepared = _prepare(app, message_pk)
         if prepared is None:
@@ -109,9 +110,9 @@ def process(app: App, message_pk: int) -> str:
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise
-        return _quarantine_after_crash(app, message_pk, exc)
+        return _quarantine_after_crash(app, message_pk, exc, ctx)
     except Exception as exc:  # noqa: BLE001 - the driver is where the unexpected is caught
-        return _quarantine_after_crash(app, message_pk, exc)
+        return _quarantine_after_crash(app, message_pk, exc, ctx)
 
 
 def _prepare(app: App, message_pk: int) -> Prepared | None:
@@ -138,33 +139,48 @@ def _prepare(app: App, message_pk: int) -> Prepared | None:
 
 def _run(ctx: Context) -> str:
     for name, stage in STAGES:
+        ctx.stage = name
         try:
             stage(ctx)
             if ctx.record is not None:
                 add_log_context(record_id=ctx.record.id)
         except Quarantine as signal:
+            signal.at(message_id=ctx.message.message_id)
+            ctx.stage = None  # what fails from here on is the commit
             ctx.message.state = "quarantined"
-            ctx.message.error = f"{signal.stage}: {signal}"
+            ctx.message.error = f"{signal.stage}: {signal.reason}"
             # (the log context puts the Message-ID and record id on every line)
             log.warning("message %d quarantined at %s: %s", ctx.message.id, signal.stage,
-                        signal)
+                        signal.reason)
             return "quarantined"
         except Discard as signal:
+            signal.at(message_id=ctx.message.message_id)
+            ctx.stage = None
             ctx.message.state = "discarded"
-            ctx.message.error = f"{signal.stage}: {signal}"
-            log.info("message %d needs no record: %s", ctx.message.id, signal)
+            ctx.message.error = f"{signal.stage}: {signal.reason}"
+            log.info("message %d needs no record: %s", ctx.message.id, signal.reason)
             return "discarded"
+        except GatewayError as error:  # StoreError and the like: name the mail and the stage
+            error.at(message_id=ctx.message.message_id, stage=name)
+            raise
         log.debug("stage %s done", name)
+    ctx.stage = None
     log.info("message %d processed: record %s", ctx.message.id,
              ctx.record.id if ctx.record else "-")
     return "processed"
 
 
-def _quarantine_after_crash(app: App, message_pk: int, exc: BaseException) -> str:
-    """A stage crashed: keep the message, record the error, and never lose it."""
+def _quarantine_after_crash(app: App, message_pk: int, exc: BaseException,
+                            ctx: Context | None) -> str:
+    """A stage crashed: keep the message, record the error, and never lose it.
+
+    ``ctx`` (None: the crash came before the stages) names the mail and the stage in the log;
+    a :class:`~gateway.errors.GatewayError` names them in the recorded error too."""
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    log.error("message %d quarantined after an unexpected error: %s", message_pk, summary,
-              exc_info=exc)
+    where = "before the stages" if ctx is None else (
+        f"<{ctx.message.message_id}> at {ctx.stage or 'the commit'}")
+    log.error("message %d quarantined after an unexpected error (%s): %s", message_pk, where,
+              summary, exc_info=exc)
     with unit_of_work(app.sessions) as session:
         session.execute(update(Message).where(Message.id == message_pk,
                                               Message.state == "received")

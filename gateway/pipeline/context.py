@@ -16,6 +16,7 @@ field              filled by                        type
 ``record``         record                           :class:`gateway.store.models.Record`
 ``auth``           receipts or notify, whichever    :class:`gateway.receipts.auth.AuthVerdict`
                    asks first
+``stage``          the driver                       the name of the stage running now
 =================  ===============================  ==========================================
 
 Domain modules never see a Context: the adapters unpack it and pass the plain values on.
@@ -55,6 +56,7 @@ class Context:
     # the parse stage's refusal, raised again by that stage so the flow is the same.
     refused: Quarantine | None = None
     full_own_text: str | None = None  # the whole own text, when ``parsed`` holds a prefix
+    stage: str | None = None  # the stage running now (None after the last): errors name it
 
     def parsed_message(self) -> ParsedMessage:
         """The parse stage's result; every stage after ``parse`` may rely on it."""
