@@ -27,6 +27,7 @@ from gateway.escalation.plan import OPEN_STATUSES
 from gateway.parse.message import parse_bounded
 from gateway.receipts.events import audit_events, note_event
 from gateway.receipts.owing import open_receipts
+from gateway.receipts.states import WITHDRAWN, Cause, ReceiptStatus, allowed
 from gateway.records.edit import RecordEditError
 from gateway.records.search import index_record
 from gateway.records.store import FORMALITY_ORDER, GROUP_ORDER, set_conclusion
@@ -49,12 +50,12 @@ class Change:
     receipt_required: bool | None = None
 
     def validate(self) -> None:
-        for name, value, allowed in (("category", self.category, CATEGORIES),
+        for name, value, choices in (("category", self.category, CATEGORIES),
                                      ("group", self.stakeholder_group, GROUP_ORDER),
                                      ("formality", self.formality, FORMALITY_ORDER)):
-            if value is not None and value not in allowed:
+            if value is not None and value not in choices:
                 raise RecordEditError(f"unknown {name} {value!r}: use one of "
-                                      f"{', '.join(allowed)}")
+                                      f"{', '.join(choices)}")
         if all(getattr(self, f) is None for f in FIELDS):
             raise RecordEditError("nothing to change", hint="give --category, --group, "
                                   "--formality or --receipt-required")
@@ -121,14 +122,16 @@ def _withdraw(session: Session, *, record: Record, actor: str, now: datetime,
     for receipt in session.scalars(select(Receipt).where(Receipt.record_id == record.id,
                                                          Receipt.status.in_(OPEN_STATUSES))
                                    .order_by(Receipt.id).with_for_update()):
+        if not allowed(receipt.status, WITHDRAWN, Cause.RECORD):
+            continue
         event = note_event(session, key=f"withdrawn:{receipt.id}:{now.isoformat()}",
                            project_id=record.project_id, kind="withdrawn", now=now,
                            receipt_id=receipt.id, cause_message_pk=receipt.message_pk,
-                           status_before=receipt.status, status_after="withdrawn",
+                           status_before=receipt.status, status_after=WITHDRAWN,
                            detail={"recipient": receipt.recipient, "by": actor})
         if event is not None:
             events.append(event)
-        receipt.status, receipt.updated_at = "withdrawn", now
+        receipt.status, receipt.updated_at = WITHDRAWN, now
         count += 1
     for request in session.scalars(select(ReceiptRequest)
                                    .where(ReceiptRequest.record_id == record.id,
@@ -142,15 +145,18 @@ def _resume(session: Session, request: ReceiptRequest, *, now: datetime,
     count = 0
     for receipt in session.scalars(select(Receipt).where(Receipt.message_pk ==
                                                          request.message_pk,
-                                                         Receipt.status == "withdrawn")):
+                                                         Receipt.status == WITHDRAWN)):
+        pending = ReceiptStatus.PENDING.value
+        if not allowed(receipt.status, pending, Cause.RECORD):
+            continue
         event = note_event(session, key=f"reopened:{receipt.id}:{now.isoformat()}",
                            project_id=request.project_id, kind="opened", now=now,
                            request_id=request.id, receipt_id=receipt.id,
-                           cause_message_pk=request.message_pk, status_before="withdrawn",
-                           status_after="pending", detail={"recipient": receipt.recipient})
+                           cause_message_pk=request.message_pk, status_before=WITHDRAWN,
+                           status_after=pending, detail={"recipient": receipt.recipient})
         if event is not None:
             events.append(event)
-        receipt.status, receipt.updated_at = "pending", now
+        receipt.status, receipt.updated_at = pending, now
         count += 1
     if count:
         # The ladder resumes where it stopped; the scheduler looks at it on its next pass.
