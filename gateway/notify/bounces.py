@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.addresses import try_normalize
+from gateway.notify.system import send_system_notice
 from gateway.parse.model import Bounce
 from gateway.store.models import Project
 from gateway.store.notify_models import OutboxMail, OutboxRecipient, Suppression
@@ -43,8 +44,6 @@ log = logging.getLogger(__name__)
 
 # A bounce naming no Message-ID is matched to mail sent to the failed address this recently.
 UNNAMED_WINDOW = timedelta(days=3)
-# Mail kinds that are never held back by a suppression: the receipt ladder itself.
-NEVER_SUPPRESSED = frozenset({"reminder", "escalation"})
 
 
 def suppress(session: Session, *, project_id: int, address: str, reason: str,
@@ -176,11 +175,6 @@ def handle_bounce(app: App, session: Session, *, bounce: Bounce, project_id: int
 def tell_sender(app: App, session: Session, mail: OutboxMail, failed: list[str], *,
                 now: datetime) -> OutboxMail | None:
     """Queue one mail to the author of ``mail`` saying who it did not reach."""
-    # Imported here because of a real cycle inside notify: system queues through outbox, and
-    # outbox reads this module's NEVER_SUPPRESSED at import time (bounces -> system -> outbox
-    # -> bounces); the constant belongs in outbox, which is outside this change.
-    from gateway.notify.system import send_system_notice
-
     project = app.settings.project(session.get_one(Project, mail.project_id).code)
     pm = project.members_with("project_manager")[0].email
     author = mail.author or pm

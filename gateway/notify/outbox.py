@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 from gateway.addresses import normalize_address
 from gateway.config.settings import Outbound
 from gateway.errors import OutboxBusy
-from gateway.notify.bounces import NEVER_SUPPRESSED
 from gateway.notify.transport import RelayUnavailable, Reply, Transport, make_transport
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project
@@ -41,6 +40,9 @@ if TYPE_CHECKING:
     from gateway.app import App
 
 log = logging.getLogger(__name__)
+
+# Mail kinds that are never held back by a suppression: the receipt ladder itself.
+NEVER_SUPPRESSED = frozenset({"reminder", "escalation"})
 
 DUE_STATES = ("queued", "retry")
 
