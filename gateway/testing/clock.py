@@ -38,9 +38,9 @@ class FakeClock:
         self.now = self._time(now)
         return self.now
 
-    def advance(self, delta: timedelta) -> datetime:
-        """Move on by ``delta`` and return the new time."""
-        self.now += delta
+    def advance(self, delta: timedelta | None = None, **parts: float) -> datetime:
+        """Move on by ``delta`` or by ``hours=…, minutes=…`` and return the new time."""
+        self.now += (delta or timedelta()) + timedelta(**parts)
         return self.now
 
     def _time(self, value: datetime | str) -> datetime:
