@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.thread import Threader, ThreadEvidence, evidence
+from gateway.thread.evidence import Threader, ThreadEvidence, evidence
 
 CORPORA = Path(os.environ.get("COMMGATE_CORPORA",
                               Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"))

@@ -1,5 +1,5 @@
 """Commands for traceable records: ``audit verify``, ``purge``, ``archive export|verify``,
-``project close|reopen|list`` (domain work in gateway/archive/, gateway/project_state.py).
+``project close|reopen|list`` (domain work in gateway/archive/, gateway/archive/project_state.py).
 
 Exit status: 0 fine; 1 a check found a problem (``audit verify``, ``archive verify``); 2 the
 command was refused or misused (a purge inside retention, no archive, legal hold, bad config).
@@ -95,8 +95,8 @@ def purge(ctx: typer.Context, project: ProjectOpt,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")
                              ] = False) -> None:
     """Delete records past retention that an archive covers (refused otherwise, exit 2)."""
+    from gateway.archive.retention import execute_purge, plan_purge, remove_unshared_raw
     from gateway.cli.main import guarded, open_app
-    from gateway.retention import execute_purge, plan_purge, remove_unshared_raw
     from gateway.store.db import unit_of_work
 
     gw = open_app(ctx)
@@ -213,8 +213,8 @@ def project_reopen(ctx: typer.Context,
                    note: Annotated[str, typer.Option("--note", help="Why (audited).")]) -> None:
     """Open a closed project's address again (audited); a later close hands over anew."""
     from gateway.addresses import try_normalize
+    from gateway.archive.project_state import reopen
     from gateway.cli.main import fail, guarded, open_app
-    from gateway.project_state import reopen
     from gateway.store.db import unit_of_work
 
     who = try_normalize(by)
@@ -242,8 +242,8 @@ def project_list(ctx: typer.Context,
     """Every project: code, address, state, records, open receipts."""
     import json
 
+    from gateway.archive.project_state import project_rows
     from gateway.cli.main import guarded, open_app
-    from gateway.project_state import project_rows
     from gateway.store.db import unit_of_work
 
     gw = open_app(ctx)

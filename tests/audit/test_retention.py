@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 
 from gateway.app import App
 from gateway.archive.export import export_project
+from gateway.archive.retention import execute_purge, latest_cutoff, plan_purge, remove_unshared_raw
 from gateway.audit.verify import verify_project
 from gateway.cli.main import app as cli
 from gateway.config.settings import Settings
 from gateway.errors import RetentionRefused
-from gateway.retention import execute_purge, latest_cutoff, plan_purge, remove_unshared_raw
 from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Record

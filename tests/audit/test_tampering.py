@@ -17,12 +17,12 @@ from sqlalchemy import delete, func, select, text, update
 from typer.testing import CliRunner
 
 from gateway.app import App
+from gateway.archive.retention import _delete_rows
 from gateway.audit import anchor as audit_anchor
 from gateway.audit.chain import entry_hash, event_dict
 from gateway.audit.verify import VerifyReport, verify_project
 from gateway.cli.main import app as cli
 from gateway.records.edit import merge_by_hand, split_messages
-from gateway.retention import _delete_rows
 from gateway.store.audit_models import AuditEvent, AuditHead
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record
