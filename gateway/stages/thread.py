@@ -1,7 +1,7 @@
 """The ``thread`` stage, after ``parse``: which conversation the message belongs to.
 
 The pure part is :func:`gateway.thread.evidence.evidence` (Message-ID, In-Reply-To, References,
-subject, Outlook's Thread-Index/Thread-Topic); :func:`gateway.store.threads.assign_thread` finds or
+subject, Outlook's Thread-Index/Thread-Topic); :func:`gateway.thread.assign.assign_thread` finds or
 opens the thread row with it, merging threads that References prove are one
 (``ctx.merged_threads``, whose records the ``record`` stage merges). A record code in the subject
 (``[demo#R42]``) leads to that record's thread (:func:`gateway.records.edit.record_thread_lookup`).
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.records.edit import record_thread_lookup
-from gateway.store.threads import assign_thread
+from gateway.thread.assign import assign_thread
 from gateway.thread.evidence import evidence
 
 if TYPE_CHECKING:  # the pipeline imports the stages; the stages only name its Context

@@ -33,7 +33,7 @@ from tests.support.mail import make_mail
 from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-PIPELINE = ("gateway.parse", "gateway.store.threads", "gateway.classify.message")
+PIPELINE = ("gateway.parse", "gateway.thread.assign", "gateway.classify.message")
 
 
 class Gateway:
