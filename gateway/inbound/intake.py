@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Accepted:
+    """A stored message (``duplicate``: it was there already, this was a further arrival)."""
+
     message_pk: int
     message_id: str
     duplicate: bool
