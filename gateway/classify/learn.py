@@ -15,7 +15,10 @@ are sure of. :func:`consult` uses it only
   ``min_score``, so the rules fell back to ``general``) and the model is at least
   ``confidence`` sure of another category.
 
-Whatever it does, the decision's reasons say so ("learned from 12 corrections").
+Whatever it does, the decision's reasons say so, in English and zh-CN ("learned from 12
+corrections", "学自 12 次纠正"; with the company examples of gateway/classify/seeds.py
+"learned from 3 corrections", "and 350 company examples"). A model with company examples is asked
+however few corrections the project has: ``min_corrections`` guards a model of corrections only.
 """
 
 from __future__ import annotations
@@ -64,10 +67,13 @@ class NaiveBayes:
     """Multinomial naive Bayes over :func:`grams`; ``as_dict``/``from_dict`` for the file."""
 
     examples: int = 0
+    company: int = 0  # of ``examples``, how many are company examples (gateway/classify/seeds.py)
     docs: dict[str, int] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     vocabulary: set[str] = field(default_factory=set)
+    _cached: dict[str, tuple[float, dict[str, float], float]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def train(cls, examples: Iterable[tuple[MessageFacts, str]]) -> NaiveBayes:
@@ -76,14 +82,51 @@ class NaiveBayes:
             model.add(facts, label)
         return model
 
-    def add(self, facts: MessageFacts, label: str) -> None:
+    @property
+    def corrections(self) -> int:
+        return self.examples - self.company
+
+    @property
+    def source(self) -> tuple[str, ...]:
+        """What the model learned from, for the reasons, in English and zh-CN. The project's own
+        corrections come first ("learned from 7 corrections", "and 350 company examples")."""
+        if not self.company:
+            return f"learned from {self.examples} corrections", f"学自 {self.examples} 次纠正"
+        if not self.corrections:
+            return (f"learned from {self.company} company examples",
+                    f"学自 {self.company} 条公司样例")
+        return (f"learned from {self.corrections} corrections",
+                f"and {self.company} company examples",
+                f"学自 {self.corrections} 次纠正和 {self.company} 条公司样例")
+
+    def add(self, facts: MessageFacts, label: str, *, times: int = 1) -> None:
+        """Learn one example, counted ``times`` times (a correction weighs more than a company
+        example)."""
         self.examples += 1
-        self.docs[label] = self.docs.get(label, 0) + 1
+        self._cached = None
+        self.docs[label] = self.docs.get(label, 0) + times
         table = self.counts.setdefault(label, {})
         for gram, count in grams(facts).items():
-            table[gram] = table.get(gram, 0) + count
-            self.totals[label] = self.totals.get(label, 0) + count
+            table[gram] = table.get(gram, 0) + count * times
+            self.totals[label] = self.totals.get(label, 0) + count * times
             self.vocabulary.add(gram)
+
+    def joined(self, other: NaiveBayes, *, times: int = 1) -> NaiveBayes:
+        """A new model that knows this one's examples and ``other``'s, each of ``other``'s
+        counted ``times`` times (this model is left as it is)."""
+        docs, totals = dict(self.docs), dict(self.totals)
+        counts = {label: dict(table) for label, table in self.counts.items()}
+        for label, n in other.docs.items():
+            docs[label] = docs.get(label, 0) + n * times
+        for label, n in other.totals.items():
+            totals[label] = totals.get(label, 0) + n * times
+        for label, table in other.counts.items():
+            mine = counts.setdefault(label, {})
+            for gram, n in table.items():
+                mine[gram] = mine.get(gram, 0) + n * times
+        return NaiveBayes(examples=self.examples + other.examples,
+                          company=self.company + other.company, docs=docs, totals=totals,
+                          counts=counts, vocabulary=self.vocabulary | other.vocabulary)
 
     def predict(self, facts: MessageFacts) -> Prediction | None:
         """The most likely category with (tempered) probabilities; None: nothing learned."""
@@ -91,20 +134,31 @@ class NaiveBayes:
             return None
         features = grams(facts)
         size = sum(features.values()) or 1
-        vocab = len(self.vocabulary) or 1
         logits: dict[str, float] = {}
-        for label, docs in self.docs.items():
-            table, total = self.counts.get(label, {}), self.totals.get(label, 0)
-            likelihood = sum(count * math.log((table.get(gram, 0) + ALPHA)
-                                              / (total + ALPHA * vocab))
-                             for gram, count in features.items())
-            logits[label] = math.log(docs / self.examples) + TEMPERATURE * likelihood / size
+        for label, (prior, logs, unseen) in self._logs().items():
+            likelihood = sum(count * logs.get(gram, unseen) for gram, count in features.items())
+            logits[label] = prior + TEMPERATURE * likelihood / size
         top = max(logits.values())
         weights = {label: math.exp(v - top) for label, v in logits.items()}
         norm = sum(weights.values())
         probabilities = {label: w / norm for label, w in weights.items()}
         best = max(probabilities, key=lambda c: (probabilities[c], -_order(c)))
         return Prediction(_category(best), probabilities[best], probabilities)
+
+    def _logs(self) -> dict[str, tuple[float, dict[str, float], float]]:
+        """Per label: log prior, log P(gram) of its grams, log P of an unseen gram — computed
+        once per model (a company model is asked for every untagged message)."""
+        if self._cached is None:
+            vocab = len(self.vocabulary) or 1
+            weighed = sum(self.docs.values())
+            self._cached = {}
+            for label, docs in self.docs.items():
+                denominator = math.log(self.totals.get(label, 0) + ALPHA * vocab)
+                logs = {gram: math.log(n + ALPHA) - denominator
+                        for gram, n in self.counts.get(label, {}).items()}
+                self._cached[label] = (math.log(docs / weighed), logs,
+                                       math.log(ALPHA) - denominator)
+        return self._cached
 
     def as_dict(self) -> dict[str, Any]:
         return {"version": MODEL_VERSION, "examples": self.examples, "docs": self.docs,
@@ -144,13 +198,13 @@ def consult(facts: MessageFacts, rule_category: Category, scores: Mapping[Catego
     did. ``scores`` is None when a header or a marker decided: the model is not asked."""
     if model is None or model.examples == 0:
         return rule_category, ()
-    source = f"learned from {model.examples} corrections"
+    source = model.source
     if scores is None:
         return rule_category, (Reason("category", "learned:not asked",
-                                      (source, "a header or marker decided")),)
-    if model.examples < settings.min_corrections:
+                                      (*source, "a header or marker decided")),)
+    if not model.company and model.examples < settings.min_corrections:
         return rule_category, (Reason("category", "learned:too few corrections",
-                                      (source, f"min_corrections={settings.min_corrections}")),)
+                                      (*source, f"min_corrections={settings.min_corrections}")),)
     prediction = model.predict(facts)
     if prediction is None:
         return rule_category, ()
@@ -160,16 +214,16 @@ def consult(facts: MessageFacts, rule_category: Category, scores: Mapping[Catego
     if len(tied) > 1:
         pick = max(tied, key=lambda c: (prediction.probabilities.get(c, 0.0), -_order(c)))
         rule = "learned:tie broken" if pick != rule_category else "learned:tie kept"
-        return pick, (Reason("category", rule, (source, said, "tied: " + ", ".join(tied)),
+        return pick, (Reason("category", rule, (*source, said, "tied: " + ", ".join(tied)),
                              round(prediction.probabilities.get(pick, 0.0), 2)),)
     unsure = best < max(settings.low_score, min_score)
     if (unsure and prediction.label != rule_category
             and prediction.probability >= settings.confidence):
         return prediction.label, (Reason("category", "learned:low-confidence rules rescued",
-                                         (source, said, f"rule score {best:g}"),
+                                         (*source, said, f"rule score {best:g}"),
                                          round(prediction.probability, 2)),)
     why = "rules unsure, model not sure enough" if unsure else "rules confident"
-    return rule_category, (Reason("category", "learned:rules kept", (source, said, why)),)
+    return rule_category, (Reason("category", "learned:rules kept", (*source, said, why)),)
 
 
 def _tied(scores: Mapping[Category, float], best: float, margin: float) -> list[Category]:

@@ -180,6 +180,10 @@ class LearningConfig(_Model):
     """
 
     learn: bool = True
+    # the shipped company examples (gateway/rules/examples.toml) join the project's model
+    company_examples: bool = True
+    # a correction counts this many times against a company example: the project overrules
+    correction_weight: int = Field(default=5, ge=1)
     min_corrections: int = Field(default=5, ge=1)
     tie_margin: float = Field(default=1.0, ge=0)
     low_score: float = Field(default=3.0, ge=0)

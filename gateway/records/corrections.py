@@ -8,12 +8,14 @@ what they let stand).
 The model (:class:`gateway.classify.learn.NaiveBayes`) is kept as
 ``<data_dir>/learned/<project>.json`` and rewritten after every correction
 (:func:`retrain`); the pipeline's classify stage reads it through :func:`model_for`, which
-rereads the file when it changes. Deleting the file is harmless: the next correction writes it
+rereads the file when it changes and joins it with the company examples
+(gateway/classify/seeds.py, unless the project's ``[classify] company_examples`` is off).
+The file holds the corrections only. Deleting it is harmless: the next correction writes it
 again, and ``commgate classify evaluate`` always trains from the database.
 
 :func:`evaluate` cross-validates over the corrected records: k folds (k ≤ 5), each fold's
-records classified by the rules alone and by the rules with a model trained on the other folds,
-per field.
+records classified by the rules alone and by the rules with a model trained on the other folds
+(joined with the company examples, as the pipeline does), per field.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlalchemy.orm import Session
 from gateway.classify.learn import NaiveBayes, accuracy
 from gateway.classify.message import classify
 from gateway.classify.model import MessageFacts
+from gateway.classify.seeds import project_model
 from gateway.config.settings import ProjectConfig
 from gateway.records.history import kind
 from gateway.store.models import Message, Record
@@ -104,31 +107,38 @@ def retrain(session: Session, project_id: int, path: Path) -> NaiveBayes:
     return model
 
 
-_cache: dict[Path, tuple[float, NaiveBayes | None]] = {}
+_cache: dict[Path, tuple[tuple[float, bool, int], NaiveBayes | None]] = {}
 _lock = threading.Lock()
 
 
+def _read(path: Path) -> NaiveBayes | None:
+    try:
+        return NaiveBayes.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def model_for(data_dir: Path, project: ProjectConfig) -> NaiveBayes | None:
-    """The project's learned model, or None (learning off, no file yet, or an unreadable file:
-    the rules then decide alone). Reread when the file changes."""
-    if not project.classify.learn:
+    """The project's model: the company examples (gateway/classify/seeds.py) joined with the
+    project's corrections file, or None (learning off: the rules decide alone). No file yet
+    or an unreadable one: the company examples alone (none when ``company_examples`` is off).
+    Joined once per change of the file, not per message."""
+    settings = project.classify
+    if not settings.learn:
         return None
     path = model_path(data_dir, project.code)
     try:
         stamp = path.stat().st_mtime
     except OSError:
-        return None
+        stamp = -1.0
+    key = (stamp, settings.company_examples, settings.correction_weight)
     with _lock:
         cached = _cache.get(path)
-        if cached is not None and cached[0] == stamp:
+        if cached is not None and cached[0] == key:
             return cached[1]
-    try:
-        model: NaiveBayes | None = NaiveBayes.from_dict(
-            json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        model = None
+    model = project_model(_read(path) if stamp >= 0 else None, settings)
     with _lock:
-        _cache[path] = (stamp, model)
+        _cache[path] = (key, model)
     return model
 
 
@@ -166,7 +176,8 @@ def evaluate(examples: Sequence[Example], project: ProjectConfig) -> Evaluation:
     changed = 0
     for fold in range(folds):
         held = [e for i, e in enumerate(examples) if i % folds == fold]
-        model = train([e for i, e in enumerate(examples) if i % folds != fold])
+        model = project_model(train([e for i, e in enumerate(examples) if i % folds != fold]),
+                              learning.classify)
         for example in held:
             plain = classify(example.facts, project)
             helped = classify(example.facts, learning, model=model)

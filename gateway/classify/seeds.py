@@ -1,0 +1,42 @@
+"""The company examples as a model: what every project's learned model starts from (issue #22).
+
+The labelled messages shipped in ``gateway/rules/examples.toml`` train one naive Bayes model
+per process (:func:`company_model`, cached). A project's model (:func:`project_model`) is that
+model joined with the model of the project's own corrections (gateway/records/corrections.py),
+each correction counted ``correction_weight`` times so that a project overrules the company
+where its mail differs. ``[classify] learn = false`` turns both off (the rules alone decide);
+``company_examples = false`` leaves only the project's corrections.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from gateway.classify.learn import NaiveBayes
+from gateway.classify.model import MessageFacts
+from gateway.config.classify import LearningConfig
+from gateway.rules import company_examples
+
+
+@cache
+def company_model() -> NaiveBayes:
+    """The model of the shipped company examples (trained once per process)."""
+    model = NaiveBayes()
+    for example in company_examples():
+        model.add(MessageFacts(subject=example.subject, sender="", own_text=example.body),
+                  example.labels["category"])
+    model.company = model.examples
+    return model
+
+
+def project_model(corrections: NaiveBayes | None,
+                  settings: LearningConfig) -> NaiveBayes | None:
+    """The model a project classifies with: None when learning is off, else the company model
+    (when on) joined with the project's ``corrections`` model (when it has one)."""
+    if not settings.learn:
+        return None
+    if not settings.company_examples:
+        return corrections
+    if corrections is None or corrections.examples == 0:
+        return company_model()
+    return company_model().joined(corrections, times=settings.correction_weight)
