@@ -6,8 +6,9 @@ of the subject (counted twice: it says what the message is) and the start of the
 additive smoothing. It is small enough to keep as one JSON file per project
 (:mod:`gateway.records.corrections`) and is retrained after every correction.
 
-The model never overrules a category header or a subject marker, nor a rule decision the rules
-are sure of. :func:`consult` uses it only
+The model never overrules a category header or a subject marker (any marker: tagged mail, an
+urgency-only 【紧急】 included, stays exactly as the rules decide), nor a rule decision the
+rules are sure of. :func:`consult` uses it only
 
 * to **break a tie**: two or more categories score within ``tie_margin`` of the best; the model
   picks among them;
@@ -130,6 +131,15 @@ class NaiveBayes:
 
     def predict(self, facts: MessageFacts) -> Prediction | None:
         """The most likely category with (tempered) probabilities; None: nothing learned."""
+        probabilities = self.probabilities(facts)
+        if probabilities is None:
+            return None
+        best = max(probabilities, key=lambda c: (probabilities[c], -_order(c)))
+        return Prediction(_category(best), probabilities[best], probabilities)
+
+    def probabilities(self, facts: MessageFacts) -> dict[str, float] | None:
+        """Every label's (tempered) probability; None: nothing learned. The labels need not be
+        categories (the company receipt model's are "true" and "false")."""
         if not self.docs:
             return None
         features = grams(facts)
@@ -141,9 +151,7 @@ class NaiveBayes:
         top = max(logits.values())
         weights = {label: math.exp(v - top) for label, v in logits.items()}
         norm = sum(weights.values())
-        probabilities = {label: w / norm for label, w in weights.items()}
-        best = max(probabilities, key=lambda c: (probabilities[c], -_order(c)))
-        return Prediction(_category(best), probabilities[best], probabilities)
+        return {label: w / norm for label, w in weights.items()}
 
     def _logs(self) -> dict[str, tuple[float, dict[str, float], float]]:
         """Per label: log prior, log P(gram) of its grams, log P of an unseen gram — computed
@@ -201,7 +209,7 @@ def consult(facts: MessageFacts, rule_category: Category, scores: Mapping[Catego
     source = model.source
     if scores is None:
         return rule_category, (Reason("category", "learned:not asked",
-                                      (*source, "a header or marker decided")),)
+                                      (*source, "a header or a subject marker: the rules decide")),)
     if not model.company and model.examples < settings.min_corrections:
         return rule_category, (Reason("category", "learned:too few corrections",
                                       (*source, f"min_corrections={settings.min_corrections}")),)
@@ -222,7 +230,8 @@ def consult(facts: MessageFacts, rule_category: Category, scores: Mapping[Catego
         return prediction.label, (Reason("category", "learned:low-confidence rules rescued",
                                          (*source, said, f"rule score {best:g}"),
                                          round(prediction.probability, 2)),)
-    why = "rules unsure, model not sure enough" if unsure else "rules confident"
+    why = ("rules confident" if not unsure else "rules unsure, model agrees"
+           if prediction.label == rule_category else "rules unsure, model not sure enough")
     return rule_category, (Reason("category", "learned:rules kept", (*source, said, why)),)
 
 
@@ -233,3 +242,27 @@ def _tied(scores: Mapping[Category, float], best: float, margin: float) -> list[
 def accuracy(pairs: Sequence[tuple[object, object]]) -> float:
     """The share of (expected, got) pairs that agree; 0.0 for none."""
     return sum(1 for a, b in pairs if a == b) / len(pairs) if pairs else 0.0
+
+
+# the rules' receipt reasons that are only a default: an explicit marker or word is never undone
+_RECEIPT_BY_DEFAULT = ("default:none", "category:receipt_categories")
+
+
+def consult_receipt(facts: MessageFacts, value: bool, reasons: tuple[Reason, ...],
+                    model: NaiveBayes, source: tuple[str, ...],
+                    confidence: float) -> tuple[bool, tuple[Reason, ...]]:
+    """Whether a receipt is required after asking the company receipt model (labels "true" and
+    "false"): it changes only a decision the rules took by default (no marker, no receipt word)
+    and only when it is at least ``confidence`` sure; ``source`` names what it learned from."""
+    if not reasons or reasons[0].rule not in _RECEIPT_BY_DEFAULT:
+        return value, reasons
+    probabilities = model.probabilities(facts)
+    if probabilities is None:
+        return value, reasons
+    wanted = probabilities.get("true", 0.0)
+    sure = wanted if not value else 1.0 - wanted
+    if sure < confidence:
+        return value, reasons
+    said = f"{str(not value).lower()} p={sure:.2f}"
+    return not value, (*reasons, Reason("receipt_required", "learned:receipt changed",
+                                        (*source, said), round(sure, 2)))

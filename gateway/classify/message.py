@@ -33,9 +33,10 @@ from gateway.classify.decide import (
 )
 from gateway.classify.facts import facts_from_bytes, facts_from_parsed
 from gateway.classify.group import party_groups, stakeholder_group
-from gateway.classify.learn import NaiveBayes, consult
+from gateway.classify.learn import NaiveBayes, consult, consult_receipt
 from gateway.classify.model import Classification, Finding, MessageFacts, Reason, ThreadEntry
 from gateway.classify.rules import Rules, rules_for
+from gateway.classify.seeds import company_receipt_model
 from gateway.config.classify import Category, GroupName, LearningConfig
 from gateway.config.settings import ProjectConfig
 
@@ -60,7 +61,8 @@ def _category(facts: MessageFacts, groups: frozenset[GroupName],
                           learned)
     scores, hits = category_scores(facts, groups, rules)
     category, reasons = decide_by_score(scores, hits, rules)
-    return _asked(facts, category, reasons, scores, rules, learned)
+    # tagged mail (【紧急】 too, which leaves the category to the scores) stays as the rules decide
+    return _asked(facts, category, reasons, None if markers else scores, rules, learned)
 
 
 def _asked(facts: MessageFacts, category: Category, reasons: tuple[Reason, ...],
@@ -99,6 +101,10 @@ def classify(facts: MessageFacts, project: ProjectConfig, *, rules: Rules | None
     urgency, urgency_reasons = decide_urgency(own, category, markers, rules)
     formality, formality_reasons = decide_formality(own, category, markers, rules)
     receipt, receipt_reasons = decide_receipt(own, category, markers, rules)
+    if learned is not None and learned[0].company and not markers:
+        receipt, receipt_reasons = consult_receipt(
+            own, receipt, receipt_reasons, company_receipt_model(), learned[0].source,
+            project.classify.receipt_confidence)
     return Classification(
         category=category,
         stakeholder_group=group,

@@ -6,6 +6,11 @@ model joined with the model of the project's own corrections (gateway/records/co
 each correction counted ``correction_weight`` times so that a project overrules the company
 where its mail differs. ``[classify] learn = false`` turns both off (the rules alone decide);
 ``company_examples = false`` leaves only the project's corrections.
+
+The company examples also say whether a receipt was required (:func:`company_receipt_model`):
+where a project's model holds company examples, that model may change a receipt decision the
+rules took only by default (no marker, no receipt word) when it is ``receipt_confidence`` sure.
+Corrections do not teach it (the project's model file holds categories only).
 """
 
 from __future__ import annotations
@@ -25,6 +30,18 @@ def company_model() -> NaiveBayes:
     for example in company_examples():
         model.add(MessageFacts(subject=example.subject, sender="", own_text=example.body),
                   example.labels["category"])
+    model.company = model.examples
+    return model
+
+
+@cache
+def company_receipt_model() -> NaiveBayes:
+    """Whether the company examples required a receipt ("true"/"false"), as a model: asked
+    for mail whose receipt the rules decided only by default (gateway/classify/learn.py)."""
+    model = NaiveBayes()
+    for example in company_examples():
+        model.add(MessageFacts(subject=example.subject, sender="", own_text=example.body),
+                  example.labels["receipt_required"])
     model.company = model.examples
     return model
 

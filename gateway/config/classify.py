@@ -184,6 +184,8 @@ class LearningConfig(_Model):
     company_examples: bool = True
     # a correction counts this many times against a company example: the project overrules
     correction_weight: int = Field(default=5, ge=1)
+    # the company receipt model changes a receipt decided only by default when this sure
+    receipt_confidence: float = Field(default=0.9, gt=0, le=1)
     min_corrections: int = Field(default=5, ge=1)
     tie_margin: float = Field(default=1.0, ge=0)
     low_score: float = Field(default=3.0, ge=0)

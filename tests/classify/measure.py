@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from gateway.classify.message import classify, facts_from_bytes
 from gateway.classify.model import Classification, MessageFacts
-from gateway.classify.seeds import company_model
+from gateway.classify.seeds import company_model, company_receipt_model
 from gateway.config.settings import load_project
 from tests.classify.conftest import DEMO, FIXTURES
 from tests.classify.purpose_set import FIELDS, Labelled, load
@@ -49,6 +49,7 @@ def measure(name: str) -> tuple[Row, Row]:
     items = load(FIXTURES / name)
     facts: list[MessageFacts] = [facts_from_bytes(i.raw) for i in items]
     model = company_model()  # trained before the clock starts: once per process
+    company_receipt_model()
     classify(facts[0], project)  # the rules compiled, once per process
     rows = []
     for label, given in (("rules", None), ("rules + company examples", model)):
