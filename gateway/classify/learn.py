@@ -7,8 +7,8 @@ additive smoothing. It is small enough to keep as one JSON file per project
 (:mod:`gateway.records.corrections`) and is retrained after every correction.
 
 The model never overrules a category header or a subject marker (any marker: tagged mail, an
-urgency-only 【紧急】 included, stays exactly as the rules decide), nor a rule decision the
-rules are sure of. :func:`consult` uses it only
+urgency-only 【紧急】 included, stays exactly as the rules decide), nor a reply (judged on its
+own few words), nor a rule decision the rules are sure of. :func:`consult` uses it only
 
 * to **break a tie**: two or more categories score within ``tie_margin`` of the best; the model
   picks among them;
@@ -203,13 +203,14 @@ def consult(facts: MessageFacts, rule_category: Category, scores: Mapping[Catego
             model: NaiveBayes | None, settings: LearningConfig,
             min_score: float) -> tuple[Category, tuple[Reason, ...]]:
     """The category after asking the model (see the module docs) and the reason saying what it
-    did. ``scores`` is None when a header or a marker decided: the model is not asked."""
+    did. ``scores`` is None when a header or a marker decided, or for a reply: the model is not
+    asked."""
     if model is None or model.examples == 0:
         return rule_category, ()
     source = model.source
     if scores is None:
         return rule_category, (Reason("category", "learned:not asked",
-                                      (*source, "a header or a subject marker: the rules decide")),)
+                                      (*source, "a header, a marker or a reply: rules decide")),)
     if not model.company and model.examples < settings.min_corrections:
         return rule_category, (Reason("category", "learned:too few corrections",
                                       (*source, f"min_corrections={settings.min_corrections}")),)

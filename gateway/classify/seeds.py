@@ -17,33 +17,39 @@ from __future__ import annotations
 
 from functools import cache
 
+from gateway.classify.decide import is_reply
 from gateway.classify.learn import NaiveBayes
 from gateway.classify.model import MessageFacts
 from gateway.config.classify import LearningConfig
-from gateway.rules import company_examples
+from gateway.rules import CompanyExample, company_examples
+
+
+def _read(example: CompanyExample) -> MessageFacts:
+    """What the model reads of an example: as of a message, a reply's subject left out (it
+    belongs to the original, gateway/classify/message.py)."""
+    subject = "" if is_reply(example.subject) else example.subject
+    return MessageFacts(subject=subject, sender="", own_text=example.body)
+
+
+def _trained(field: str) -> NaiveBayes:
+    model = NaiveBayes()
+    for example in company_examples():
+        model.add(_read(example), example.labels[field])
+    model.company = model.examples
+    return model
 
 
 @cache
 def company_model() -> NaiveBayes:
     """The model of the shipped company examples (trained once per process)."""
-    model = NaiveBayes()
-    for example in company_examples():
-        model.add(MessageFacts(subject=example.subject, sender="", own_text=example.body),
-                  example.labels["category"])
-    model.company = model.examples
-    return model
+    return _trained("category")
 
 
 @cache
 def company_receipt_model() -> NaiveBayes:
     """Whether the company examples required a receipt ("true"/"false"), as a model: asked
     for mail whose receipt the rules decided only by default (gateway/classify/learn.py)."""
-    model = NaiveBayes()
-    for example in company_examples():
-        model.add(MessageFacts(subject=example.subject, sender="", own_text=example.body),
-                  example.labels["receipt_required"])
-    model.company = model.examples
-    return model
+    return _trained("receipt_required")
 
 
 def project_model(corrections: NaiveBayes | None,
