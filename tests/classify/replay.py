@@ -37,6 +37,7 @@ def _old_rules(name: str, raw: Path, out: Path) -> None:
         category_from_header,
         category_scores,
         decide_receipt,
+        is_reply,
         subject_markers,
     )
     from gateway.classify.group import party_groups
@@ -53,7 +54,9 @@ def _old_rules(name: str, raw: Path, out: Path) -> None:
         own, _ = _own_words(facts)
         scores, _ = category_scores(own, party_groups(facts, project), rules)
         rows.append({"category": classify(facts, project).category, "scores": dict(scores),
-                     "decided": bool(markers) or category_from_header(facts, rules) is not None,
+                     # the model is not asked for a header, a marker or a reply
+                     "decided": bool(markers) or is_reply(facts.subject)
+                                or category_from_header(facts, rules) is not None,
                      "receipt": {c: decide_receipt(own, c, markers, rules)[0] for c in ORDER},
                      "expected": expected, "tagged": tagged})
     out.write_bytes(pickle.dumps(rows))
@@ -79,7 +82,7 @@ def _decide(row: dict[str, Any], gate: tuple[float, float, float, float] | None)
 def main() -> None:
     from gateway.classify.learn import NaiveBayes
     from gateway.classify.message import _own_words, facts_from_bytes
-    from gateway.classify.model import MessageFacts
+    from gateway.classify.seeds import _read
     from gateway.rules import company_examples
     from tests.classify.purpose_set import FIXTURES, load
 
@@ -102,8 +105,7 @@ def main() -> None:
         model = NaiveBayes()
         for example in company_examples():
             if not example.source.startswith(f"{name}#"):
-                model.add(MessageFacts(example.subject, "", own_text=example.body),
-                          example.labels["category"])
+                model.add(_read(example), example.labels["category"])
         for row, (message, _, _) in zip(pickle.loads(out.read_bytes()),
                                         pickle.loads(raw.read_bytes())[name], strict=True):
             row["said"] = model.probabilities(_own_words(facts_from_bytes(message))[0]) or {}
