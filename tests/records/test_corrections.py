@@ -6,9 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from gateway.app import App
+from gateway.classify.learn import NaiveBayes
 from gateway.inbound.intake import accept
 from gateway.pipeline import replay
 from gateway.store.audit_models import AuditEvent, ConnectorDelivery
@@ -148,7 +150,11 @@ def test_merge_errors_are_one_line(records_app: App, deliver: Deliver,
 
 
 def test_reclassify_opens_and_withdraws_receipts(
-        records_app: App, deliver: Deliver, cli: Callable[..., Any], tmp_path: Path) -> None:
+        records_app: App, deliver: Deliver, cli: Callable[..., Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the story starts from the rules alone: the company examples (gateway/classify/seeds.py)
+    # already read this inspection as a directive, so this project has none
+    monkeypatch.setattr("gateway.classify.seeds.company_model", NaiveBayes)
     deliver(subject="巡检安排", body="本周五安排核心交换机巡检。\n")
     [rec] = records(records_app)
     assert not rec.receipt_required
