@@ -24,7 +24,7 @@ from gateway.config.classify import LearningConfig
 from gateway.rules import CompanyExample, company_examples
 
 
-def _read(example: CompanyExample) -> MessageFacts:
+def example_facts(example: CompanyExample) -> MessageFacts:
     """What the model reads of an example: as of a message, a reply's subject left out (it
     belongs to the original, gateway/classify/message.py)."""
     subject = "" if is_reply(example.subject) else example.subject
@@ -34,7 +34,7 @@ def _read(example: CompanyExample) -> MessageFacts:
 def _trained(field: str) -> NaiveBayes:
     model = NaiveBayes()
     for example in company_examples():
-        model.add(_read(example), example.labels[field])
+        model.add(example_facts(example), example.labels[field])
     model.company = model.examples
     return model
 

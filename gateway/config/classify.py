@@ -173,10 +173,13 @@ class ClassificationConfig(_Model):
 class LearningConfig(_Model):
     """The ``[classify]`` section of a project file: learning from corrections.
 
-    ``learn = false`` switches the model off for the project (the rules alone decide). The model
-    is asked only when it has at least ``min_corrections`` examples, to break a tie (categories
-    scoring within ``tie_margin`` of the best) or to rescue a decision scoring below
-    ``low_score`` when it is at least ``confidence`` sure (see gateway/classify/learn.py).
+    ``learn = false`` switches the model off for the project (the rules alone decide, exactly).
+    The model is the shipped company examples (``company_examples = false``: none) joined with
+    the project's corrections, each counted ``correction_weight`` times (gateway/classify/
+    seeds.py). It breaks a tie (categories scoring within ``tie_margin`` of the best) or rescues
+    a decision scoring below ``low_score`` when it is at least ``confidence`` sure; a model of
+    corrections only needs ``min_corrections`` of them first. The company receipt model changes
+    a receipt decided only by default when ``receipt_confidence`` sure (gateway/classify/learn.py).
     """
 
     learn: bool = True

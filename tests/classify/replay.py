@@ -82,7 +82,7 @@ def _decide(row: dict[str, Any], gate: tuple[float, float, float, float] | None)
 def main() -> None:
     from gateway.classify.learn import NaiveBayes
     from gateway.classify.message import _own_words, facts_from_bytes
-    from gateway.classify.seeds import _read
+    from gateway.classify.seeds import example_facts
     from gateway.rules import company_examples
     from tests.classify.purpose_set import FIXTURES, load
 
@@ -105,7 +105,7 @@ def main() -> None:
         model = NaiveBayes()
         for example in company_examples():
             if not example.source.startswith(f"{name}#"):
-                model.add(_read(example), example.labels["category"])
+                model.add(example_facts(example), example.labels["category"])
         for row, (message, _, _) in zip(pickle.loads(out.read_bytes()),
                                         pickle.loads(raw.read_bytes())[name], strict=True):
             row["said"] = model.probabilities(_own_words(facts_from_bytes(message))[0]) or {}
