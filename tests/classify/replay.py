@@ -15,6 +15,7 @@ untagged category, all category and receipt over the sets together. Set 7 is nev
 from __future__ import annotations
 
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,6 +111,7 @@ def main() -> None:
                                         pickle.loads(raw.read_bytes())[name], strict=True):
             row["said"] = model.probabilities(_own_words(facts_from_bytes(message))[0]) or {}
             rows.append(row)
+    shutil.rmtree(work)
     untagged = [r for r in rows if not r["tagged"]]
     for gate in (None, *GATES):
         def share(some: list[dict[str, Any]], receipt: bool = False) -> float:
