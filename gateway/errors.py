@@ -114,3 +114,8 @@ class ArchiveError(GatewayError):
 
 class ConnectorError(GatewayError):
     """The business-process system (DingTalk, webhook) did not take a delivery; it is retried."""
+
+
+class RecordEditError(RecordsError):
+    """A merge, split or correction of records that cannot be done as asked (the records stay
+    as they were)."""

@@ -9,25 +9,19 @@ messages, attachment files and compliance findings.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
 import typer
 
+from gateway.records.export import FORMATS, write_export
 from gateway.records.query import RecordFilter, find_records, record_details, record_views
 from gateway.store.states import CATEGORIES, FORMALITIES, GROUPS
 
 records_app = typer.Typer(no_args_is_help=True, help="Communication records (沟通记录).")
-
-CSV_FIELDS = ("id", "project", "thread_id", "created_at", "subject", "category",
-              "stakeholder_group", "formality", "urgency", "receipt_required", "receipts",
-              "message_ids", "summary", "conclusion",
-              # added after the first release: new columns go at the end
-              "updated_at", "parties", "attachments", "conclusion_by", "conclusion_at")
 
 Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
 Category = Annotated[str | None, typer.Option(
@@ -177,28 +171,20 @@ def conclude_record(ctx: typer.Context, record_id: int,
                         "--project", "-p", help="Check the record is in this project.")] = None,
                     ) -> None:
     """Set a record's conclusion (policy 4.4); the previous one stays in its history."""
-    from gateway.addresses import try_normalize
-    from gateway.cli.main import fail, guarded, open_app
-    from gateway.records.reclassify import conclude
+    from gateway.cli.main import fail, open_app
+    from gateway.errors import RecordsError
+    from gateway.records.conclude import conclude_by_hand
     from gateway.store.db import unit_of_work
-    from gateway.store.models import Project as ProjectRow
-    from gateway.store.models import Record
 
     if not text.strip():
         raise fail("--text is empty: give the conclusion")
     gw = open_app(ctx)
     try:
         with unit_of_work(gw.sessions) as session:
-            record = session.get(Record, record_id, with_for_update=True)
-            code = session.get_one(ProjectRow, record.project_id).code if record else None
-            if record is None or (project is not None and code != project):
-                raise fail(f"no record {record_id}" + (f" in project {project}" if project else ""))
-            config = guarded(ctx, lambda: gw.settings.project(code))
-            pms = config.members_with("project_manager")
-            who = try_normalize(by) if by else (pms[0].email if pms else "")
-            if by and not who:
-                raise fail(f"--by {by!r} is not a mail address")
-            conclude(session, record, text, by=who or "", now=gw.clock())
+            who = conclude_by_hand(session, gw.settings, record_id=record_id, text=text, by=by,
+                                   project=project, now=gw.clock())
+    except RecordsError as exc:
+        raise fail(str(exc)) from None
     finally:
         gw.close()
     typer.echo(f"record {record_id}: conclusion set by {who}")
@@ -360,27 +346,6 @@ def reindex_command(ctx: typer.Context, project: Project) -> None:
     typer.echo(f"reindexed {count} record(s) of project {project}")
 
 
-def write_export(views: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
-    if fmt == "jsonl":
-        for v in views:
-            out.write(json.dumps(v, ensure_ascii=False) + "\n")
-    elif fmt == "json":
-        json.dump(views, out, ensure_ascii=False, indent=2)
-        out.write("\n")
-    else:
-        writer = csv.writer(out)
-        writer.writerow(CSV_FIELDS)
-        for v in views:
-            row = dict(v)
-            row["receipts"] = "; ".join(f"{r['recipient']}={r['status']}" for r in v["receipts"])
-            row["message_ids"] = " ".join(v["message_ids"])
-            row["parties"] = "; ".join(
-                f"{p.get('name') or ''} <{p['address']}>"
-                + (f" ({p['group']})" if p.get("group") else "") for p in v["parties"])
-            row["attachments"] = "; ".join(v.get("attachments", []))
-            writer.writerow([row[f] if row[f] is not None else "" for f in CSV_FIELDS])
-
-
 @records_app.command("export")
 def export_records(ctx: typer.Context, project: Project,
                    fmt: Annotated[str, typer.Option("--format", help="jsonl, json or csv.")
@@ -392,7 +357,7 @@ def export_records(ctx: typer.Context, project: Project,
     """Export records as JSON Lines, JSON or CSV (CSV files get a BOM so Excel reads Chinese)."""
     from gateway.cli.main import choose
 
-    choose("--format", fmt, ("jsonl", "json", "csv"))
+    choose("--format", fmt, FORMATS)
     views = _views(ctx, _filter(ctx, project, category, group, since, until, unconfirmed))
     if out is None:
         write_export(views, fmt, sys.stdout)
