@@ -8,11 +8,25 @@ command was refused or misused (a purge inside retention, no archive, legal hold
 from __future__ import annotations
 
 import getpass
+import json
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from gateway.addresses import try_normalize
+from gateway.archive.export import export_project
+from gateway.archive.handover import close_project
+from gateway.archive.verify import verify_archive
+from gateway.audit.verify import adopt_project, verify_project
+from gateway.cli.common import fail, guarded, open_app
+from gateway.config.settings import load_settings
+from gateway.errors import GatewayError
+from gateway.project_state import project_rows, reopen
+from gateway.retention import execute_purge, plan_purge, remove_unshared_raw
+from gateway.store.db import unit_of_work
 
 audit_app = typer.Typer(no_args_is_help=True, help="Audit trail (审计日志).")
 archive_app = typer.Typer(no_args_is_help=True, help="Project archives (归档).")
@@ -30,8 +44,6 @@ def actor() -> str:
 
 
 def _progress() -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     return Progress("[progress.description]{task.description}", BarColumn(),
                     MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
 
@@ -53,9 +65,6 @@ def audit_verify(ctx: typer.Context, project: ProjectOpt,
                                       "<data_dir>/audit-anchors.log.")] = False) -> None:
     """Check the audit hash chain, replay it against the rows, check the anchors and every
     stored raw message's SHA-256 (exit 1 on any finding)."""
-    from gateway.audit.verify import verify_project
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         report = guarded(ctx, lambda: verify_project(gw, project, anchor=anchor))
@@ -75,9 +84,6 @@ def audit_verify(ctx: typer.Context, project: ProjectOpt,
 @audit_app.command("adopt")
 def audit_adopt(ctx: typer.Context, project: ProjectOpt) -> None:
     """After upgrading: put the rows stored before state tracking into the chain, once."""
-    from gateway.audit.verify import adopt_project
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         counts = guarded(ctx, lambda: adopt_project(gw, project, actor=actor()))
@@ -95,10 +101,6 @@ def purge(ctx: typer.Context, project: ProjectOpt,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")
                              ] = False) -> None:
     """Delete records past retention that an archive covers (refused otherwise, exit 2)."""
-    from gateway.cli.main import guarded, open_app
-    from gateway.retention import execute_purge, plan_purge, remove_unshared_raw
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     cutoff: date = before.date()
 
@@ -128,9 +130,6 @@ def archive_export(ctx: typer.Context, project: ProjectOpt,
                    out: Annotated[Path, typer.Option("--out", "-o", help="Zip file to write.")],
                    ) -> None:
     """Write the project's archive (mail, attachments, records, forms, audit log, manifest)."""
-    from gateway.archive.export import export_project
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         result = guarded(ctx, lambda: _with_progress(
@@ -155,11 +154,6 @@ def archive_verify(ctx: typer.Context,
                    ) -> None:
     """Check the archive's manifest and its signature, its mail against recorded hashes, and
     its audit chain."""
-    from gateway.archive.verify import verify_archive
-    from gateway.cli.main import fail, guarded
-    from gateway.config.settings import load_settings
-    from gateway.errors import GatewayError
-
     secret: bytes | None = None
     if not skip_signature:
         try:
@@ -187,9 +181,6 @@ def project_close(ctx: typer.Context, code: Annotated[str, typer.Argument(help="
                       "--out", "-o", help="Archive file (default: <data_dir>/archives/<code>/).")
                   ] = None) -> None:
     """End a project: stop intake, export the archive, hand it to the quality department."""
-    from gateway.archive.handover import close_project
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         result = guarded(ctx, lambda: _with_progress(
@@ -212,11 +203,6 @@ def project_reopen(ctx: typer.Context,
                    by: Annotated[str, typer.Option("--by", help="Who reopens it (address).")],
                    note: Annotated[str, typer.Option("--note", help="Why (audited).")]) -> None:
     """Open a closed project's address again (audited); a later close hands over anew."""
-    from gateway.addresses import try_normalize
-    from gateway.cli.main import fail, guarded, open_app
-    from gateway.project_state import reopen
-    from gateway.store.db import unit_of_work
-
     who = try_normalize(by)
     if not who:
         raise fail(f"--by {by!r} is not a mail address")
@@ -240,11 +226,6 @@ def project_list(ctx: typer.Context,
                  as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
                  ) -> None:
     """Every project: code, address, state, records, open receipts."""
-    import json
-
-    from gateway.cli.main import guarded, open_app
-    from gateway.project_state import project_rows
-    from gateway.store.db import unit_of_work
 
     gw = open_app(ctx)
     try:

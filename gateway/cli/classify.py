@@ -19,12 +19,14 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from gateway.app import build_app
 from gateway.classify.facts import facts_from_bytes
 from gateway.classify.message import classify
 from gateway.classify.model import Classification
 from gateway.config.settings import load_settings
 from gateway.errors import GatewayError
 from gateway.records.corrections import Evaluation, corrected_examples, evaluate, model_for
+from gateway.store.db import unit_of_work
 
 EXIT_USAGE = 2
 
@@ -127,9 +129,6 @@ def evaluate_command(
     config: Annotated[Path | None, typer.Option("--config", help="gateway config file")] = None,
 ) -> None:
     """Per-field accuracy, cross-validated over the project's corrected records."""
-    from gateway.app import build_app
-    from gateway.store.db import unit_of_work
-
     try:
         settings = load_settings(_config_path(ctx, config))
         project_config = settings.project(project)

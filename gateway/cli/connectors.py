@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
 
+from gateway.cli.common import choose, guarded, open_app
+from gateway.connectors.outbox import dispatch_due
+from gateway.store.audit_models import ConnectorDelivery
+from gateway.store.db import unit_of_work
 from gateway.store.states import CONNECTOR_STATES
 
 connectors_app = typer.Typer(no_args_is_help=True,
@@ -25,13 +32,6 @@ def list_deliveries(
             help="Only this state: " + ", ".join(CONNECTOR_STATES) + ".")] = None,
         limit: Annotated[int, typer.Option(help="Most recent N.")] = 100) -> None:
     """List deliveries, newest first."""
-    from rich.console import Console
-    from rich.table import Table
-    from sqlalchemy import select
-
-    from gateway.cli.main import choose, guarded, open_app
-    from gateway.store.audit_models import ConnectorDelivery
-    from gateway.store.db import unit_of_work
 
     choose("--state", state, CONNECTOR_STATES)
     gw = open_app(ctx)
@@ -69,9 +69,6 @@ def send_due(ctx: typer.Context,
                  "--project", "-p", help="Only this project (default: every project).")] = None
              ) -> None:
     """Post every delivery that is due now."""
-    from gateway.cli.main import guarded, open_app
-    from gateway.connectors.outbox import dispatch_due
-
     gw = open_app(ctx)
     try:
         if project:

@@ -14,9 +14,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
 
 from gateway.app import App
+from gateway.cli.common import fail, guarded, open_app
 from gateway.errors import GatewayError
+from gateway.inbound.intake import accept
+from gateway.jobs.actors import make_jobs
+from gateway.pipeline import process
+from gateway.runtime.metrics import MESSAGES_ACCEPTED
 
 
 @dataclass
@@ -64,11 +71,6 @@ def count_sources(paths: list[Path]) -> int:
 
 def ingest(app: App, project: str, paths: list[Path], *, sync: bool, history: bool,
            enqueue: bool, progress: bool = False) -> IngestReport:
-    from gateway.inbound.intake import accept
-    from gateway.jobs.actors import make_jobs
-    from gateway.pipeline import process
-    from gateway.runtime.metrics import MESSAGES_ACCEPTED
-
     jobs = make_jobs(app.settings.gateway.broker_url) if enqueue and not sync else None
     report = IngestReport()
     total = count_sources(paths) if progress else None
@@ -101,9 +103,6 @@ def _progress(total: int | None, enabled: bool) -> Iterator[Callable[[], None]]:
     if not enabled:
         yield lambda: None
         return
-    from rich.console import Console
-    from rich.progress import Progress
-
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("importing", total=total)
         yield lambda: bar.advance(task)
@@ -120,8 +119,6 @@ def register(app: typer.Typer) -> None:
             help="Old mail: records only, no deadlines, notices or reminders.")] = False,
     ) -> None:
         """Import mail from files through the same pipeline as SMTP."""
-        from gateway.cli.main import fail, guarded, open_app
-
         for path in paths:
             if not path.exists():
                 raise fail(f"{path}: no such file or folder")

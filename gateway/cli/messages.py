@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from gateway.cli.common import choose, fail, guarded, open_app
+from gateway.pipeline import replay
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Project
 from gateway.store.states import MESSAGE_STATES
@@ -25,8 +27,6 @@ def list_messages(
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 100,
 ) -> None:
     """List stored messages, newest first, with their state and any quarantine reason."""
-    from gateway.cli.main import choose, guarded, open_app
-
     choose("--state", state, MESSAGE_STATES)
     gw = open_app(ctx)
     guarded(ctx, lambda: gw.settings.project(project))
@@ -56,9 +56,6 @@ def list_messages(
 def replay_messages(ctx: typer.Context,
                     ids: Annotated[list[int], typer.Argument(help="Message ids.")]) -> None:
     """Run the pipeline again on quarantined messages (after a fix or a config change)."""
-    from gateway.cli.main import fail, open_app
-    from gateway.pipeline import replay
-
     gw = open_app(ctx)
     try:
         with unit_of_work(gw.sessions) as session:

@@ -15,7 +15,14 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from gateway.cli.main import choose, fail, guarded, open_app, settings_of
+from gateway.cli.common import choose, fail, guarded, open_app, settings_of
+from gateway.notify import notices
+from gateway.notify.kinds import KINDS
+from gateway.notify.notices import default_sender
+from gateway.notify.outbox import deliver_due, retry
+from gateway.notify.record_cc import record_context, record_thread_refs
+from gateway.store.db import unit_of_work
+from gateway.store.notify_models import OutboxMail
 from gateway.store.states import OUTBOX_STATES
 
 LANGUAGES = ("zh-CN", "en")
@@ -51,9 +58,6 @@ def _record_id(values: dict[str, Any]) -> int:
 def _sender_or_default(cfg: Any, kind: str, sender: str) -> tuple[str, str | None]:
     """``--from`` as given, or the project manager and the line that says so (for stderr, once
     the notice is queued or previewed)."""
-    from gateway.notify.kinds import KINDS
-    from gateway.notify.notices import default_sender
-
     spec = KINDS.get(kind)
     if sender.strip() or spec is None or spec.automated:
         return sender, None
@@ -65,8 +69,6 @@ def _sender_or_default(cfg: Any, kind: str, sender: str) -> tuple[str, str | Non
 @notice_app.command("kinds")
 def kinds() -> None:
     """List the notice kinds and their fields (* = required)."""
-    from gateway.notify.kinds import KINDS
-
     for kind in KINDS.values():
         mark = "gateway mail" if kind.automated else "sender's mail"
         typer.echo(f"{kind.name}  {kind.title} / {kind.title_en}  ({mark}, record "
@@ -95,10 +97,6 @@ def send_cmd(
         "--preview-html", help="Write the HTML of the notice to this file, do not send.")] = None,
 ) -> None:
     """Validate, render and queue a notice (or preview it)."""
-    from gateway.notify import notices
-    from gateway.notify.record_cc import record_context, record_thread_refs
-    from gateway.store.db import unit_of_work
-
     choose("--lang", lang, LANGUAGES)
     values = _values(sets, file)
     if preview or preview_html:
@@ -173,9 +171,6 @@ def list_cmd(
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 100,
 ) -> None:
     """Outbound mail and its delivery state, newest first."""
-    from gateway.store.db import unit_of_work
-    from gateway.store.notify_models import OutboxMail
-
     choose("--state", state, OUTBOX_STATES)
     gw = open_app(ctx)
     query = select(OutboxMail).order_by(OutboxMail.id.desc()).limit(limit)
@@ -212,10 +207,6 @@ def list_cmd(
 def retry_cmd(ctx: typer.Context, outbox_id: Annotated[int, typer.Argument(
         help="The outbox id (`commgate outbox list`).")]) -> None:
     """Queue a failed (or waiting) mail again now."""
-    from gateway.notify.outbox import retry
-    from gateway.store.db import unit_of_work
-    from gateway.store.notify_models import OutboxMail
-
     gw = open_app(ctx)
     try:
         with unit_of_work(gw.sessions) as session:
@@ -236,8 +227,6 @@ def deliver_cmd(ctx: typer.Context,
                 limit: Annotated[int, typer.Option(
                     "--limit", help="At most this many mails.")] = 1000) -> None:
     """Deliver due mail once (what the sweep of `serve` does every few seconds)."""
-    from gateway.notify.outbox import deliver_due
-
     gw = open_app(ctx)
     sent = guarded(ctx, lambda: deliver_due(gw, now=gw.clock(), limit=limit))
     gw.close()

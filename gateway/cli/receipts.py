@@ -22,8 +22,14 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from gateway.cli.main import choose, fail, guarded, open_app, wait_for_signal
+from gateway.cli import receipts_manual
+from gateway.cli.common import choose, fail, guarded, open_app, wait_for_signal
+from gateway.connectors.outbox import report_unconfigured
+from gateway.jobs.scheduler import run_forever, tick
+from gateway.receipts.query import list_receipts
 from gateway.receipts.states import ReceiptStatus
+from gateway.runtime.ops import start_role_ops
+from gateway.store.db import unit_of_work
 
 receipts_app = typer.Typer(no_args_is_help=True, help="Receipt confirmation (policy 4.3).")
 STATUSES = tuple(s.value for s in ReceiptStatus)
@@ -64,9 +70,6 @@ def list_command(
         now: Annotated[str | None, typer.Option("--now", help="Judge overdue as of.")] = None,
 ) -> None:
     """List receipts: who still owes a confirmation, by when, at which escalation level."""
-    from gateway.receipts.query import list_receipts
-    from gateway.store.db import unit_of_work
-
     choose("--status", status.strip().lower() if status else None, STATUSES)
     gw = open_app(ctx)
     try:
@@ -106,8 +109,6 @@ def tick_command(
             "--project", "-p", help="Only this project (default: every project).")] = None,
 ) -> None:
     """Run one scheduler pass: reminders and escalations that are due."""
-    from gateway.jobs.scheduler import tick
-
     gw = open_app(ctx)
     try:
         at = _parse_now(now, _zone(gw, project))
@@ -132,10 +133,6 @@ def scheduler_command(
         interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
 ) -> None:
     """Run scheduler passes forever (production); several schedulers may run at once."""
-    from gateway.connectors.outbox import report_unconfigured
-    from gateway.jobs.scheduler import run_forever
-    from gateway.runtime.ops import start_role_ops
-
     gw = open_app(ctx, service=True)
     report_unconfigured(gw.settings)  # once at start, not on every pass
     ops = guarded(ctx, lambda: start_role_ops(gw, "scheduler"))
@@ -158,8 +155,7 @@ def scheduler_command(
 
 
 def register(app: typer.Typer) -> None:
-    import gateway.cli.receipts_manual  # noqa: F401 - its commands join receipts_app
-
+    receipts_manual.register(receipts_app)  # set|waive|extend|remind|withdraw|show
     app.add_typer(receipts_app, name="receipts")
     app.command("tick")(tick_command)
     app.command("scheduler")(scheduler_command)

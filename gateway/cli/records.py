@@ -16,9 +16,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from gateway.addresses import try_normalize
+from gateway.cli.common import choose, fail, guarded, open_app, settings_of
+from gateway.config.people import labelled, person_name
+from gateway.errors import RecordsError
+from gateway.records.conclude import conclude_by_hand
+from gateway.records.corrections import model_path, retrain
 from gateway.records.export import FORMATS, write_export
+from gateway.records.forms import form_language, render_record_form
 from gateway.records.query import RecordFilter, find_records, record_details, record_views
+from gateway.records.reclassify import Change, reclassify
+from gateway.records.search import index_record, search_records
+from gateway.records.store import named_parties
+from gateway.store.db import unit_of_work
+from gateway.store.models import Record
 from gateway.store.states import CATEGORIES, FORMALITIES, GROUPS
 
 records_app = typer.Typer(no_args_is_help=True, help="Communication records (沟通记录).")
@@ -35,8 +49,6 @@ Unconfirmed = Annotated[bool, typer.Option(help="Only records with unconfirmed r
 
 def _filter(ctx: typer.Context, project: str, category: str | None, group: str | None,
             since: datetime | None, until: datetime | None, unconfirmed: bool) -> RecordFilter:
-    from gateway.cli.main import choose, guarded, settings_of
-
     choose("--category", category, CATEGORIES)
     choose("--group", group, GROUPS)
     settings = settings_of(ctx)
@@ -48,9 +60,6 @@ def _filter(ctx: typer.Context, project: str, category: str | None, group: str |
 
 
 def _views(ctx: typer.Context, f: RecordFilter) -> list[dict[str, Any]]:
-    from gateway.cli.main import open_app
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     try:
         config = gw.settings.project(f.project)
@@ -62,8 +71,6 @@ def _views(ctx: typer.Context, f: RecordFilter) -> list[dict[str, Any]]:
 
 def _readable(views: list[dict[str, Any]], config: Any) -> list[dict[str, Any]]:
     """Parties named as the project file names them (times are already the project's)."""
-    from gateway.records.store import named_parties
-
     return [{**v, "parties": named_parties(config, v["parties"])} for v in views]
 
 
@@ -89,10 +96,6 @@ def list_records(ctx: typer.Context, project: Project, category: Category = None
     if not views:
         typer.echo(f"no records in project {project}")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    from gateway.cli.main import settings_of
 
     zone = settings_of(ctx).project(project).zone
     table = Table(title=f"{project}: {len(views)} record(s), times in {zone.key}")
@@ -109,9 +112,6 @@ def list_records(ctx: typer.Context, project: Project, category: Category = None
 
 def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, Any], Any, Any]:
     """(view + details, project config, now) of one record, or exit 2 naming what is missing."""
-    from gateway.cli.main import fail, guarded, open_app
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     try:
         config = guarded(ctx, lambda: gw.settings.project(project))
@@ -132,8 +132,6 @@ def show_record(ctx: typer.Context, record_id: int, project: Project,
                 as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
                 ) -> None:
     """Show one record with its parties, receipts, messages, attachments and findings."""
-    from gateway.config.people import labelled, person_name
-
     v, config, _now = _one(ctx, project, record_id)
     if as_json:
         typer.echo(json.dumps(v, ensure_ascii=False, indent=2))
@@ -171,11 +169,6 @@ def conclude_record(ctx: typer.Context, record_id: int,
                         "--project", "-p", help="Check the record is in this project.")] = None,
                     ) -> None:
     """Set a record's conclusion (policy 4.4); the previous one stays in its history."""
-    from gateway.cli.main import fail, open_app
-    from gateway.errors import RecordsError
-    from gateway.records.conclude import conclude_by_hand
-    from gateway.store.db import unit_of_work
-
     if not text.strip():
         raise fail("--text is empty: give the conclusion")
     gw = open_app(ctx)
@@ -191,9 +184,6 @@ def conclude_record(ctx: typer.Context, record_id: int,
 
 
 def _address(by: str) -> str:
-    from gateway.addresses import try_normalize
-    from gateway.cli.main import fail
-
     who = try_normalize(by)
     if not who:
         raise fail(f"--by {by!r} is not a mail address")
@@ -201,8 +191,6 @@ def _address(by: str) -> str:
 
 
 def _flag(value: str | None, option: str) -> bool | None:
-    from gateway.cli.main import fail
-
     if value is None:
         return None
     answer = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -213,9 +201,6 @@ def _flag(value: str | None, option: str) -> bool | None:
 
 def _relearn(gw: Any, project: str) -> None:
     """Every correction is a labelled example: retrain the project's model (issue #22)."""
-    from gateway.records.corrections import model_path, retrain
-    from gateway.store.db import unit_of_work
-
     with unit_of_work(gw.sessions) as session:
         retrain(session, gw.project_ids[project], model_path(gw.settings.data_dir, project))
 
@@ -235,11 +220,6 @@ def reclassify_command(
             "--receipt-required", help="true: receipts open; false: open ones are withdrawn.")
                                     ] = None) -> None:
     """Correct a record's category, group, formality or receipts (audited, policy 4.3)."""
-    from gateway.cli.main import fail, guarded, open_app
-    from gateway.records.reclassify import Change, reclassify
-    from gateway.store.db import unit_of_work
-    from gateway.store.models import Record
-
     who = _address(by)
     change = Change(category=category, stakeholder_group=group, formality=formality,
                     receipt_required=_flag(receipt_required, "--receipt-required"))
@@ -277,10 +257,6 @@ def search_command(ctx: typer.Context, query: str, project: Project,
                    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
                    ) -> None:
     """Find records by words in subjects, message text and attachment names, best first."""
-    from gateway.cli.main import guarded, open_app
-    from gateway.records.search import search_records
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     try:
         zone = guarded(ctx, lambda: gw.settings.project(project)).zone
@@ -308,9 +284,6 @@ def form_command(ctx: typer.Context, record_id: int, project: Project,
                  out: Annotated[Path | None, typer.Option(
                      help="FILE.html or FILE.txt (default: text on stdout).")] = None) -> None:
     """Render the key communication record form (关键沟通记录表) of one record."""
-    from gateway.cli.main import fail
-    from gateway.records.forms import form_language, render_record_form
-
     fmt = "html" if out is not None and out.suffix.lower() in (".html", ".htm") else "txt"
     if out is not None and fmt == "txt" and out.suffix.lower() != ".txt":
         raise fail(f"--out {out}: use a .html or .txt file")
@@ -330,10 +303,6 @@ def form_command(ctx: typer.Context, record_id: int, project: Project,
 @records_app.command("reindex")
 def reindex_command(ctx: typer.Context, project: Project) -> None:
     """Rebuild the search index of a project's records (after `db upgrade` adds it)."""
-    from gateway.cli.main import guarded, open_app
-    from gateway.records.search import index_record
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     count = 0
     try:
@@ -355,8 +324,6 @@ def export_records(ctx: typer.Context, project: Project,
                    category: Category = None, group: Group = None, since: Since = None,
                    until: Until = None, unconfirmed: Unconfirmed = False) -> None:
     """Export records as JSON Lines, JSON or CSV (CSV files get a BOM so Excel reads Chinese)."""
-    from gateway.cli.main import choose
-
     choose("--format", fmt, FORMATS)
     views = _views(ctx, _filter(ctx, project, category, group, since, until, unconfirmed))
     if out is None:

@@ -15,9 +15,14 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy import select
 
-from gateway.cli.main import fail, guarded, open_app
+from gateway.cli.common import fail, guarded, open_app
+from gateway.cli.receipts import _parse_now
+from gateway.notify.bounces import active_suppressions, lift
 from gateway.records.localtime import local
+from gateway.store.db import unit_of_work
+from gateway.store.notify_models import Suppression
 
 suppressions_app = typer.Typer(no_args_is_help=True,
                                help="Addresses that get no automatic answers (暂停自动回复).")
@@ -33,12 +38,6 @@ def list_cmd(
 ) -> None:
     """Suppressed addresses of a project: since when, until when, and why."""
 
-    from sqlalchemy import select
-
-    from gateway.cli.receipts import _parse_now
-    from gateway.notify.bounces import active_suppressions
-    from gateway.store.db import unit_of_work
-    from gateway.store.notify_models import Suppression
 
     gw = open_app(ctx)
     try:
@@ -83,9 +82,6 @@ def lift_cmd(
     project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
 ) -> None:
     """Lift a suppression now: automatic answers go to the address again."""
-    from gateway.notify.bounces import lift
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     try:
         cfg = guarded(ctx, lambda: gw.settings.project(project))

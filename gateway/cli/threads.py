@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from gateway.cli.common import guarded, open_app
 from gateway.records.edit import merge_by_hand, split_messages
 from gateway.store.db import unit_of_work
 
@@ -33,8 +34,6 @@ def merge_command(ctx: typer.Context,
                   absorb: Annotated[int, typer.Argument(help="Record folded into it.")],
                   project: Project, by: By = None) -> None:
     """Merge two records' threads into one (the first record stays)."""
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         guarded(ctx, lambda: gw.settings.project(project))
@@ -60,8 +59,6 @@ def split_command(ctx: typer.Context,
                       help="Message-IDs to move to a new thread and record.")],
                   project: Project, by: By = None) -> None:
     """Split messages off their thread into a new thread with its own record."""
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         config = guarded(ctx, lambda: gw.settings.project(project))
