@@ -24,7 +24,7 @@ from gateway.audit.verify import adopt_project, verify_project
 from gateway.cli.common import fail, guarded, open_app
 from gateway.config.settings import load_settings
 from gateway.errors import GatewayError
-from gateway.project_state import project_rows, reopen
+from gateway.project_state import ProjectRow, project_rows, reopen
 from gateway.retention import execute_purge, plan_purge, remove_unshared_raw
 from gateway.store.db import unit_of_work
 
@@ -229,7 +229,7 @@ def project_list(ctx: typer.Context,
 
     gw = open_app(ctx)
     try:
-        def run() -> list[Any]:
+        def run() -> list[ProjectRow]:
             with unit_of_work(gw.sessions) as session:
                 return project_rows(session, gw.settings, gw.project_ids)
 

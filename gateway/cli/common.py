@@ -87,7 +87,7 @@ def settings_of(ctx: typer.Context) -> Settings:
     return guarded(ctx, lambda: load_settings(opts.config))
 
 
-def open_app(ctx: typer.Context, *, migrate: bool = True, service: bool = False) -> Any:
+def open_app(ctx: typer.Context, *, migrate: bool = True, service: bool = False) -> App:
     """Settings + database, for commands that work on stored data.
 
     Services (``service=True``: serve, worker, scheduler) log on stderr as configured. Other

@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import select
 
 from gateway.cli.common import choose, fail, guarded, open_app, settings_of
+from gateway.config.settings import ProjectConfig
 from gateway.notify import notices
 from gateway.notify.kinds import KINDS
 from gateway.notify.notices import default_sender
@@ -55,7 +56,7 @@ def _record_id(values: dict[str, Any]) -> int:
     return int(text)
 
 
-def _sender_or_default(cfg: Any, kind: str, sender: str) -> tuple[str, str | None]:
+def _sender_or_default(cfg: ProjectConfig, kind: str, sender: str) -> tuple[str, str | None]:
     """``--from`` as given, or the project manager and the line that says so (for stderr, once
     the notice is queued or previewed)."""
     spec = KINDS.get(kind)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
+from gateway.app import App
 from gateway.cli import receipts_manual
 from gateway.cli.common import choose, fail, guarded, open_app, wait_for_signal
 from gateway.connectors.outbox import report_unconfigured
@@ -46,7 +47,7 @@ def _parse_now(value: str | None, zone: ZoneInfo) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
 
 
-def _zone(gw: Any, project: str | None) -> ZoneInfo:
+def _zone(gw: App, project: str | None) -> ZoneInfo:
     if project:
         return ZoneInfo(gw.settings.project(project).timezone)
     return ZoneInfo("Asia/Shanghai")

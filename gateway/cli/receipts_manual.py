@@ -20,8 +20,11 @@ from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.orm import Session
 
+from gateway.app import App
 from gateway.cli.common import fail, guarded, open_app
+from gateway.config.settings import ProjectConfig
 from gateway.receipts.manual import (
     Decision,
     check_person,
@@ -33,6 +36,7 @@ from gateway.receipts.manual import (
 )
 from gateway.receipts.query import history
 from gateway.store.db import unit_of_work
+from gateway.store.models import Receipt
 
 T = TypeVar("T")
 
@@ -58,8 +62,8 @@ KIND_ZH = {"opened": "开启", "read": "已读回执", "confirmed": "回复", "q
            "closed": "关闭", "due_soon": "即将到期", "overdue": "已逾期", "skipped": "跳过"}
 
 
-def _run(ctx: typer.Context, project: str, body: Callable[[Any, Any, Any, datetime], T]
-         ) -> tuple[T, ZoneInfo]:
+def _run(ctx: typer.Context, project: str,
+         body: Callable[[App, ProjectConfig, Session, datetime], T]) -> tuple[T, ZoneInfo]:
     """``body(gw, cfg, session, now)`` in one unit of work; errors become one line."""
     gw = open_app(ctx)
     try:
@@ -75,8 +79,8 @@ def _run(ctx: typer.Context, project: str, body: Callable[[Any, Any, Any, dateti
         gw.close()
 
 
-def _decision(gw: Any, cfg: Any, record: int, now: datetime, by: str | None,
-              note: str) -> Any:
+def _decision(gw: App, cfg: ProjectConfig, record: int, now: datetime, by: str | None,
+              note: str) -> Decision:
     who = check_person(cfg, by) if by is not None else getpass.getuser()
     return Decision(by=who, note=note.strip(), project=cfg, project_id=gw.project_ids[cfg.code],
                     record_id=record, now=now)
@@ -97,7 +101,7 @@ def _until(value: str, zone: ZoneInfo) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
 
 
-def _line(receipt: Any, zone: ZoneInfo) -> str:
+def _line(receipt: Receipt, zone: ZoneInfo) -> str:
     due = receipt.deadline.astimezone(zone).isoformat()[:16] if receipt.deadline else "-"
     return (f"R{receipt.record_id} {receipt.recipient}: "
             f"{STATUS_ZH.get(receipt.status, receipt.status)} / {receipt.status}, "
@@ -132,7 +136,7 @@ def extend_command(ctx: typer.Context, project: Project, record: Record,
     """A later receipt deadline, for one recipient or every open receipt of the record."""
     _needs(note, "--note")
 
-    def body(gw: Any, cfg: Any, s: Any, now: datetime) -> Any:
+    def body(gw: App, cfg: ProjectConfig, s: Session, now: datetime) -> list[Receipt]:
         return extend(s, _decision(gw, cfg, record, now, by, note), recipient=recipient,
                       until=_until(until, ZoneInfo(cfg.timezone)))
 

@@ -20,15 +20,17 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.addresses import try_normalize
+from gateway.app import App
 from gateway.cli.common import choose, fail, guarded, open_app, settings_of
 from gateway.config.people import labelled, person_name
+from gateway.config.settings import ProjectConfig
 from gateway.errors import RecordsError
 from gateway.records.conclude import conclude_by_hand
 from gateway.records.corrections import model_path, retrain
 from gateway.records.export import FORMATS, write_export
 from gateway.records.forms import form_language, render_record_form
 from gateway.records.query import RecordFilter, find_records, record_details, record_views
-from gateway.records.reclassify import Change, reclassify
+from gateway.records.reclassify import Change, Outcome, reclassify
 from gateway.records.search import index_record, search_records
 from gateway.records.store import named_parties
 from gateway.store.db import unit_of_work
@@ -69,7 +71,7 @@ def _views(ctx: typer.Context, f: RecordFilter) -> list[dict[str, Any]]:
         gw.close()
 
 
-def _readable(views: list[dict[str, Any]], config: Any) -> list[dict[str, Any]]:
+def _readable(views: list[dict[str, Any]], config: ProjectConfig) -> list[dict[str, Any]]:
     """Parties named as the project file names them (times are already the project's)."""
     return [{**v, "parties": named_parties(config, v["parties"])} for v in views]
 
@@ -110,7 +112,8 @@ def list_records(ctx: typer.Context, project: Project, category: Category = None
     Console(width=max(120, Console().width)).print(table)
 
 
-def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, Any], Any, Any]:
+def _one(ctx: typer.Context, project: str,
+         record_id: int) -> tuple[dict[str, Any], ProjectConfig, datetime]:
     """(view + details, project config, now) of one record, or exit 2 naming what is missing."""
     gw = open_app(ctx)
     try:
@@ -199,7 +202,7 @@ def _flag(value: str | None, option: str) -> bool | None:
     return answer[value.strip().lower()]
 
 
-def _relearn(gw: Any, project: str) -> None:
+def _relearn(gw: App, project: str) -> None:
     """Every correction is a labelled example: retrain the project's model (issue #22)."""
     with unit_of_work(gw.sessions) as session:
         retrain(session, gw.project_ids[project], model_path(gw.settings.data_dir, project))
@@ -227,7 +230,7 @@ def reclassify_command(
     try:
         config = guarded(ctx, lambda: gw.settings.project(project))
 
-        def run() -> Any:
+        def run() -> Outcome:
             with unit_of_work(gw.sessions) as session:
                 record = session.get(Record, record_id, with_for_update=True)
                 if record is None or record.project_id != gw.project_ids[project]:
