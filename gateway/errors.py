@@ -119,3 +119,9 @@ class ConnectorError(GatewayError):
 class RecordEditError(RecordsError):
     """A merge, split or correction of records that cannot be done as asked (the records stay
     as they were)."""
+
+
+class RelayUnavailable(GatewayError):
+    """The outbound relay cannot be reached at all (connection refused, authentication failed,
+    the outbox folder unwritable): the delivery batch stops and everything stays queued
+    (gateway/notify/outbox.py)."""

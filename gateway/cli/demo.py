@@ -10,7 +10,6 @@ a ``.commgate-demo`` file; ``--keep`` keeps it). The story itself is gateway/dem
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,6 +25,7 @@ from rich.text import Text
 
 from gateway.app import App, build_app
 from gateway.cli.common import fail, guarded
+from gateway.config.env import config_path, environment, without_gateway_variables
 from gateway.config.settings import (
     DEFAULT_CONFIG_PATH,
     Ops,
@@ -63,7 +63,7 @@ def demo_settings(config: Path | None, folder: Path, port: int) -> Settings:
     """The shipped configuration, the demo project alone, with the embedded defaults forced."""
     # No COMMGATE_* from the caller's environment: not a production database, broker, relay
     # or secret. The secret key is generated into the demo folder.
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("COMMGATE_")}
+    environ = without_gateway_variables()
     environ["COMMGATE_DATA_DIR"] = str(folder)
     loaded = load_settings(config or DEFAULT_CONFIG_PATH, environ)
     gateway = loaded.gateway.model_copy(update={
@@ -146,8 +146,8 @@ def demo_command(
 ) -> None:
     """Run the whole story on a demo clock: directive, change notice, replies, a forgery,
     the National Day holiday, reminders, escalations, a weekly report (一键演示)."""
-    config = ctx.obj.config or Path(os.environ.get("COMMGATE_CONFIG") or DEFAULT_CONFIG_PATH)
-    real = guarded(ctx, lambda: load_gateway(config, os.environ))
+    config = ctx.obj.config or Path(config_path() or DEFAULT_CONFIG_PATH)
+    real = guarded(ctx, lambda: load_gateway(config, environment()))
     prepare_folder(data_dir, keep=keep, real_data_dir=Path(real.data_dir))
     settings = guarded(ctx, lambda: demo_settings(config, data_dir, port))
     console = Console(highlight=False)

@@ -38,10 +38,11 @@ from pydantic import (
 from gateway.addresses import normalize_address
 from gateway.config.classify import ClassificationConfig, LearningConfig
 from gateway.config.connectors import ConnectorsConfig
+from gateway.config.env import PREFIX, config_path, environment
 from gateway.config.escalation import EscalationConfig
 from gateway.errors import ConfigError
 
-ENV_PREFIX = "COMMGATE_"
+ENV_PREFIX = PREFIX
 DEFAULT_CONFIG_PATH = Path("config/gateway.toml")
 
 Role = Literal["dept_manager", "project_manager", "engineer"]
@@ -591,8 +592,8 @@ def make_private_dir(path: Path) -> None:
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Load and validate the gateway file and every project file; raise ConfigError on a fault."""
-    environ = os.environ if environ is None else environ
-    path = Path(path or environ.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG_PATH)
+    environ = environment() if environ is None else environ
+    path = Path(path or config_path(environ) or DEFAULT_CONFIG_PATH)
     gateway = load_gateway(path, environ)
     projects_dir = path.parent / gateway.projects_dir
     projects: dict[str, ProjectConfig] = {}
