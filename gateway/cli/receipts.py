@@ -26,7 +26,8 @@ from gateway.app import App
 from gateway.cli import receipts_manual
 from gateway.cli.common import choose, fail, guarded, open_app, wait_for_signal
 from gateway.connectors.outbox import report_unconfigured
-from gateway.jobs.scheduler import run_forever, tick
+from gateway.jobs.periodic import run_forever
+from gateway.jobs.scheduler import tick
 from gateway.receipts.query import list_receipts
 from gateway.receipts.states import ReceiptStatus
 from gateway.runtime.ops import start_role_ops
