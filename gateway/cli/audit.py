@@ -8,7 +8,6 @@ command was refused or misused (a purge inside retention, no archive, legal hold
 from __future__ import annotations
 
 import getpass
-import json
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +20,7 @@ from gateway.archive.export import export_project
 from gateway.archive.handover import close_project
 from gateway.archive.verify import verify_archive
 from gateway.audit.verify import adopt_project, verify_project
-from gateway.cli.common import fail, guarded, open_app
+from gateway.cli.common import fail, guarded, open_app, print_json
 from gateway.config.settings import load_settings
 from gateway.errors import GatewayError
 from gateway.project_state import ProjectRow, project_rows, reopen
@@ -237,7 +236,7 @@ def project_list(ctx: typer.Context,
     finally:
         gw.close()
     if as_json:
-        typer.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
+        print_json([r.as_dict() for r in rows])
         return
     header = ("code", "address", "state", "records", "open receipts")
     table = [header, *((r.code, r.address, r.state, str(r.records), str(r.open_receipts))

@@ -11,6 +11,7 @@ under ``--debug``.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -20,11 +21,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from sqlalchemy import Select, select
 
 from gateway.app import App, build_app
-from gateway.config.settings import Settings, load_settings
+from gateway.config.settings import ProjectConfig, Settings, load_settings
 from gateway.errors import GatewayError
 from gateway.runtime.logs import setup_logging
+from gateway.store.audit_models import ConnectorDelivery
+from gateway.store.notify_models import OutboxMail
 
 T = TypeVar("T")
 
@@ -130,3 +134,55 @@ def wait_for_signal() -> None:
     signal.signal(signal.SIGINT, handler)
     while not stop.wait(1.0):
         pass
+
+
+def project_of(ctx: typer.Context, gw: App, project: str) -> ProjectConfig:
+    """The project named by ``--project``; an unknown one is one line and exit 2."""
+    return guarded(ctx, lambda: gw.settings.project(project))
+
+
+def open_project(ctx: typer.Context, project: str) -> tuple[App, ProjectConfig]:
+    """The gateway and the project named by ``--project`` (the caller closes the app; it is
+    closed here when the project is unknown)."""
+    gw = open_app(ctx)
+    try:
+        return gw, project_of(ctx, gw, project)
+    except BaseException:
+        gw.close()
+        raise
+
+
+def print_json(data: object) -> None:
+    """``--json`` output: indented, non-ASCII kept (names and subjects stay readable)."""
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def print_rows(rows: Sequence[dict[str, Any]], *, as_json: bool, empty: str, header: str,
+               line: Callable[[dict[str, Any]], str]) -> None:
+    """A list command's output: the rows as JSON; else ``empty`` when there are none, or
+    ``header`` and one ``line(row)`` per row."""
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo(empty)
+        return
+    typer.echo(header)
+    for row in rows:
+        typer.echo(line(row))
+
+
+Listed = TypeVar("Listed", ConnectorDelivery, OutboxMail)
+
+
+def newest(ctx: typer.Context, gw: App, model: type[Listed], *, project: str | None,
+           state: str | None, limit: int) -> Select[Listed]:
+    """The query of a list command over deliveries: newest first, optionally of one project
+    and in one state."""
+    query = select(model).order_by(model.id.desc()).limit(limit)
+    if project:
+        project_of(ctx, gw, project)
+        query = query.where(model.project_id == gw.project_ids[project])
+    if state:
+        query = query.where(model.state == state)
+    return query

@@ -13,7 +13,6 @@ reminders, and people's decisions with who and why (``--json`` for the same as d
 from __future__ import annotations
 
 import getpass
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -23,7 +22,8 @@ import typer
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.cli.common import fail, guarded, open_app
+from gateway.cli.common import fail, guarded, open_app, print_json
+from gateway.cli.options import Project, parse_time
 from gateway.config.settings import ProjectConfig
 from gateway.receipts.manual import (
     Decision,
@@ -40,7 +40,6 @@ from gateway.store.models import Receipt
 
 T = TypeVar("T")
 
-Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
 Record = Annotated[int, typer.Option("--record", "-r", help="Record id (R<N>).")]
 Recipient = Annotated[str, typer.Option("--recipient", help="The recipient's address.")]
 MaybeRecipient = Annotated[str | None, typer.Option(
@@ -92,15 +91,6 @@ def _needs(value: str, option: str) -> str:
     return value
 
 
-def _until(value: str, zone: ZoneInfo) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise fail(f"--until: {value!r} is not an ISO 8601 time like 2026-11-27T18:00+08:00") \
-            from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
-
-
 def _line(receipt: Receipt, zone: ZoneInfo) -> str:
     due = receipt.deadline.astimezone(zone).isoformat()[:16] if receipt.deadline else "-"
     return (f"R{receipt.record_id} {receipt.recipient}: "
@@ -138,7 +128,8 @@ def extend_command(ctx: typer.Context, project: Project, record: Record,
 
     def body(gw: App, cfg: ProjectConfig, s: Session, now: datetime) -> list[Receipt]:
         return extend(s, _decision(gw, cfg, record, now, by, note), recipient=recipient,
-                      until=_until(until, ZoneInfo(cfg.timezone)))
+                      until=parse_time(until, cfg.zone, option="--until",
+                                       example="2026-11-27T18:00+08:00"))
 
     receipts, zone = _run(ctx, project, body)
     for receipt in receipts:
@@ -200,7 +191,7 @@ def show_command(ctx: typer.Context, project: Project, record: Record,
     if not rows:
         raise fail(f"record {record} of project {project} asks nobody for a receipt")
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     subject = None
     for row in rows:

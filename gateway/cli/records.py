@@ -19,27 +19,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.addresses import try_normalize
-from gateway.app import App
-from gateway.cli.common import choose, fail, guarded, open_app, settings_of
+from gateway.cli import record_edits
+from gateway.cli.common import choose, fail, guarded, open_app, print_json, settings_of
+from gateway.cli.options import AsJson, Project
 from gateway.config.people import labelled, person_name
 from gateway.config.settings import ProjectConfig
-from gateway.errors import RecordsError
-from gateway.records.conclude import conclude_by_hand
-from gateway.records.corrections import model_path, retrain
 from gateway.records.export import FORMATS, write_export
 from gateway.records.forms import form_language, render_record_form
 from gateway.records.query import RecordFilter, find_records, record_details, record_views
-from gateway.records.reclassify import Change, Outcome, reclassify
 from gateway.records.search import index_record, search_records
 from gateway.records.store import named_parties
 from gateway.store.db import unit_of_work
-from gateway.store.models import Record
-from gateway.store.states import CATEGORIES, FORMALITIES, GROUPS
+from gateway.store.states import CATEGORIES, GROUPS
 
 records_app = typer.Typer(no_args_is_help=True, help="Communication records (沟通记录).")
 
-Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
 Category = Annotated[str | None, typer.Option(
     help="Only this category: " + ", ".join(CATEGORIES) + ".")]
 Group = Annotated[str | None, typer.Option(
@@ -84,16 +78,15 @@ def _receipts_summary(view: dict[str, Any]) -> str:
     return f"{done}/{len(receipts)}"
 
 
-@records_app.command("list")
 def list_records(ctx: typer.Context, project: Project, category: Category = None,
                  group: Group = None, since: Since = None, until: Until = None,
                  unconfirmed: Unconfirmed = False,
-                 as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+                 as_json: AsJson = False,
                  ) -> None:
     """List a project's records, oldest first."""
     views = _views(ctx, _filter(ctx, project, category, group, since, until, unconfirmed))
     if as_json:
-        typer.echo(json.dumps(views, ensure_ascii=False, indent=2))
+        print_json(views)
         return
     if not views:
         typer.echo(f"no records in project {project}")
@@ -130,14 +123,13 @@ def _one(ctx: typer.Context, project: str,
         gw.close()
 
 
-@records_app.command("show")
 def show_record(ctx: typer.Context, record_id: int, project: Project,
-                as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                as_json: AsJson = False
                 ) -> None:
     """Show one record with its parties, receipts, messages, attachments and findings."""
     v, config, _now = _one(ctx, project, record_id)
     if as_json:
-        typer.echo(json.dumps(v, ensure_ascii=False, indent=2))
+        print_json(v)
         return
     for key in ("id", "subject", "category", "stakeholder_group", "formality", "urgency",
                 "receipt_required", "created_at", "updated_at", "summary", "conclusion",
@@ -163,101 +155,10 @@ def show_record(ctx: typer.Context, record_id: int, project: Project,
         typer.echo(f"reason             {reason}")
 
 
-@records_app.command("conclude")
-def conclude_record(ctx: typer.Context, record_id: int,
-                    text: Annotated[str, typer.Option("--text", help="The conclusion.")],
-                    by: Annotated[str | None, typer.Option(
-                        "--by", help="Who concluded (default: the project manager).")] = None,
-                    project: Annotated[str | None, typer.Option(
-                        "--project", "-p", help="Check the record is in this project.")] = None,
-                    ) -> None:
-    """Set a record's conclusion (policy 4.4); the previous one stays in its history."""
-    if not text.strip():
-        raise fail("--text is empty: give the conclusion")
-    gw = open_app(ctx)
-    try:
-        with unit_of_work(gw.sessions) as session:
-            who = conclude_by_hand(session, gw.settings, record_id=record_id, text=text, by=by,
-                                   project=project, now=gw.clock())
-    except RecordsError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        gw.close()
-    typer.echo(f"record {record_id}: conclusion set by {who}")
-
-
-def _address(by: str) -> str:
-    who = try_normalize(by)
-    if not who:
-        raise fail(f"--by {by!r} is not a mail address")
-    return who
-
-
-def _flag(value: str | None, option: str) -> bool | None:
-    if value is None:
-        return None
-    answer = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-    if value.strip().lower() not in answer:
-        raise fail(f"{option} {value!r}: use true or false")
-    return answer[value.strip().lower()]
-
-
-def _relearn(gw: App, project: str) -> None:
-    """Every correction is a labelled example: retrain the project's model (issue #22)."""
-    with unit_of_work(gw.sessions) as session:
-        retrain(session, gw.project_ids[project], model_path(gw.settings.data_dir, project))
-
-
-@records_app.command("reclassify")
-def reclassify_command(
-        ctx: typer.Context, record_id: int, project: Project,
-        by: Annotated[str, typer.Option("--by", help="Who corrects it (mail address).")],
-        note: Annotated[str, typer.Option("--note", help="Why (kept in the audit trail).")],
-        category: Annotated[str | None, typer.Option(
-            help="New category: " + ", ".join(CATEGORIES) + ".")] = None,
-        group: Annotated[str | None, typer.Option(
-            help="New stakeholder group: " + ", ".join(GROUPS) + ".")] = None,
-        formality: Annotated[str | None, typer.Option(
-            help="New formality: " + ", ".join(FORMALITIES) + ".")] = None,
-        receipt_required: Annotated[str | None, typer.Option(
-            "--receipt-required", help="true: receipts open; false: open ones are withdrawn.")
-                                    ] = None) -> None:
-    """Correct a record's category, group, formality or receipts (audited, policy 4.3)."""
-    who = _address(by)
-    change = Change(category=category, stakeholder_group=group, formality=formality,
-                    receipt_required=_flag(receipt_required, "--receipt-required"))
-    gw = open_app(ctx)
-    try:
-        config = guarded(ctx, lambda: gw.settings.project(project))
-
-        def run() -> Outcome:
-            with unit_of_work(gw.sessions) as session:
-                record = session.get(Record, record_id, with_for_update=True)
-                if record is None or record.project_id != gw.project_ids[project]:
-                    raise fail(f"no record {record_id} in project {project}")
-                return reclassify(gw, session, project=config, record=record, change=change,
-                                  actor=f"user:{who}", note=note, now=gw.clock())
-
-        outcome = guarded(ctx, run)
-        if outcome.before != outcome.after:
-            _relearn(gw, project)
-    finally:
-        gw.close()
-    if outcome.before == outcome.after:
-        typer.echo(f"record {record_id}: nothing changed")
-        return
-    changed = ", ".join(f"{k} {outcome.before[k]} → {outcome.after[k]}" for k in outcome.after
-                        if outcome.before[k] != outcome.after[k])
-    extra = (f"; {outcome.opened} receipt(s) opened" if outcome.opened else "") + (
-        f"; {outcome.withdrawn} receipt(s) withdrawn" if outcome.withdrawn else "")
-    typer.echo(f"record {record_id} reclassified by {who}: {changed}{extra}")
-
-
-@records_app.command("search")
 def search_command(ctx: typer.Context, query: str, project: Project,
                    limit: Annotated[int, typer.Option(
                        min=1, max=500, help="At most this many hits.")] = 20,
-                   as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                   as_json: AsJson = False
                    ) -> None:
     """Find records by words in subjects, message text and attachment names, best first."""
     gw = open_app(ctx)
@@ -270,7 +171,7 @@ def search_command(ctx: typer.Context, query: str, project: Project,
     finally:
         gw.close()
     if as_json:
-        typer.echo(json.dumps([h.as_dict(zone) for h in hits], ensure_ascii=False, indent=2))
+        print_json([h.as_dict(zone) for h in hits])
         return
     if not hits:
         typer.echo(f"no records in project {project} match {query!r}")
@@ -280,7 +181,6 @@ def search_command(ctx: typer.Context, query: str, project: Project,
                    f"{h.subject}\n     {h.snippet}")
 
 
-@records_app.command("form")
 def form_command(ctx: typer.Context, record_id: int, project: Project,
                  lang: Annotated[str | None, typer.Option(
                      help="zh-CN or en (default: the project's language).")] = None,
@@ -303,7 +203,6 @@ def form_command(ctx: typer.Context, record_id: int, project: Project,
     typer.echo(f"wrote {out}", err=True)
 
 
-@records_app.command("reindex")
 def reindex_command(ctx: typer.Context, project: Project) -> None:
     """Rebuild the search index of a project's records (after `db upgrade` adds it)."""
     gw = open_app(ctx)
@@ -318,7 +217,6 @@ def reindex_command(ctx: typer.Context, project: Project) -> None:
     typer.echo(f"reindexed {count} record(s) of project {project}")
 
 
-@records_app.command("export")
 def export_records(ctx: typer.Context, project: Project,
                    fmt: Annotated[str, typer.Option("--format", help="jsonl, json or csv.")
                                   ] = "jsonl",
@@ -339,4 +237,12 @@ def export_records(ctx: typer.Context, project: Project,
 
 
 def register(app: typer.Typer) -> None:
+    # In the order ``commgate records --help`` lists them; conclude and reclassify live in
+    # gateway/cli/record_edits.py.
+    for name, command in (("list", list_records), ("show", show_record),
+                          ("conclude", record_edits.conclude_record),
+                          ("reclassify", record_edits.reclassify_command),
+                          ("search", search_command), ("form", form_command),
+                          ("reindex", reindex_command), ("export", export_records)):
+        records_app.command(name)(command)
     app.add_typer(records_app, name="records")
