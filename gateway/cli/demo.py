@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -35,10 +35,10 @@ from gateway.config.settings import (
     load_gateway,
     load_settings,
 )
-from gateway.demo.cast import DemoClock
-from gateway.demo.story import Outcome, Step, Story
-from gateway.demo.view import receipts, records
 from gateway.runtime.logs import setup_logging
+
+if TYPE_CHECKING:
+    from gateway.demo.story import Outcome, Step
 
 MARKER = ".commgate-demo"
 DEFAULT_DIR = Path("var/demo")
@@ -98,6 +98,8 @@ def _row(table: Table, *cells: str) -> None:
 
 
 def _summary(console: Console, app: App, outcome: Outcome, folder: Path) -> None:
+    from gateway.demo.view import receipts, records  # see demo_command
+
     table = Table(title="沟通记录 / records", title_justify="left")
     for col in ("id", "category", "group", "formality", "receipts", "subject"):
         table.add_column(col)
@@ -146,6 +148,11 @@ def demo_command(
 ) -> None:
     """Run the whole story on a demo clock: directive, change notice, replies, a forgery,
     the National Day holiday, reminders, escalations, a weekly report (一键演示)."""
+    # Loaded by the command that runs it: the story drives the whole gateway (SMTP, jobs,
+    # pipeline), which at module level would slow every command's start, `commgate --help` too.
+    from gateway.demo.cast import DemoClock
+    from gateway.demo.story import Story
+
     config = ctx.obj.config or Path(config_path() or DEFAULT_CONFIG_PATH)
     real = guarded(ctx, lambda: load_gateway(config, environment()))
     prepare_folder(data_dir, keep=keep, real_data_dir=Path(real.data_dir))

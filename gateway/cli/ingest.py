@@ -20,10 +20,6 @@ from rich.progress import Progress
 from gateway.app import App
 from gateway.cli.common import fail, guarded, open_app
 from gateway.errors import GatewayError
-from gateway.inbound.intake import accept
-from gateway.jobs.actors import make_jobs
-from gateway.pipeline import process
-from gateway.runtime.metrics import MESSAGES_ACCEPTED
 
 
 @dataclass
@@ -71,6 +67,13 @@ def count_sources(paths: list[Path]) -> int:
 
 def ingest(app: App, project: str, paths: list[Path], *, sync: bool, history: bool,
            enqueue: bool, progress: bool = False) -> IngestReport:
+    # Loaded by the command that runs it: intake, the pipeline and the jobs (dramatiq,
+    # prometheus) at module level would slow every command's start, `commgate --help` too.
+    from gateway.inbound.intake import accept
+    from gateway.jobs.actors import make_jobs
+    from gateway.pipeline import process
+    from gateway.runtime.metrics import MESSAGES_ACCEPTED
+
     jobs = make_jobs(app.settings.gateway.broker_url) if enqueue and not sync else None
     report = IngestReport()
     total = count_sources(paths) if progress else None

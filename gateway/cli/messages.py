@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from gateway.cli.common import choose, fail, open_app, open_project, print_rows
 from gateway.cli.options import AsJson, Project
-from gateway.pipeline import replay
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from gateway.store.models import Project as ProjectRow
@@ -53,6 +52,10 @@ def _message_line(r: dict[str, Any]) -> str:
 def replay_messages(ctx: typer.Context,
                     ids: Annotated[list[int], typer.Argument(help="Message ids.")]) -> None:
     """Run the pipeline again on quarantined messages (after a fix or a config change)."""
+    # Loaded by the command that runs it: the pipeline and its stages at module level would
+    # slow every command's start, `commgate --help` too.
+    from gateway.pipeline import replay
+
     gw = open_app(ctx)
     try:
         with unit_of_work(gw.sessions) as session:

@@ -32,11 +32,9 @@ from gateway.cli.common import (
 )
 from gateway.cli.options import AnyProject, AsJsonList, Project, parse_now
 from gateway.connectors.outbox import report_unconfigured
-from gateway.jobs.periodic import run_forever
 from gateway.jobs.scheduler import tick
 from gateway.receipts.query import list_receipts
 from gateway.receipts.states import ReceiptStatus
-from gateway.runtime.ops import start_role_ops
 from gateway.store.db import unit_of_work
 
 receipts_app = typer.Typer(no_args_is_help=True, help="Receipt confirmation (policy 4.3).")
@@ -126,6 +124,11 @@ def scheduler_command(
         interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
 ) -> None:
     """Run scheduler passes forever (production); several schedulers may run at once."""
+    # Loaded by the commands that run it: the service stack (aiosmtpd, dramatiq, imapclient,
+    # prometheus) at module level would slow every command's start, `commgate --help` too.
+    from gateway.jobs.periodic import run_forever
+    from gateway.runtime.ops import start_role_ops
+
     gw = open_app(ctx, service=True)
     report_unconfigured(gw.settings)  # once at start, not on every pass
     ops = guarded(ctx, lambda: start_role_ops(gw, "scheduler"))

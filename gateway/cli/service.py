@@ -16,11 +16,7 @@ import typer
 
 from gateway.cli.common import fail, guarded, open_app, settings_of, wait_for_signal
 from gateway.config.settings import Settings
-from gateway.jobs.actors import bind, make_jobs, sweep
 from gateway.receipts.auth import from_line_warnings
-from gateway.runtime.ops import start_ops, start_role_ops
-from gateway.runtime.reload import reload_settings, serve_until_stopped
-from gateway.runtime.server import Server
 from gateway.store.db import alembic_config, make_engine, upgrade
 
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -28,6 +24,13 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 
 def serve(ctx: typer.Context) -> None:
     """Run the gateway: SMTP listener, recovery sweep, and in-process workers when embedded."""
+    # Loaded by the commands that run it: the service stack (aiosmtpd, dramatiq, imapclient,
+    # prometheus) at module level would slow every command's start, `commgate --help` too.
+    from gateway.jobs.actors import make_jobs
+    from gateway.runtime.ops import start_ops
+    from gateway.runtime.reload import reload_settings, serve_until_stopped
+    from gateway.runtime.server import Server
+
     gw = open_app(ctx, service=True)
     _warn_from_line_trust(gw.settings, to_log=True)
     jobs = make_jobs(gw.settings.gateway.broker_url)
@@ -64,6 +67,11 @@ def serve(ctx: typer.Context) -> None:
 def worker(ctx: typer.Context,
            threads: Annotated[int | None, typer.Option(help="Worker threads.")] = None) -> None:
     """Run job workers against the configured broker (production)."""
+    # Loaded by the commands that run it: the service stack (aiosmtpd, dramatiq, imapclient,
+    # prometheus) at module level would slow every command's start, `commgate --help` too.
+    from gateway.jobs.actors import bind, make_jobs, sweep
+    from gateway.runtime.ops import start_role_ops
+
     gw = open_app(ctx, service=True)
     if not gw.settings.gateway.broker_url:
         raise fail("no broker_url configured: in the embedded default `commgate serve` runs "
