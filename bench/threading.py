@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.thread import Threader, ThreadEvidence, evidence
+from gateway.thread.evidence import Threader, ThreadEvidence, evidence
 
 CORPORA = Path(os.environ.get("COMMGATE_CORPORA",
                               Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"))
@@ -140,7 +140,7 @@ def bench_sql(url: str, mail: list[ThreadEvidence], batch: int,
 
     from gateway.store.db import make_engine, make_sessionmaker, unit_of_work
     from gateway.store.models import Base, Project, Thread
-    from gateway.store.threads import assign_thread
+    from gateway.thread.assign import assign_thread
 
     engine = make_engine(url)
     Base.metadata.create_all(engine)

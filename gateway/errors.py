@@ -12,34 +12,69 @@
     ├── NoticeInvalid          a notice or report lacks a field it needs (named), or is unknown
     ├── RecordsError           a records command cannot do what was asked (no such record,
     │                          search index not installed)
+    │   └── RecordEditError    a merge, split or correction of records that cannot be done
+    │                          as asked (the records stay as they were)
     ├── ReceiptsError          a receipts command cannot do what was asked (no such record or
     │                          recipient, a move the receipt states do not allow)
     ├── RetentionRefused       a purge inside retention, not archived, or on legal hold
     ├── ArchiveError           an archive cannot be written or read (path, manifest)
     ├── ConnectorError         the business-process system did not take a delivery (retried)
+    ├── RelayUnavailable       the outbound relay cannot be reached at all: the delivery
+    │                          batch stops, every mail stays queued
+    ├── OutboxBusy             an outbox mail cannot be retried: it is being sent right now
+    │                          (also a ValueError, for the callers that catch one)
+    ├── AppNotBound            a job ran before its process bound an App to the actors
+    │                          (also a RuntimeError, for the callers that catch one)
     └── PipelineSignal         an expected outcome of a pipeline stage, caught by the driver
         ├── Quarantine         the message cannot be processed; raw bytes kept, reason recorded
         └── Discard            the message needs no record (e.g. our own mail looping back)
 
 Users see ``str(error)`` — one line with the cause and, where we know one, a hint — never a
 traceback unless they pass ``--debug``.
+
+Every error can say which mail and which pipeline stage it concerns: ``message_id`` and
+``stage``, both optional. A pipeline signal is raised with its stage; the pipeline driver
+(gateway/pipeline/__init__.py) names the Message-ID (and, for an error a stage let out, the
+stage) with :meth:`GatewayError.at` when it catches one. Once the Message-ID is known,
+``str(error)`` leads with it — ``<id@host> at receipts: cause (hint: …)`` — and
+:attr:`GatewayError.reason` is the cause and hint alone (what a quarantined message's ``error``
+column keeps, after its stage).
 """
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class GatewayError(Exception):
     """Root of every error the gateway raises on purpose."""
+
+    message_id: str | None = None  # the mail concerned, once the pipeline driver named it
+    stage: str | None = None  # the pipeline stage it happened in, when there was one
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
 
-    def __str__(self) -> str:
+    def at(self, *, message_id: str | None = None, stage: str | None = None) -> Self:
+        """Name the mail and the stage this error concerns; what it already names is kept."""
+        self.message_id = self.message_id or message_id
+        self.stage = self.stage or stage
+        return self
+
+    @property
+    def reason(self) -> str:
+        """The cause and hint, without the mail and stage."""
         if self.hint:
             return f"{self.message} (hint: {self.hint})"
         return self.message
+
+    def __str__(self) -> str:
+        if self.message_id is None:  # outside the pipeline: the one-line cause, as always
+            return self.reason
+        where = f" at {self.stage}" if self.stage else ""
+        return f"<{self.message_id}>{where}: {self.reason}"
 
 
 class ConfigError(GatewayError):
@@ -74,6 +109,8 @@ class IntakeClosed(GatewayError):
 
 class PipelineSignal(GatewayError):
     """An expected outcome of a stage; the pipeline driver catches it."""
+
+    stage: str  # a signal always names its stage
 
     def __init__(self, message: str, *, stage: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -114,6 +151,14 @@ class ArchiveError(GatewayError):
 
 class ConnectorError(GatewayError):
     """The business-process system (DingTalk, webhook) did not take a delivery; it is retried."""
+
+
+class OutboxBusy(GatewayError, ValueError):
+    """An outbox mail cannot be retried now: a worker is sending it (``outbox retry``)."""
+
+
+class AppNotBound(GatewayError, RuntimeError):
+    """A job actor ran in a process that never called ``gateway.jobs.actors.bind(app)``."""
 
 
 class RecordEditError(RecordsError):

@@ -81,3 +81,20 @@ def test_downgrade_to_0002_and_back(gateway_app: App) -> None:
     command.downgrade(alembic_config(gateway_app.engine), "0002")
     upgrade(gateway_app.engine)
     test_migrations_match_the_models(gateway_app)
+
+
+def test_downgrade_to_nothing_and_back(gateway_app: App) -> None:
+    # Given a database at the head; when every revision is undone, nothing of the gateway's is
+    # left (0001 is undone table by table)
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from gateway.store.db import alembic_config
+
+    command.downgrade(alembic_config(gateway_app.engine), "base")
+    with gateway_app.engine.connect() as conn:
+        left = set(inspect(conn).get_table_names()) - {"alembic_version"}
+    assert left == set()
+    # and upgrading again gives exactly the models' schema
+    upgrade(gateway_app.engine)
+    test_migrations_match_the_models(gateway_app)

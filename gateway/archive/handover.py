@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from gateway.archive import pages
 from gateway.archive.export import ExportResult, Progress, export_project
+from gateway.archive.project_state import set_intake
 from gateway.audit.chain import record_event
 from gateway.config.settings import Department, ProjectConfig
 from gateway.errors import ConfigError
-from gateway.project_state import set_intake
 from gateway.store.audit_models import Handover
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project

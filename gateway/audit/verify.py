@@ -28,7 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit import anchor as audit_anchor
-from gateway.audit.chain import Break, entry_hash, head_of, project_entries, verify_chain
+from gateway.audit.batch import append_states
+from gateway.audit.chain import Break, entry_hash, head_of, lock_head, project_entries, verify_chain
 from gateway.audit.replay import Finding, Replay
 from gateway.audit.state import arrival_state, receipt_state, record_state
 from gateway.store.db import unit_of_work
@@ -245,13 +246,11 @@ def adopt_project(app: App, code: str, *, actor: str) -> dict[str, int]:
     SQL since is never adopted). Rows that differ from the chain, or are missing, are left to
     ``audit verify``. The adoption is itself in the chain, with who ran it.
     """
-    from gateway.audit.chain import _lock_head, append_states
-
     pid = app.project_ids[app.settings.project(code).code]
     replay = Replay()
     counts = {"message": 0, "record": 0, "receipt": 0}
     with unit_of_work(app.sessions) as session:
-        _lock_head(session, pid)  # nothing is appended while we look
+        lock_head(session, pid)  # nothing is appended while we look
         for entry in project_entries(session, pid):
             replay.feed(entry)
         below = {kind: min(replay.expected[kind], default=None) for kind in counts}

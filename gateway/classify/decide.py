@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 
 from gateway.classify.model import MessageFacts, Reason
 from gateway.classify.rules import Keyword, Matcher, Rules
-from gateway.classify.text import clause_before, head_parts, readable, split_body
+from gateway.classify.text import clause_before, ends_head, head_parts, readable, split_body
 from gateway.config.classify import CATEGORIES, Category, FormalityName, GroupName, Marker, Urgency
 
 _TAG = re.compile(r"[【\[〔［〖]\s*([^】\]〕］〗【\[]{1,30}?)\s*[】\]〕］〗]")
+# added to a change notice's score when the change states its reason and impact (4.2.1)
+STATED_CHANGE_WEIGHT = 1.5
 _REPLY = re.compile(r"^\s*(re|回复|答复|reply|aw|sv)\s*[:：]", re.IGNORECASE)
 
 
@@ -58,10 +60,11 @@ class Place:
 def places(facts: MessageFacts, rules: Rules) -> dict[str, tuple[Place, ...]]:
     """The message's regions for each ``where`` of a keyword rule (see gateway.classify.text)."""
     config = rules.config
-    subject = Place("subject", readable(facts.subject, subject=True), config.subject_factor)
+    subject = Place("subject", readable(facts.subject, subject=True, not_cues=rules.not_cues),
+                    config.subject_factor)
     head = tuple(Place("head", part, config.subject_factor)
                  for part in head_parts(subject.text))
-    body = split_body(readable(facts.own_text))
+    body = split_body(readable(facts.own_text, not_cues=rules.not_cues))
     lead = Place("lead", body.lead, 1.0)
     rest = Place("body", body.rest, config.body_factor)
     attachments = Place("attachments", "\n".join(facts.attachment_names), 1.0)
@@ -85,6 +88,9 @@ def _keyword_hit(keyword: Keyword, regions: dict[str, tuple[Place, ...]],
             if keyword.where == "head" and match.end() != len(place.text):
                 continue  # a head noun ends its part of the subject
             factor, where = place.factor, place.name
+            if (keyword.names_document and place.name == "subject"
+                    and not ends_head(place.text, match.end())):
+                factor, where = rules.config.body_factor, "subject, mention"
             if keyword.category != "risk" and _hypothetical(place.text, match.start(), rules):
                 factor, where = factor * rules.config.hypothetical_factor, f"{where}, hypothetical"
             weight = round(keyword.weight * factor, 2)
@@ -103,6 +109,21 @@ def category_from_header(facts: MessageFacts, rules: Rules) -> tuple[Category, R
     return None
 
 
+def _change_stated(regions: dict[str, tuple[Place, ...]], groups: Collection[GroupName],
+                   rules: Rules) -> Reason | None:
+    """A change told to the client with its reason and its impact is a change notice by its
+    form (4.2.1 asks for exactly that): the bonus of a message with change cues that says both."""
+    if "customer" not in groups:
+        return None
+    text = "\n".join(place.text for place in regions["any"])
+    reason = next((w for w in (m.find(text, None) for m in rules.reason) if w), None)
+    impact = next((w for w in (m.find(text, None) for m in rules.impact) if w), None)
+    if reason is None or impact is None:
+        return None
+    return Reason("category", "change_notice:reason and impact stated", (reason, impact),
+                  STATED_CHANGE_WEIGHT)
+
+
 def category_scores(facts: MessageFacts, groups: Collection[GroupName],
                     rules: Rules) -> tuple[dict[Category, float], dict[Category, list[Reason]]]:
     """Every category's keyword score and the keyword hits behind it."""
@@ -112,6 +133,10 @@ def category_scores(facts: MessageFacts, groups: Collection[GroupName],
         reason = _keyword_hit(keyword, regions, groups, rules)
         if reason is not None:
             hits[keyword.category].append(reason)
+    if "change_notice" in hits:
+        stated = _change_stated(regions, groups, rules)
+        if stated is not None:
+            hits["change_notice"].append(stated)
     return {c: round(sum(r.weight for r in rs), 2) for c, rs in hits.items()}, hits
 
 
@@ -140,7 +165,8 @@ def _first_word(matchers: tuple[Matcher, ...], facts: MessageFacts,
                 rules: Rules) -> tuple[Matcher, str] | None:
     """The first word found in the subject or body; quoted words and hypotheticals do not count
     ("如果紧急…" is not urgent)."""
-    texts = (readable(facts.subject, subject=True), readable(facts.own_text))
+    texts = (readable(facts.subject, subject=True, not_cues=rules.not_cues),
+             readable(facts.own_text, not_cues=rules.not_cues))
     for matcher in matchers:
         for text in texts:
             for match in matcher.matches(text, rules.negation):

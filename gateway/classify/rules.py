@@ -26,7 +26,7 @@ _CLAUSE_BREAK = re.compile(r"[，。；;,.!！?？\n、：:]")
 NEGATION_WINDOW = 6
 _LIST_FIELDS = ("markers", "keywords", "urgent_words", "urgent_subject_words", "receipt_words",
                 "formal_attachment_words", "reason_words", "impact_words", "confirmation_words",
-                "negations", "hypothetical_words")
+                "negations", "hypothetical_words", "not_cues")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class Keyword:
     where: str
     groups: frozenset[GroupName]
     matcher: Matcher
+    names_document: bool = False
 
     @property
     def name(self) -> str:
@@ -81,6 +82,7 @@ class Rules:
     confirmation: tuple[Matcher, ...]
     negation: re.Pattern[str] | None
     hypothetical: re.Pattern[str] | None
+    not_cues: re.Pattern[str] | None
 
 
 def _negated(text: str, start: int, negation: re.Pattern[str]) -> bool:
@@ -91,9 +93,12 @@ def _negated(text: str, start: int, negation: re.Pattern[str]) -> bool:
     return negation.search(before) is not None
 
 
-def compile_pattern(pattern: str, *, regex: bool) -> re.Pattern[str]:
+def compile_pattern(pattern: str, *, regex: bool, at_end: bool = False) -> re.Pattern[str]:
+    """``at_end``: the match must end the text (a head noun ends its part of the subject; so
+    "质量状况通报" finds "状况通报", not the earlier "质量状况")."""
     body = pattern if regex else re.escape(pattern)
-    return re.compile(f"{_EDGE_START}(?:{body}){_EDGE_END}", re.IGNORECASE)
+    return re.compile(f"{_EDGE_START}(?:{body}){_EDGE_END}{'$' if at_end else ''}",
+                      re.IGNORECASE)
 
 
 def _words(name: str, words: Iterable[str], *, negatable: bool = True) -> tuple[Matcher, ...]:
@@ -131,8 +136,10 @@ def _markers(markers: Iterable[Marker]) -> Mapping[str, tuple[Marker, ...]]:
 def _keywords(rules: Iterable[KeywordRule]) -> tuple[Keyword, ...]:
     return tuple(
         Keyword(category=r.category, weight=r.weight, where=r.where, groups=frozenset(r.groups),
-                matcher=Matcher(keyword_name(r), compile_pattern(r.pattern, regex=r.regex),
-                                r.negatable))
+                matcher=Matcher(keyword_name(r), compile_pattern(r.pattern, regex=r.regex,
+                                                                 at_end=r.where == "head"),
+                                r.negatable),
+                names_document=r.names_document)
         for r in rules)
 
 
@@ -140,6 +147,7 @@ def compile_rules(config: ClassificationConfig) -> Rules:
     """Compile an already merged configuration."""
     negation = "|".join(f"(?:{n})" for n in config.negations)
     hypothetical = "|".join(f"(?:{h})" for h in config.hypothetical_words)
+    not_cues = "|".join(f"(?:{n})" for n in config.not_cues)
     return Rules(
         config=config,
         markers=_markers(config.markers),
@@ -154,6 +162,7 @@ def compile_rules(config: ClassificationConfig) -> Rules:
         confirmation=_words("confirmation", config.confirmation_words),
         negation=re.compile(negation, re.IGNORECASE) if negation else None,
         hypothetical=re.compile(hypothetical, re.IGNORECASE) if hypothetical else None,
+        not_cues=re.compile(not_cues, re.IGNORECASE) if not_cues else None,
     )
 
 

@@ -41,9 +41,13 @@ def _blank(match: re.Match[str]) -> str:
     return " " * len(match.group(0))
 
 
-def readable(text: str, *, subject: bool = False) -> str:
-    """``text`` with quoted words, quantities with units and (in a body) 《document names》
-    blanked out; the subject keeps its 《…》: there the name is what the message is."""
+def readable(text: str, *, subject: bool = False,
+             not_cues: re.Pattern[str] | None = None) -> str:
+    """``text`` with quoted words, quantities with units, fixed expressions that are no cue
+    (``not_cues``: 紧急联系人) and (in a body) 《document names》 blanked out; the subject keeps
+    its 《…》: there the name is what the message is."""
+    if not_cues is not None:
+        text = not_cues.sub(_blank, text)
     text = _QUOTED.sub(_blank, text)
     text = _QUANTITY.sub(_blank, text)
     return text if subject else _DOC_NAME.sub(_blank, text)
@@ -74,6 +78,13 @@ def head_parts(subject: str) -> tuple[str, ...]:
     bare = _TAGS.sub(" ", subject).strip()
     parts = (_HEAD_TRAIL.sub("", part).strip() for part in _HEAD_SPLIT.split(bare))
     return tuple(p for p in parts if p)
+
+
+def ends_head(subject: str, end: int) -> bool:
+    """Whether a match ending at ``end`` ends its part of the subject (is its head noun):
+    "二季度质量状况报告" yes; "关于本月巡检报告提交时间" no — there the report is mentioned."""
+    rest = _HEAD_SPLIT.split(subject[end:], maxsplit=1)[0]
+    return not _HEAD_TRAIL.sub("", _TAGS.sub(" ", rest)).strip()
 
 
 def clause_before(text: str, start: int) -> str:

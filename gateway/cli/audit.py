@@ -1,5 +1,5 @@
 """Commands for traceable records: ``audit verify``, ``purge``, ``archive export|verify``,
-``project close|reopen|list`` (domain work in gateway/archive/, gateway/project_state.py).
+``project close|reopen|list`` (domain work in gateway/archive/, gateway/archive/project_state.py).
 
 Exit status: 0 fine; 1 a check found a problem (``audit verify``, ``archive verify``); 2 the
 command was refused or misused (a purge inside retention, no archive, legal hold, bad config).
@@ -18,13 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from gateway.addresses import try_normalize
 from gateway.archive.export import export_project
 from gateway.archive.handover import close_project
+from gateway.archive.project_state import ProjectRow, project_rows, reopen
+from gateway.archive.retention import execute_purge, plan_purge, remove_unshared_raw
 from gateway.archive.verify import verify_archive
 from gateway.audit.verify import adopt_project, verify_project
 from gateway.cli.common import fail, guarded, open_app, print_json
 from gateway.config.settings import load_settings
 from gateway.errors import GatewayError
-from gateway.project_state import ProjectRow, project_rows, reopen
-from gateway.retention import execute_purge, plan_purge, remove_unshared_raw
 from gateway.store.db import unit_of_work
 
 audit_app = typer.Typer(no_args_is_help=True, help="Audit trail (审计日志).")

@@ -1,6 +1,7 @@
 """``commgate threads merge|split``: a project manager fixes threading by hand.
 
-Threading is evidence-driven (gateway/thread.py); when people reply to the wrong mail or start a
+Threading is evidence-driven (gateway/thread/evidence.py); when people reply to the wrong mail or
+start a
 new topic in an old thread, the PM corrects it here. The records follow their threads
 (gateway/records/edit.py does the work): merging folds one record into the other, splitting
 opens a new record for the messages split off. Both are written to the audit trail with the

@@ -102,8 +102,10 @@ class KeywordRule(_Model):
     ``negatable = false``. Where a cue stands weighs it: the subject counts ``subject_factor``
     times, the first line of the body once, the rest of the body ``body_factor`` times, and a
     cue in a hypothetical clause (如果…, if …) ``hypothetical_factor`` times (except for risk,
-    which is about what may happen). Quoted words (“…”, 「…」), document names in 《…》 and
-    quantities with units ("40 minutes", "40分钟") are not read at all.
+    which is about what may happen). A rule that ``names_document`` counts in the subject only
+    where it ends a part of it (elsewhere the subject mentions the document). Quoted words
+    (“…”, 「…」), document names in 《…》 and quantities with units ("40 minutes", "40分钟")
+    are not read at all.
     """
 
     category: Category
@@ -114,6 +116,9 @@ class KeywordRule(_Model):
     groups: tuple[GroupName, ...] = ()
     negatable: bool = True
     name: str = ""
+    # the pattern names a document (周报, 会议纪要, 联系单): in the subject it says what the mail
+    # is only as the head noun; "关于本月巡检报告提交时间" mentions it (weighs body_factor)
+    names_document: bool = False
 
     @model_validator(mode="after")
     def _valid_regex(self) -> KeywordRule:
@@ -153,8 +158,11 @@ class ClassificationConfig(_Model):
     impact_words: tuple[str, ...] = ()
     confirmation_words: tuple[str, ...] = ()
     negations: tuple[str, ...] = ()
+    # regular expressions: fixed expressions whose words are no cue (紧急联系人 is a contact,
+    # not urgency); they are blanked before any rule reads the text
+    not_cues: tuple[str, ...] = ()
 
-    @field_validator("negations", "hypothetical_words")
+    @field_validator("negations", "hypothetical_words", "not_cues")
     @classmethod
     def _valid_negations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for pattern in value:

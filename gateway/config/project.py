@@ -175,7 +175,7 @@ class ProjectConfig(_Model):
     imap: ImapMailbox | None = None  # optional IMAP intake for this project
     escalation: EscalationConfig = EscalationConfig()
     connectors: ConnectorsConfig = ConnectorsConfig()  # DingTalk/webhook, archives
-    hold: bool = False  # legal hold: nothing of this project is purged (gateway/retention.py)
+    hold: bool = False  # legal hold: nothing is purged (gateway/archive/retention.py)
 
     @field_validator("timezone")
     @classmethod

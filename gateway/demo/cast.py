@@ -15,10 +15,12 @@ Pure data and builders; nothing here touches a socket or the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from zoneinfo import ZoneInfo
+
+from gateway.testing.clock import FakeClock
 
 SH = ZoneInfo("Asia/Shanghai")
 DOMAIN = "xdyj.example.com"
@@ -45,18 +47,8 @@ DIRECTIVE_BODY = (
     "完成后请回复确认。\n\n李娜\n")
 
 
-class DemoClock:
-    """``App.clock`` for the story: a time the demo sets, read as UTC like the system clock."""
-
-    def __init__(self, start: str) -> None:
-        self.now = at(start)
-
-    def __call__(self) -> datetime:
-        return self.now.astimezone(UTC)
-
-    def set(self, text: str) -> datetime:
-        self.now = at(text)
-        return self.now
+DemoClock = FakeClock
+"""The story's clock: set in the project's zone (Asia/Shanghai), read as UTC."""
 
 
 def at(text: str) -> datetime:

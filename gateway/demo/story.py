@@ -19,6 +19,7 @@ import smtplib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from gateway.runtime.server import Server
 from gateway.store.db import unit_of_work
 
 Line = tuple[str, str]  # (zh-CN, en)
+_WEEKDAY = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 REPORT_WEEK = "2026-W40"  # the week of the story's mail (Mon 09-28 … Sun 10-04)
 
 
@@ -180,27 +182,17 @@ class Story:
              f"record R{state['record_id']}: {state['category']}, group {state['group']}"),
             *self.receipt_lines("change")]))
 
-        when = self.clock.set("2026-09-30 10:10")
-        answer = reply(order, sender=LIUYANG, when=when,
-                       body=foxmail_quote("收到，今晚完成巡检和备份。", order))
-        self.ids["confirm"] = str(answer["Message-ID"])
-        self.smtp(answer, LIUYANG[1])
-        self.narrate(Step("2026-09-30 周三 10:10", (
-            "刘洋用 Foxmail 回复“收到”（引用原文）", "刘洋 replies 收到 from Foxmail (quoting)"), [
+        self.answer("confirm", LIUYANG, "2026-09-30 10:10",
+                    foxmail_quote("收到，今晚完成巡检和备份。", order), order, (
+            "刘洋用 Foxmail 回复“收到”（引用原文）", "刘洋 replies 收到 from Foxmail (quoting)"),
             ("只读取回复的新内容，引用部分被剥离",
-             "only his own new text is read, quotes stripped"),
-            *self.receipt_lines("directive")]))
-
-        when = self.clock.set("2026-09-30 10:25")
-        question = reply(order, sender=CHENJING, when=when, body=outlook_quote(
-            "收到，但是否需要把备用链路的光模块一起检查？", order))
-        self.ids["question"] = str(question["Message-ID"])
-        self.smtp(question, CHENJING[1])
-        self.narrate(Step("2026-09-30 周三 10:25", (
-            "陈静用 Outlook 回复“收到，但是否需要…？”", "陈静 replies with a question (Outlook)"), [
-            ("有疑问不算确认；立即告知指令发出人李娜",
-             "a question is not a confirmation; the author 李娜 is told at once"),
-            *self.receipt_lines("directive")]))
+             "only his own new text is read, quotes stripped"))
+        self.answer("question", CHENJING, "2026-09-30 10:25",
+                    outlook_quote("收到，但是否需要把备用链路的光模块一起检查？", order),
+                    order, ("陈静用 Outlook 回复“收到，但是否需要…？”",
+                            "陈静 replies with a question (Outlook)"),
+                    ("有疑问不算确认；立即告知指令发出人李娜",
+                     "a question is not a confirmation; the author 李娜 is told at once"))
 
         self.later_decline(order)
 
@@ -221,17 +213,24 @@ class Story:
 
     def later_decline(self, order: EmailMessage) -> None:
         """The latest answer decides: 刘洋 had confirmed, then writes that he cannot."""
-        when = self.clock.set("2026-09-30 10:40")
-        answer = reply(order, sender=LIUYANG, when=when, body=foxmail_quote(
-            "抱歉，刚发现 CORE-SW02 今晚停不了机，配置备份做不了，只能顺延到节后。", order))
-        self.ids["decline"] = str(answer["Message-ID"])
-        self.smtp(answer, LIUYANG[1])
-        self.narrate(Step("2026-09-30 周三 10:40", (
-            "刘洋再次回复：“…做不了，只能顺延到节后”", "刘洋 writes again: he cannot after all"), [
+        self.answer("decline", LIUYANG, "2026-09-30 10:40", foxmail_quote(
+            "抱歉，刚发现 CORE-SW02 今晚停不了机，配置备份做不了，只能顺延到节后。", order), order,
+            ("刘洋再次回复：“…做不了，只能顺延到节后”", "刘洋 writes again: he cannot after all"),
             ("以最新回复为准：此前的“已确认”改为“无法执行”，立即告知李娜（附原话）",
              "the latest answer decides: confirmed becomes declined, 李娜 is told at once "
-             "with his words"),
-            *self.receipt_lines("directive")]))
+             "with his words"))
+
+    def answer(self, key: str, sender: tuple[str, str], at: str, body: str,
+               order: EmailMessage, title: Line, note: Line) -> None:
+        """One recipient answers the directive at ``at`` (``YYYY-MM-DD HH:MM``): sent, processed,
+        and told with the directive's receipts as they now stand."""
+        when = self.clock.set(at)
+        answer = reply(order, sender=sender, when=when, body=body)
+        self.ids[key] = str(answer["Message-ID"])
+        self.smtp(answer, sender[1])
+        day, _, time_of_day = at.partition(" ")
+        self.narrate(Step(f"{day} {_WEEKDAY[date.fromisoformat(day).weekday()]} {time_of_day}",
+                          title, [note, *self.receipt_lines("directive")]))
 
     def at_tick(self, when: str, label: str, title: Line, extra: list[Line] | None = None) -> None:
         report = tick(self.app, now=self.clock.set(when), project=CODE)

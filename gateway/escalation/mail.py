@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from gateway.config.people import display_name, person_name
 from gateway.config.settings import Member, ProjectConfig, Settings
 from gateway.notify.compose import compose, record_code
+from gateway.notify.outbox import queue
 from gateway.notify.render import recipient_language, render
 from gateway.receipts.tokens import make_reply_address
 from gateway.store.models import Message, Receipt
@@ -66,8 +67,6 @@ class OutboxSink:
     """The real thing: gateway/notify/outbox.py (idempotent on the key)."""
 
     def put(self, session: Session, mail: Outgoing, *, project_id: int, now: datetime) -> None:
-        from gateway.notify.outbox import queue
-
         queue(session, project_id=project_id, kind=mail.kind, idempotency_key=mail.key,
               message=mail.message, recipients=list(mail.recipients), record_id=mail.record_id,
               receipt_id=mail.receipt_id, now=now)

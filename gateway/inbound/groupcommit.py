@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 from gateway.app import App
 from gateway.errors import RowRefused, StoreError
-from gateway.inbound.intake import Accepted, HeldConnection, Outcome, Prepared, record
+from gateway.inbound.intake import Accepted, Outcome, Prepared, record
+from gateway.store.db import HeldConnection
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,12 +35,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.audit.chain import append_arrivals
+from gateway.audit.batch import append_arrivals
 from gateway.audit.state import arrival_state
 from gateway.errors import IntakeClosed, RowRefused, StoreError
 from gateway.identity import identify
 from gateway.store.bulk import BulkInsert, placeholder
-from gateway.store.db import unit_of_work
+from gateway.store.db import HeldConnection, unit_of_work
 from gateway.store.models import Arrival, Message
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Accepted:
+    """A stored message (``duplicate``: it was there already, this was a further arrival)."""
+
     message_pk: int
     message_id: str
     duplicate: bool
@@ -106,40 +107,6 @@ def prepare(app: App, *, project: str, raw: bytes, channel: str, peer: str = "",
 Outcome = Accepted | IntakeClosed
 
 
-class HeldConnection:
-    """A database connection a committing thread keeps between its batches.
-
-    Taking one from the pool and giving it back (with the pool's reset) for every batch cost as
-    much as the batch's own statements. The holder — the SMTP writer, the group committer — owns
-    it: one thread at a time, :meth:`close` at the end. A connection that failed is dropped, and
-    the next batch opens a new one.
-    """
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self._conn: Connection | None = None
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = self.app.engine.connect()
-        conn = self._conn
-        try:
-            with conn.begin():
-                yield conn
-        except IntegrityError:
-            raise  # rolled back; the connection is fine
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with suppress(Exception):
-                conn.close()
-
-
 def record(app: App, items: Sequence[Prepared], *,
            held: HeldConnection | None = None) -> list[Outcome]:
     """Commit rows for ``items`` in one transaction; per item an Accepted or IntakeClosed.
@@ -149,7 +116,7 @@ def record(app: App, items: Sequence[Prepared], *,
     bytes are not yet durable are flushed first (one ``syncfs`` for the batch); when that fails,
     StoreError is raised and no row is written (the rows are written while the flush runs, in the
     same transaction, and committed only after it succeeded). ``held``: the caller's connection
-    (see :class:`HeldConnection`), else one from the pool.
+    (see :class:`gateway.store.db.HeldConnection`), else one from the pool.
     """
     pending = [item for item in items if not item.durable]
     # The flush runs while the rows are written; the commit waits for it.

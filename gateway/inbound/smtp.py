@@ -39,7 +39,8 @@ from gateway.inbound.intake import Accepted, Prepared, prepare, record
 from gateway.inbound.limits import ConnectionLimiter, tls_context
 from gateway.inbound.protocol import GatewayLMTP, GatewaySMTP
 from gateway.inbound.recipients import REFUSED, Recipient, accepted_recipient
-from gateway.inbound.writer import IntakeWriter, WriteRequest
+from gateway.inbound.writer import IntakeWriter
+from gateway.inbound.writer_process import WriteRequest
 from gateway.runtime.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
 
 log = logging.getLogger(__name__)

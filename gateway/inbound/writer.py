@@ -33,50 +33,27 @@ import itertools
 import logging
 import multiprocessing
 import pickle
-import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
-from functools import partial
 from typing import Any
 
 from gateway.config.settings import Settings
 from gateway.errors import IntakeClosed, StoreError
-from gateway.inbound.groupcommit import commit_batch
-from gateway.inbound.intake import Accepted, HeldConnection, Prepared, prepare
+from gateway.inbound.intake import Accepted, Prepared
+from gateway.inbound.writer_process import (
+    LENGTH,
+    Reply,
+    WriteRequest,
+    frame,
+    read_frame,
+    writer_main,
+)
 
 log = logging.getLogger(__name__)
 
-_LENGTH = 4
 READY_TIMEOUT = 60.0
 _RESTART_DELAYS = (0.5, 1, 2, 5, 10, 30)
-
-
-@dataclass(frozen=True)
-class WriteRequest:
-    """One message for one project, as the front end received it."""
-
-    project: str
-    project_id: int
-    raw: bytes
-    channel: str
-    peer: str
-    envelope_from: str
-    envelope_to: list[str]
-    received_at: datetime
-
-
-# Replies travel as plain tuples: ("ok", pk, message_id, duplicate) | ("closed", text) |
-# ("error", text) — exceptions with keyword arguments do not survive pickling.
-Reply = tuple[Any, ...]
-
-
-def _frame(obj: object) -> bytes:
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return len(payload).to_bytes(_LENGTH, "big") + payload
 
 
 # --- the front end's side ------------------------------------------------------------------------
@@ -117,7 +94,7 @@ class IntakeWriter:
         theirs.close()
         try:
             ours.settimeout(READY_TIMEOUT)
-            first = _read_frame(ours)
+            first = read_frame(ours)
         except (OSError, EOFError) as exc:
             _give_up(ours, process)
             raise StoreError(f"the intake writer did not start ({exc or 'it exited'})",
@@ -150,7 +127,7 @@ class IntakeWriter:
         try:
             # Frames of one turn of the event loop go out in one write (one wake-up of the
             # writer, one batch), sent when the loop has run every session that was ready.
-            self._outgoing.append(_frame((seq, request)))
+            self._outgoing.append(frame((seq, request)))
             if len(self._outgoing) == 1:
                 asyncio.get_running_loop().call_soon(self._send_outgoing)
             await stream.drain()  # only waits while earlier frames fill the socket
@@ -173,7 +150,7 @@ class IntakeWriter:
     async def _read_replies(self, reader: asyncio.StreamReader) -> None:
         try:
             while True:
-                size = int.from_bytes(await reader.readexactly(_LENGTH), "big")
+                size = int.from_bytes(await reader.readexactly(LENGTH), "big")
                 replies: list[tuple[int, Reply]] = pickle.loads(await reader.readexactly(size))
                 for seq, reply in replies:
                     waiter = self._pending.get(seq)
@@ -250,94 +227,3 @@ def _give_up(sock: socket.socket, process: Any) -> None:
     if process.is_alive():
         process.kill()
         process.join(timeout=5)
-
-
-# --- the writer process --------------------------------------------------------------------------
-
-
-def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None) -> None:
-    """The writer process: store each batch the front end sends, answer, until the socket ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front end decides when we stop
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if log_debug is not None:
-        from gateway.runtime.logs import setup_logging
-
-        setup_logging(settings.gateway, debug=log_debug)
-    from gateway.app import build_app
-
-    sock.setblocking(True)
-    try:
-        app = build_app(settings, migrate=False)
-    except Exception as exc:
-        log.exception("intake writer: cannot open the store")
-        sock.sendall(_frame(("failed", f"{type(exc).__name__}: {exc}")))
-        return
-
-    if settings.gateway.smtp.raw_sync == "batch" and not app.raw.start_batch_sync():
-        log.warning("syncfs(2) unavailable here (Linux >= 5.8 needed): raw files are "
-                    "fsynced one by one")
-    sock.sendall(_frame(("ready",)))
-    held = HeldConnection(app)
-    try:
-        for batch in _batches(sock):
-            works = [req if isinstance(req, Prepared) else
-                     partial(prepare, app, project=req.project, project_id=req.project_id,
-                             raw=req.raw, channel=req.channel, peer=req.peer,
-                             envelope_from=req.envelope_from, envelope_to=req.envelope_to,
-                             received_at=req.received_at) for _, req in batch]
-            replies: list[tuple[int, Reply]] = []
-            answers = commit_batch(app, works, held=held)
-            for (seq, _), answer in zip(batch, answers, strict=True):
-                if isinstance(answer, Accepted):
-                    replies.append((seq, ("ok", answer.message_pk, answer.message_id,
-                                          answer.duplicate)))
-                elif isinstance(answer, IntakeClosed):
-                    replies.append((seq, ("closed", answer.message)))
-                else:
-                    replies.append((seq, ("error", str(answer))))
-            sock.sendall(_frame(replies))
-    except (ConnectionError, EOFError):
-        pass  # the front end is gone: whatever was committed stays committed
-    finally:
-        held.close()
-        app.raw.stop_batch_sync()
-        app.close()
-        sock.close()
-
-
-def _batches(sock: socket.socket) -> Iterator[list[tuple[int, WriteRequest | Prepared]]]:
-    """Everything the front end has sent so far, as one batch; ends when the socket does."""
-    buf = bytearray()
-    while True:
-        chunk = sock.recv(1 << 20)
-        if not chunk:
-            return
-        buf += chunk
-        batch: list[tuple[int, WriteRequest | Prepared]] = []
-        while len(buf) >= _LENGTH:
-            size = int.from_bytes(buf[:_LENGTH], "big")
-            if len(buf) < _LENGTH + size:
-                if not batch:  # a large message still arriving: read the rest of it
-                    buf += _recv_exactly(sock, _LENGTH + size - len(buf))
-                    continue
-                break
-            batch.append(pickle.loads(buf[_LENGTH:_LENGTH + size]))
-            del buf[:_LENGTH + size]
-        if batch:
-            yield batch
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    parts = bytearray()
-    while len(parts) < size:
-        chunk = sock.recv(min(size - len(parts), 1 << 24))
-        if not chunk:
-            raise EOFError("the front end closed the socket mid-frame")
-        parts += chunk
-    return bytes(parts)
-
-
-def _read_frame(sock: socket.socket) -> Any:
-    size = int.from_bytes(_recv_exactly(sock, _LENGTH), "big")
-    return pickle.loads(_recv_exactly(sock, size))
-

@@ -20,6 +20,7 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import or_, select, update
 
 from gateway.app import App
+from gateway.errors import AppNotBound
 from gateway.pipeline import process
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
@@ -38,7 +39,7 @@ def bind(app: App) -> None:
 
 def current_app() -> App:
     if _app is None:
-        raise RuntimeError("no App bound: call gateway.jobs.actors.bind(app) first")
+        raise AppNotBound("no App bound: call gateway.jobs.actors.bind(app) first")
     return _app
 
 

@@ -39,7 +39,6 @@ from gateway.escalation.plan import Deadline, Plan, ladder, plan, resolve_level
 from gateway.escalation.plan import Step as LadderStep
 from gateway.receipts.events import flush_audit, note_event
 from gateway.receipts.moves import close_if_done, restart
-from gateway.receipts.owing import schema_ready
 from gateway.receipts.states import is_open
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt
@@ -266,9 +265,6 @@ def tick(app: App, *, now: datetime | None = None, project: str | None = None,
     """One scheduler pass as of ``now``; with ``dry_run`` nothing is stored or queued."""
     now = now or app.clock()
     report = TickReport(now=now)
-    with unit_of_work(app.sessions) as session:
-        if not schema_ready(session):
-            return report
     project_ids = [app.project_ids[app.settings.project(project).code]] if project else None
     if dry_run:
         session = app.sessions()

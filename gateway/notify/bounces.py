@@ -2,8 +2,8 @@
 
 The parse stage recognises DSNs (RFC 3464: ``ParsedMessage.bounce``, and the common prose
 bounces of qmail, Exchange and others) and automatic replies (RFC 3834 ``Auto-Submitted``,
-``Precedence: bulk``, vacation notices, MDNs). :func:`notify_stage`, a pipeline stage after
-``receipts``, then
+``Precedence: bulk``, vacation notices, MDNs). The ``notify`` stage (gateway/stages/notify.py),
+after ``receipts``, then
 
 - puts the sender of *verified* automated mail (gateway/receipts/auth.py) on the suppression list
 for
@@ -15,9 +15,9 @@ for
   (``message/rfc822`` or ``text/rfc822-headers`` part, ``Original-Message-ID``, a
   ``Message-ID:`` line of the returned copy) and the failed address (``Final-Recipient``,
   ``X-Failed-Recipients``, the prose), or failing an id, the latest mail sent to that address —
-  and notes it (:func:`record_bounce`: state ``bounced`` with the reason; a temporary failure
-  only notes the reason). A receipt's status never changes; the mail's author (or the project
-  manager for gateway mail) is told by a mail of its own.
+  and notes it (:func:`handle_bounce` → :func:`record_bounce`: state ``bounced`` with the
+  reason; a temporary failure only notes the reason). A receipt's status never changes; the
+  mail's author (or the project manager for gateway mail) is told by a mail of its own.
 """
 
 from __future__ import annotations
@@ -31,22 +31,19 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.addresses import person_key, try_normalize
-from gateway.parse.automated import is_automated
+from gateway.addresses import try_normalize
+from gateway.notify.system import send_system_notice
 from gateway.parse.model import Bounce
+from gateway.store.models import Project
 from gateway.store.notify_models import OutboxMail, OutboxRecipient, Suppression
 
 if TYPE_CHECKING:
     from gateway.app import App
-    from gateway.config.settings import ProjectConfig
-    from gateway.pipeline import Context
 
 log = logging.getLogger(__name__)
 
 # A bounce naming no Message-ID is matched to mail sent to the failed address this recently.
 UNNAMED_WINDOW = timedelta(days=3)
-# Mail kinds that are never held back by a suppression: the receipt ladder itself.
-NEVER_SUPPRESSED = frozenset({"reminder", "escalation"})
 
 
 def suppress(session: Session, *, project_id: int, address: str, reason: str,
@@ -108,13 +105,6 @@ def lift(session: Session, *, project_id: int, address: str) -> bool:
     return bool(rows)
 
 
-def never_suppressed(project: ProjectConfig, address: str) -> bool:
-    """Members, stakeholders and department interface persons are never suppressed."""
-    from gateway.receipts.owing import known_people
-
-    return person_key(address) in known_people(project)
-
-
 def bounce_reason(bounce: Bounce) -> str:
     kind = "permanent" if bounce.permanent else "temporary"
     status = f" {bounce.status}" if bounce.status else ""
@@ -167,38 +157,24 @@ def record_bounce(session: Session, *, original_message_id: str | None,
     return matched
 
 
-def notify_stage(ctx: Context) -> None:
-    """Pipeline stage (after ``receipts``): suppression and bounce handling for one message."""
-    parsed, message = ctx.parsed, ctx.message
-    now = ctx.app.clock()
-    if parsed is None or not is_automated(parsed):
-        return
-    if parsed.from_addr and not never_suppressed(ctx.project, parsed.from_addr):
-        from gateway.receipts.owing import authenticate
-
-        if authenticate(ctx).verified:
-            days = ctx.app.settings.gateway.outbound.suppression_days
-            suppress(ctx.session, project_id=message.project_id, address=parsed.from_addr,
-                     reason=f"automated mail {message.message_id}", now=now,
-                     until=now + timedelta(days=days))
-    bounce = parsed.bounce
-    if bounce is None:
-        return
-    rows = record_bounce(ctx.session, original_message_id=bounce.original_message_id,
+def handle_bounce(app: App, session: Session, *, bounce: Bounce, project_id: int,
+                  now: datetime) -> list[OutboxMail]:
+    """Note a bounce on the outbox mail it reports on and, for a permanent failure of this
+    project's mail, tell its author; return the mails concerned. Running it twice changes
+    nothing more."""
+    rows = record_bounce(session, original_message_id=bounce.original_message_id,
                          failed_recipients=bounce.failed_recipients, now=now,
-                         project_id=message.project_id, reason=bounce_reason(bounce),
+                         project_id=project_id, reason=bounce_reason(bounce),
                          permanent=bounce.permanent)
     for mail in rows:
-        if bounce.permanent and mail.project_id == message.project_id:
-            tell_sender(ctx.app, ctx.session, mail, list(bounce.failed_recipients), now=now)
+        if bounce.permanent and mail.project_id == project_id:
+            tell_sender(app, session, mail, list(bounce.failed_recipients), now=now)
+    return rows
 
 
 def tell_sender(app: App, session: Session, mail: OutboxMail, failed: list[str], *,
                 now: datetime) -> OutboxMail | None:
     """Queue one mail to the author of ``mail`` saying who it did not reach."""
-    from gateway.notify.system import send_system_notice
-    from gateway.store.models import Project
-
     project = app.settings.project(session.get_one(Project, mail.project_id).code)
     pm = project.members_with("project_manager")[0].email
     author = mail.author or pm

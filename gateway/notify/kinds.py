@@ -10,8 +10,10 @@ as text from ``--set key=value`` or typed from a TOML file; list fields accept a
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from gateway.errors import NoticeInvalid
@@ -41,61 +43,24 @@ class NoticeKind:
         return next((f for f in self.fields if f.name == name), None)
 
 
-def _f(name: str, help: str, **kw: Any) -> FieldSpec:
-    return FieldSpec(name, help, **kw)
+_FILE = Path(__file__).resolve().parents[1] / "rules" / "notices.toml"
 
 
-KINDS: dict[str, NoticeKind] = {k.name: k for k in (
-    NoticeKind("change", "变更通知", "Change notice", "change_notice", False, (
-        _f("change_type", "scope | cost | schedule", type="choice",
-           choices=("scope", "cost", "schedule")),
-        _f("summary", "what changes (变更内容)"),
-        _f("reason", "why (变更原因) — policy 4.2.1"),
-        _f("impact", "impact on service, cost, schedule (影响) — policy 4.2.1"),
-        _f("contact", "whom to contact (联系人)"),
-        _f("new_dates", "proposed new dates (needed for schedule changes)", required=False),
-        _f("new_cost", "proposed cost (needed for cost changes)", required=False),
-        _f("effective", "when the change takes effect", required=False),
-        _f("reply_by", "please confirm by", required=False),
-    )),
-    NoticeKind("incident", "故障通报", "Incident notice", "incident", False, (
-        _f("title", "short description"),
-        _f("occurred_at", "when it happened"),
-        _f("what_happened", "what happened (事件经过)"),
-        _f("impact", "impact (影响范围)"),
-        _f("actions", "actions taken and planned (处理措施)", type="list"),
-        _f("next_update", "time of the next update (下次通报时间)"),
-        _f("status", "current status", required=False),
-        _f("contact", "contact", required=False),
-    )),
-    NoticeKind("directive", "工作指令", "Directive", "directive", False, (
-        _f("title", "short title"),
-        _f("instructions", "what is to be done (指令内容)"),
-        _f("due", "deadline (完成时限)"),
-        _f("details", "background, references", required=False),
-    )),
-    NoticeKind("minutes", "会议纪要", "Meeting minutes", "meeting_minutes", False, (
-        _f("meeting", "meeting name (会议名称)"),
-        _f("time", "time (时间)"),
-        _f("place", "place (地点)"),
-        _f("attendees", "attendees (参会人)", type="list"),
-        _f("agenda", "agenda (议题)", type="list"),
-        _f("decisions", "decisions (决议)", type="list"),
-        _f("action_items", "action items: what | owner | due (待办)", type="actions"),
-        _f("recorder", "who took the minutes (记录人)", required=False),
-        _f("absent", "absent (缺席)", type="list", required=False),
-    )),
-    NoticeKind("work_contact", "工作联系单", "Work contact form", "work_contact", False, (
-        _f("department", "receiving department, as named in the project config"),
-        _f("title", "subject (事由)"),
-        _f("content", "what is asked (联系内容)"),
-        _f("reply_by", "answer requested by (要求回复时间)"),
-        _f("attachments_note", "attached documents", required=False),
-    )),
-    NoticeKind("record_cc", "沟通记录抄送", "Communication record", "general", True, (
-        _f("record", "record id (its summary is sent to all relevant stakeholders, policy 4.4)"),
-    )),
-)}
+def _kind(name: str, table: Mapping[str, Any]) -> NoticeKind:
+    fields = tuple(FieldSpec(f["name"], f["help"], required=f.get("required", True),
+                             type=f.get("type", "text"), choices=tuple(f.get("choices", ())))
+                   for f in table["fields"])
+    return NoticeKind(name, table["title"], table["title_en"], table["category"],
+                      table["automated"], fields)
+
+
+def _load() -> dict[str, NoticeKind]:
+    with _FILE.open("rb") as fh:
+        return {name: _kind(name, table) for name, table in tomllib.load(fh).items()}
+
+
+KINDS: dict[str, NoticeKind] = _load()
+"""Every notice kind by name, as declared in gateway/rules/notices.toml."""
 
 _SPLIT = re.compile(r"\s*[;；\n]\s*")
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from gateway.addresses import normalize_address
 from gateway.config.settings import Outbound
-from gateway.notify.bounces import NEVER_SUPPRESSED
+from gateway.errors import OutboxBusy
 from gateway.notify.transport import RelayUnavailable, Reply, Transport, make_transport
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from gateway.app import App
 
 log = logging.getLogger(__name__)
+
+# Mail kinds that are never held back by a suppression: the receipt ladder itself.
+NEVER_SUPPRESSED = frozenset({"reminder", "escalation"})
 
 DUE_STATES = ("queued", "retry")
 
@@ -275,7 +278,7 @@ def retry(session: Session, outbox_id: int, *, now: datetime) -> OutboxMail:
     """Put a failed (or waiting) row back in the queue now; failed recipients get another try."""
     mail = session.get_one(OutboxMail, outbox_id)
     if mail.state == "sending":
-        raise ValueError(f"outbox {outbox_id} is being sent right now")
+        raise OutboxBusy(f"outbox {outbox_id} is being sent right now")
     for rcpt in mail.recipients:
         if rcpt.state in ("failed", "limited"):
             rcpt.state, rcpt.updated_at = "pending", now

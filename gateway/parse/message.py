@@ -8,6 +8,7 @@ exception, so the pipeline keeps the raw bytes and nothing else is ever raised.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from email import policy
@@ -44,6 +45,19 @@ def parse_message(raw: bytes, *, limits: ParseLimits | None = None) -> ParsedMes
     except Exception as error:  # noqa: BLE001 - the stage's promise: Quarantine, never a crash
         log.warning("parse failed: %s: %s", type(error).__name__, error)
         raise quarantine(f"unparseable message ({type(error).__name__}: {error})"[:300]) from None
+
+
+def parse_bounded(raw: bytes, text_max: int) -> tuple[ParsedMessage, str]:
+    """Parse ``raw`` (raises Quarantine for what cannot be parsed safely); return it with the
+    texts the later stages read cut to ``text_max`` characters (``text_stage_max``), and the
+    whole own text, which is stored and searchable."""
+    parsed = parse_message(raw)
+    if max(len(parsed.own_text), len(parsed.text), len(parsed.quoted_text)) <= text_max:
+        return parsed, parsed.own_text
+    bounded = dataclasses.replace(parsed, own_text=parsed.own_text[:text_max],
+                                  text=parsed.text[:text_max],
+                                  quoted_text=parsed.quoted_text[:text_max])
+    return bounded, parsed.own_text
 
 
 def synthetic_id(raw: bytes) -> str:

@@ -163,16 +163,19 @@ SIGNATURE_START = any_of(SIGNATURE_STARTS)
 GLUED_RULE_MIN = 20
 
 # A closing that usually opens a short signature block (talon's "Thanks,\nJohn").
-CLOSINGS = re.compile(
-    r"^(?:best regards|kind regards|warm regards|regards|best wishes|best|cheers|sincerely|"
-    r"thanks|thank you|many thanks|thanks again|br|b\.r\.?|b\.\s?r\.|yours|此致|敬礼|此致敬礼|"
-    r"祝好|顺祝商祺|顺颂商祺|顺祝|祝商祺|谢谢|多谢|感谢|mit freundlichen grüßen|viele grüße|"
-    r"cordialement|bien à vous|saludos|atentamente|cordiali saluti|met vriendelijke groet|"
-    r"med vänliga hälsningar|med venlig hilsen|pozdrawiam|с уважением|よろしくお願いします|mvh|"
-    r"hilsen|med vennlig hilsen|vänliga hälsningar|hälsningar|liebe grüße|grüße|saluti|"
-    r"un saluto|saludos cordiales|un saludo|atenciosamente|cumprimentos|groeten|"
-    r"met vriendelijke groeten|z poważaniem|敬具|"
-    r"よろしくお願いいたします|감사합니다)[\s,.!，。！]*$", re.I)
+_CLOSING_WORDS = (
+    "best regards", "kind regards", "warm regards", "regards", "best wishes", "best", "cheers",
+    "sincerely", "thanks", "thank you", "many thanks", "thanks again", "br", r"b\.r\.?",
+    r"b\.\s?r\.", "yours", "此致", "敬礼", "此致敬礼", "祝好", "顺祝商祺", "顺颂商祺", "顺祝",
+    "祝商祺", "谢谢", "多谢", "感谢", "mit freundlichen grüßen", "viele grüße", "cordialement",
+    "bien à vous", "saludos", "atentamente", "cordiali saluti", "met vriendelijke groet",
+    "med vänliga hälsningar", "med venlig hilsen", "pozdrawiam", "с уважением",
+    "よろしくお願いします", "mvh", "hilsen", "med vennlig hilsen", "vänliga hälsningar",
+    "hälsningar", "liebe grüße", "grüße", "saluti", "un saluto", "saludos cordiales", "un saludo",
+    "atenciosamente", "cumprimentos", "groeten", "met vriendelijke groeten", "z poważaniem", "敬具",
+    "よろしくお願いいたします", "감사합니다",
+)
+CLOSINGS = re.compile(rf"^(?:{'|'.join(_CLOSING_WORDS)})[\s,.!，。！]*$", re.I)
 
 BARE_ADDRESS = re.compile(r"^<?[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}>?$")
 

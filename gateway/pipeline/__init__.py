@@ -3,8 +3,9 @@
     stored message ─▶ parse ─▶ thread ─▶ classify ─▶ record ─▶ receipts ─▶ notify ─▶ reports
                                                                     ─▶ approvals ─▶ dingtalk
 
-Each stage is a function ``(Context) -> None`` in the module named after it; :func:`_stages` is
-the one place their order is declared. The driver runs them in one transaction per message,
+Each stage is a function ``(Context) -> None`` (the typed context of
+gateway/pipeline/context.py) in the module named after it; :data:`STAGES` is the one place their
+order is declared. The driver runs them in one transaction per message,
 claiming the message with a conditional update so two workers never process it twice. Expected
 outcomes are signals (:class:`~gateway.errors.Quarantine`, :class:`~gateway.errors.Discard`);
 anything unexpected quarantines the message with its error, raw bytes kept, replayable with
@@ -17,72 +18,52 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.config.settings import ProjectConfig
-from gateway.errors import Discard, Quarantine, StoreError
+from gateway.classify.model import Classification
+from gateway.errors import Discard, GatewayError, Quarantine, StoreError
+from gateway.parse import ParsedMessage
+from gateway.parse.message import parse_bounded
+from gateway.pipeline.context import Context
 from gateway.runtime.logs import add_log_context, log_context
 from gateway.runtime.metrics import observe_pipeline
+from gateway.stages import (
+    approvals,
+    classify,
+    dingtalk,
+    notify,
+    parse,
+    receipts,
+    record,
+    reports,
+    thread,
+)
+from gateway.stages.classify import classify_parsed
 from gateway.store.db import unit_of_work
-from gateway.store.models import Message, Project, Record
+from gateway.store.models import Message, Project
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Context:
-    """What the stages share while one message goes through the pipeline."""
-
-    app: App
-    session: Session
-    message: Message
-    project: ProjectConfig
-    raw: bytes
-    parsed: Any = None
-    thread_id: int | None = None
-    merged_threads: list[int] = field(default_factory=list)
-    classification: Any = None
-    record: Record | None = None
-    auth: Any = None  # the AuthVerdict, once the receipts stage computed it
-    # Set by the read-only phase before the write transaction (see :func:`process`): the parse
-    # stage's refusal, raised again by that stage so the flow is the same.
-    refused: Quarantine | None = None
-    full_own_text: str | None = None  # the whole own text, when ``parsed`` holds a prefix
 
 
 Stage = Callable[[Context], None]
 
 
-def _stages() -> tuple[tuple[str, Stage], ...]:
-    from gateway.stages.adapters import (
-        approvals_stage,
-        classify_stage,
-        dingtalk_stage,
-        notify_stage,
-        parse_stage,
-        receipts_stage,
-        record_stage,
-        report_stage,
-        thread_stage,
-    )
-
-    return (
-        ("parse", parse_stage),
-        ("thread", thread_stage),
-        ("classify", classify_stage),
-        ("record", record_stage),
-        ("receipts", receipts_stage),
-        ("notify", notify_stage),  # suppress automated senders, mark bounced notices
-        ("reports", report_stage),  # special report to leadership on a risk or urgent incident
-        ("approvals", approvals_stage),  # owner's "同意发送" to a report draft sends it
-        ("dingtalk", dingtalk_stage),
-    )
+# The whole flow, in order: (name, the ``run`` of gateway/stages/<name>.py).
+STAGES: tuple[tuple[str, Stage], ...] = (
+    ("parse", parse.run),  # raw bytes -> the message row's columns and flags
+    ("thread", thread.run),  # which conversation it belongs to
+    ("classify", classify.run),  # category, group, formality, urgency, receipts required
+    ("record", record.run),  # the thread's communication record
+    ("receipts", receipts.run),  # answers to receipts; new receipts for a directive
+    ("notify", notify.run),  # suppress automated senders, mark bounced notices
+    ("reports", reports.run),  # special report to leadership on a risk or urgent incident
+    ("approvals", approvals.run),  # owner's "同意发送" to a report draft sends it
+    ("dingtalk", dingtalk.run),  # a qualifying record goes to the business-process system
+)
 
 
 @dataclass
@@ -90,9 +71,9 @@ class Prepared:
     """What the pipeline computes from the raw bytes alone, before any write transaction."""
 
     raw: bytes
-    parsed: Any = None
+    parsed: ParsedMessage | None = None
     full_own_text: str | None = None
-    classification: Any = None
+    classification: Classification | None = None
     refused: Quarantine | None = None
 
 
@@ -105,6 +86,7 @@ def process(app: App, message_pk: int) -> str:
     rows written — SQLite's one write lock is never held while a large text is being read
     (other senders' intake and the scheduler's ticks would wait on it).
     """
+    ctx: Context | None = None
     try:
         prepared = _prepare(app, message_pk)
         if prepared is None:
@@ -128,15 +110,13 @@ def process(app: App, message_pk: int) -> str:
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise
-        return _quarantine_after_crash(app, message_pk, exc)
+        return _quarantine_after_crash(app, message_pk, exc, ctx)
     except Exception as exc:  # noqa: BLE001 - the driver is where the unexpected is caught
-        return _quarantine_after_crash(app, message_pk, exc)
+        return _quarantine_after_crash(app, message_pk, exc, ctx)
 
 
 def _prepare(app: App, message_pk: int) -> Prepared | None:
     """The read-only phase: raw bytes, parse and classification; None if not ``received``."""
-    from gateway.stages.adapters import classify_parsed, parse_bounded
-
     with app.sessions() as session:  # reads only: no write lock is taken
         row = session.execute(
             select(Message.sha256, Message.state, Project.code)
@@ -158,34 +138,49 @@ def _prepare(app: App, message_pk: int) -> Prepared | None:
 
 
 def _run(ctx: Context) -> str:
-    for name, stage in _stages():
+    for name, stage in STAGES:
+        ctx.stage = name
         try:
             stage(ctx)
             if ctx.record is not None:
                 add_log_context(record_id=ctx.record.id)
         except Quarantine as signal:
+            signal.at(message_id=ctx.message.message_id)
+            ctx.stage = None  # what fails from here on is the commit
             ctx.message.state = "quarantined"
-            ctx.message.error = f"{signal.stage}: {signal}"
+            ctx.message.error = f"{signal.stage}: {signal.reason}"
             # (the log context puts the Message-ID and record id on every line)
             log.warning("message %d quarantined at %s: %s", ctx.message.id, signal.stage,
-                        signal)
+                        signal.reason)
             return "quarantined"
         except Discard as signal:
+            signal.at(message_id=ctx.message.message_id)
+            ctx.stage = None
             ctx.message.state = "discarded"
-            ctx.message.error = f"{signal.stage}: {signal}"
-            log.info("message %d needs no record: %s", ctx.message.id, signal)
+            ctx.message.error = f"{signal.stage}: {signal.reason}"
+            log.info("message %d needs no record: %s", ctx.message.id, signal.reason)
             return "discarded"
+        except GatewayError as error:  # StoreError and the like: name the mail and the stage
+            error.at(message_id=ctx.message.message_id, stage=name)
+            raise
         log.debug("stage %s done", name)
+    ctx.stage = None
     log.info("message %d processed: record %s", ctx.message.id,
              ctx.record.id if ctx.record else "-")
     return "processed"
 
 
-def _quarantine_after_crash(app: App, message_pk: int, exc: BaseException) -> str:
-    """A stage crashed: keep the message, record the error, and never lose it."""
+def _quarantine_after_crash(app: App, message_pk: int, exc: BaseException,
+                            ctx: Context | None) -> str:
+    """A stage crashed: keep the message, record the error, and never lose it.
+
+    ``ctx`` (None: the crash came before the stages) names the mail and the stage in the log;
+    a :class:`~gateway.errors.GatewayError` names them in the recorded error too."""
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    log.error("message %d quarantined after an unexpected error: %s", message_pk, summary,
-              exc_info=exc)
+    where = "before the stages" if ctx is None else (
+        f"<{ctx.message.message_id}> at {ctx.stage or 'the commit'}")
+    log.error("message %d quarantined after an unexpected error (%s): %s", message_pk, where,
+              summary, exc_info=exc)
     with unit_of_work(app.sessions) as session:
         session.execute(update(Message).where(Message.id == message_pk,
                                               Message.state == "received")

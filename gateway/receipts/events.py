@@ -27,6 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from gateway.audit import chain as audit
+from gateway.store.models import Receipt
 from gateway.store.receipt_models import ReceiptEvent
 
 AUDIT_ACTOR = {"stage": "system:receipts", "scheduler": "system:scheduler"}
@@ -50,9 +52,6 @@ def note_event(session: Session, *, key: str, project_id: int, kind: str, now: d
 
 
 def _audit(session: Session, event: ReceiptEvent, actor: str, now: datetime) -> None:
-    from gateway.audit import chain as audit
-    from gateway.store.models import Receipt
-
     detail = {"status": event.status_after, "key": event.key, "message": event.cause_message_pk,
               **event.detail}
     receipt = session.get(Receipt, event.receipt_id) if event.receipt_id is not None else None

@@ -27,23 +27,20 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer_group
+from sqlalchemy.orm import Session
 
 from gateway.addresses import person_key
 from gateway.config.settings import ProjectConfig, Settings
 from gateway.errors import ReceiptsError
+from gateway.escalation.mail import OutboxSink, Sink, reminder
 from gateway.escalation.plan import Deadline
 from gateway.receipts.events import audit_events, note_event
 from gateway.receipts.moves import close_if_done, move, restart
 from gateway.receipts.states import Cause, ReceiptStatus, allowed, is_open
 from gateway.store.models import Message, Receipt
-from gateway.store.receipt_models import ANSWERS, ReceiptRequest
-
-if TYPE_CHECKING:
-    from gateway.escalation.mail import Sink
+from gateway.store.receipt_models import ReceiptRequest
 
 ANSWERABLE = ("confirmed", "questioned", "declined")
 
@@ -92,7 +89,7 @@ def _requests(session: Session, d: Decision) -> list[ReceiptRequest]:
 
 
 def _receipts(session: Session, request: ReceiptRequest) -> list[Receipt]:
-    return list(session.scalars(select(Receipt).options(undefer_group(ANSWERS))
+    return list(session.scalars(select(Receipt)
                                 .where(Receipt.message_pk == request.message_pk)
                                 .order_by(Receipt.id)))
 
@@ -199,8 +196,6 @@ def extend(session: Session, d: Decision, *, recipient: str | None,
 def remind_now(session: Session, settings: Settings, d: Decision, *, recipient: str | None,
                sink: Sink | None = None) -> list[Receipt]:
     """A reminder now to one or every recipient still owing (outside the ladder)."""
-    from gateway.escalation.mail import OutboxSink, reminder
-
     if recipient:
         pairs = [_one(session, d, recipient)]
     else:

@@ -26,14 +26,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer_group
+from sqlalchemy.orm import Session
 
 from gateway.config.settings import ProjectConfig, Settings
+from gateway.escalation.mail import queue_answer_notice
 from gateway.escalation.plan import Deadline, deadline_for
 from gateway.receipts.events import note_event
 from gateway.receipts.states import ALERTING, SETTLED, Cause, allowed, is_open
 from gateway.store.models import Message, Receipt
-from gateway.store.receipt_models import ANSWERS, ReceiptRequest
+from gateway.store.receipt_models import ReceiptRequest
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def restart(request: ReceiptRequest, due: Deadline, *, now: datetime) -> None:
 
 
 def receipts_of(session: Session, request: ReceiptRequest) -> list[Receipt]:
-    return list(session.scalars(select(Receipt).options(undefer_group(ANSWERS))
+    return list(session.scalars(select(Receipt)
                                 .where(Receipt.message_pk == request.message_pk)
                                 .order_by(Receipt.id)))
 
@@ -110,8 +111,6 @@ def move(session: Session, settings: Settings, project: ProjectConfig, receipt: 
         new_deadline = reopen(session, project, request, now=now, events=events,
                               cause_message_pk=message.id if message is not None else None)
         if by is None or by != request.sender:  # the author deciding needs no mail about it
-            from gateway.escalation.mail import queue_answer_notice
-
             queue_answer_notice(session, settings, project, receipt=receipt, request=request,
                                 reply=message, own_text=text, now=now,
                                 key=None if message is not None else

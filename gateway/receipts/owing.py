@@ -27,51 +27,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.addresses import person_key, try_normalize
 from gateway.config.people import person_name
 from gateway.config.settings import ProjectConfig, Settings
 from gateway.escalation.plan import deadline_for
+from gateway.parse import ParsedMessage
 from gateway.receipts.answers import apply_answers
 from gateway.receipts.auth import AuthVerdict, check
 from gateway.receipts.deadline import directive_due
 from gateway.receipts.events import audit_events, note_event
 from gateway.receipts.moves import capped
-from gateway.store.models import Receipt
+from gateway.store.models import Message, Receipt, Record
 from gateway.store.receipt_models import ReceiptRequest
-
-if TYPE_CHECKING:
-    from gateway.pipeline import Context
 
 log = logging.getLogger(__name__)
 
 LIST_PRECEDENCE = ("list", "bulk", "junk")
-_ready: set[Engine] = set()
-
-
-def schema_ready(session: Session) -> bool:
-    """Whether this database has the receipts tables and columns (remembered once seen).
-
-    Until the migration that adds them is applied, receipts are skipped with a warning rather
-    than failing every message of the pipeline.
-    """
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    if engine in _ready:
-        return True
-    found = inspect(session.connection())
-    if found.has_table("receipt_requests") and "recipient_key" in {
-            c["name"] for c in found.get_columns("receipts")}:
-        _ready.add(engine)
-        return True
-    log.warning("receipts skipped: the database lacks the receipts tables "
-                "(run `commgate db upgrade`)")
-    return False
 
 
 def known_people(project: ProjectConfig) -> set[str]:
@@ -81,7 +57,7 @@ def known_people(project: ProjectConfig) -> set[str]:
     return people
 
 
-def _list_addresses(parsed: Any) -> set[str]:
+def _list_addresses(parsed: ParsedMessage) -> set[str]:
     """The list's own addresses: List-Post ``<mailto:…>`` and the List-Id as local.domain."""
     out: set[str] = set()
     post = parsed.header("List-Post") or ""
@@ -98,12 +74,13 @@ def _list_addresses(parsed: Any) -> set[str]:
     return out
 
 
-def is_list_mail(parsed: Any) -> bool:
+def is_list_mail(parsed: ParsedMessage) -> bool:
     precedence = (parsed.header("Precedence") or "").strip().lower()
     return parsed.header("List-Id") is not None or precedence in LIST_PRECEDENCE
 
 
-def owing(parsed: Any, project: ProjectConfig, settings: Settings) -> list[tuple[str, str]]:
+def owing(parsed: ParsedMessage, project: ProjectConfig,
+          settings: Settings) -> list[tuple[str, str]]:
     """``[(display name, address)]`` who owe a receipt for this message (see module docstring)."""
     people: Iterable[tuple[str, str]] = list(parsed.to)
     if project.escalation.recipients == "to_cc":
@@ -128,59 +105,55 @@ def owing(parsed: Any, project: ProjectConfig, settings: Settings) -> list[tuple
     return out
 
 
-def authenticate(ctx: Context) -> AuthVerdict:
-    """The message's verdict (gateway/receipts/auth.py), computed once and flagged on the
-    message."""
-    cached = getattr(ctx, "auth", None)
-    if isinstance(cached, AuthVerdict):
-        return cached
-    parsed, cfg = ctx.parsed, ctx.project
-    verdict = check(headers=parsed.authentication_results, trusted=cfg.auth.trusted_authserv_ids,
-                    from_addr=parsed.from_addr, raw=ctx.raw,
-                    dkim_verify=cfg.escalation.dkim_verify)
+def authenticate(*, message: Message, parsed: ParsedMessage, project: ProjectConfig,
+                 raw: bytes) -> AuthVerdict:
+    """The message's verdict (gateway/receipts/auth.py); a forged or unverified one is flagged
+    on the message."""
+    verdict = check(headers=parsed.authentication_results,
+                    trusted=project.auth.trusted_authserv_ids, from_addr=parsed.from_addr,
+                    raw=raw, dkim_verify=project.escalation.dkim_verify)
     if verdict.forged or verdict.unverified:
         flag = "forged" if verdict.forged else "unverified"
-        ctx.message.flags = {**ctx.message.flags,
-                             flag: {"reasons": list(verdict.reasons),
-                                    "evidence": list(verdict.evidence)}}
+        message.flags = {**message.flags,
+                         flag: {"reasons": list(verdict.reasons),
+                                "evidence": list(verdict.evidence)}}
     if verdict.forged:
-        log.warning("<%s> fails the authentication policy: %s", ctx.message.message_id,
+        log.warning("<%s> fails the authentication policy: %s", message.message_id,
                     ", ".join(verdict.reasons))
     elif verdict.unverified:
-        log.info("<%s> not authenticated: %s", ctx.message.message_id,
+        log.info("<%s> not authenticated: %s", message.message_id,
                  ", ".join(verdict.reasons))
-    ctx.auth = verdict
     return verdict
 
 
-def receipts_stage(ctx: Context) -> None:
-    if ctx.parsed is None or not ctx.project.escalation.enabled:
-        return
-    if not schema_ready(ctx.session):
-        return
-    now = ctx.app.clock()
-    verdict = authenticate(ctx)
+def take_receipts(session: Session, settings: Settings, project: ProjectConfig, *,
+                  message: Message, parsed: ParsedMessage, thread_id: int | None,
+                  record: Record | None, receipt_required: bool, urgency: str,
+                  verdict: AuthVerdict, now: datetime) -> None:
+    """The stage's work for one message: apply it as an answer, else open its receipts (see
+    the module docstring for when); every event is audited."""
     events: list[int] = []
-    answered = apply_answers(ctx, verdict=verdict, now=now, events=events)
-    p = ctx.parsed
-    wants = bool(getattr(ctx.classification, "receipt_required", False))
-    automated = p.auto_reply or p.bounce is not None or p.mdn is not None
-    if (wants and ctx.record is not None and not answered and not automated
-            and not verdict.forged and not ctx.message.history):
-        open_receipts(ctx, now=now, events=events)
+    answered = apply_answers(session, settings, project, message=message, parsed=parsed,
+                             thread_id=thread_id, verdict=verdict, now=now, events=events)
+    automated = parsed.auto_reply or parsed.bounce is not None or parsed.mdn is not None
+    if (receipt_required and record is not None and not answered and not automated
+            and not verdict.forged and not message.history):
+        open_receipts(session, settings, project, message=message, parsed=parsed,
+                      record=record, urgency=urgency, now=now, events=events)
     if events:
-        audit_events(ctx.session, events, actor="system:receipts", now=now)
+        audit_events(session, events, actor="system:receipts", now=now)
 
 
-def open_receipts(ctx: Context, *, now: datetime, events: list[int],
+def open_receipts(session: Session, settings: Settings, project: ProjectConfig, *,
+                  message: Message, parsed: ParsedMessage, record: Record, urgency: str,
+                  now: datetime, events: list[int],
                   opened_at: datetime | None = None) -> ReceiptRequest | None:
     """One receipt per owing recipient and the request that carries the ladder; idempotent.
 
-    ``opened_at``: when the deadline starts (default: when the message arrived; a person who
-    later says a record needs receipts starts it now)."""
-    session, message, project = ctx.session, ctx.message, ctx.project
-    assert ctx.record is not None
-    people = owing(ctx.parsed, project, ctx.app.settings)
+    ``urgency``: the message's (its classification's, or the record's when a person later says
+    a record needs receipts). ``opened_at``: when the deadline starts (default: when the
+    message arrived; a person who later says a record needs receipts starts it now)."""
+    people = owing(parsed, project, settings)
     if not people:
         return None
     existing = session.scalars(select(ReceiptRequest)
@@ -188,23 +161,22 @@ def open_receipts(ctx: Context, *, now: datetime, events: list[int],
     if existing is not None:
         return existing  # a replay: everything below was already done
     calendar = project.escalation.calendar.build(project.timezone)
-    urgency = getattr(ctx.classification, "urgency", "normal")
     opened_at = opened_at or message.received_at
-    own_due = directive_due(f"{ctx.parsed.subject}\n{ctx.parsed.own_text or ''}",
+    own_due = directive_due(f"{parsed.subject}\n{parsed.own_text or ''}",
                             sent_at=opened_at, zone=ZoneInfo(project.timezone),
                             closes=calendar.closes)
     by_urgency = deadline_for(project.escalation, calendar, opened_at=opened_at,
                               urgency=urgency)
     due = capped(by_urgency, own_due, start=opened_at)
     request = ReceiptRequest(project_id=message.project_id, message_pk=message.id,
-                             record_id=ctx.record.id, sender=person_key(message.from_addr or ""),
+                             record_id=record.id, sender=person_key(message.from_addr or ""),
                              urgency=urgency, opened_at=opened_at, deadline=due.deadline,
                              due_soon_at=due.due_soon_at, next_due_at=due.due_soon_at,
                              directive_due=own_due, updated_at=now)
     session.add(request)
     session.flush()
     for name, addr in people:
-        receipt = Receipt(record_id=ctx.record.id, message_pk=message.id, recipient=addr,
+        receipt = Receipt(record_id=record.id, message_pk=message.id, recipient=addr,
                           recipient_key=person_key(addr),
                           recipient_name=person_name(project, addr, name)[:256],
                           status="pending", deadline=due.deadline, level=0,

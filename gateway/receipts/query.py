@@ -21,12 +21,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Load, Session
+from sqlalchemy.orm import Session
 
 from gateway.addresses import person_key
 from gateway.receipts.states import OPEN
 from gateway.store.models import Message, Receipt
-from gateway.store.receipt_models import ANSWERS, ReceiptEvent, ReceiptRequest
+from gateway.store.receipt_models import ReceiptEvent, ReceiptRequest
 
 # Event kinds that are a reply of the recipient's (read or not).
 REPLY_KINDS = ("confirmed", "questioned", "declined", "reading", "unclear")
@@ -62,7 +62,7 @@ def list_receipts(session: Session, *, project_id: int, zone: ZoneInfo, now: dat
     ``overdue_only``: open and past due; ``recipient`` matches as replies do (case, plus-tags
     and IDN spellings folded); ``needs_review``: only receipts waiting for a person.
     """
-    q = (select(Receipt, Message, ReceiptRequest).options(Load(Receipt).undefer_group(ANSWERS))
+    q = (select(Receipt, Message, ReceiptRequest)
          .join(Message, Message.id == Receipt.message_pk)
          .join(ReceiptRequest, ReceiptRequest.message_pk == Receipt.message_pk)
          .where(ReceiptRequest.project_id == project_id))
@@ -102,7 +102,7 @@ def history(session: Session, *, project_id: int, record_id: int, zone: ZoneInfo
             ) -> list[dict[str, Any]]:
     """Per receipt of the record: its row and its events, oldest first (``receipts show``)."""
     found = list(session.execute(
-        select(Receipt, Message, ReceiptRequest).options(Load(Receipt).undefer_group(ANSWERS))
+        select(Receipt, Message, ReceiptRequest)
         .join(Message, Message.id == Receipt.message_pk)
         .join(ReceiptRequest, ReceiptRequest.message_pk == Receipt.message_pk)
         .where(ReceiptRequest.project_id == project_id, Receipt.record_id == record_id)

@@ -35,7 +35,7 @@ from gateway.store.models import Message, Receipt, Record
 from gateway.store.notify_models import OutboxMail
 from gateway.store.receipt_models import ReceiptRequest
 from gateway.store.search_models import RecordAttachment, RecordSearch
-from gateway.store.threads import merge_threads, split_thread
+from gateway.thread.assign import merge_threads, split_thread
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,8 @@ from gateway.store.search_models import RecordAttachment
 
 @dataclass(frozen=True)
 class RecordFilter:
+    """What ``records list`` and the search narrow the records to (``None``: any)."""
+
     project: str
     category: str | None = None
     group: str | None = None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -25,7 +24,10 @@ from gateway.config.classify import CATEGORIES
 from gateway.config.settings import ProjectConfig
 from gateway.errors import GatewayError
 from gateway.escalation.plan import OPEN_STATUSES
+from gateway.parse.message import parse_bounded
 from gateway.receipts.events import audit_events, note_event
+from gateway.receipts.owing import open_receipts
+from gateway.receipts.states import WITHDRAWN, Cause, ReceiptStatus, allowed
 from gateway.records.edit import RecordEditError
 from gateway.records.search import index_record
 from gateway.records.store import FORMALITY_ORDER, GROUP_ORDER, set_conclusion
@@ -48,12 +50,12 @@ class Change:
     receipt_required: bool | None = None
 
     def validate(self) -> None:
-        for name, value, allowed in (("category", self.category, CATEGORIES),
+        for name, value, choices in (("category", self.category, CATEGORIES),
                                      ("group", self.stakeholder_group, GROUP_ORDER),
                                      ("formality", self.formality, FORMALITY_ORDER)):
-            if value is not None and value not in allowed:
+            if value is not None and value not in choices:
                 raise RecordEditError(f"unknown {name} {value!r}: use one of "
-                                      f"{', '.join(allowed)}")
+                                      f"{', '.join(choices)}")
         if all(getattr(self, f) is None for f in FIELDS):
             raise RecordEditError("nothing to change", hint="give --category, --group, "
                                   "--formality or --receipt-required")
@@ -120,14 +122,16 @@ def _withdraw(session: Session, *, record: Record, actor: str, now: datetime,
     for receipt in session.scalars(select(Receipt).where(Receipt.record_id == record.id,
                                                          Receipt.status.in_(OPEN_STATUSES))
                                    .order_by(Receipt.id).with_for_update()):
+        if not allowed(receipt.status, WITHDRAWN, Cause.RECORD):
+            continue
         event = note_event(session, key=f"withdrawn:{receipt.id}:{now.isoformat()}",
                            project_id=record.project_id, kind="withdrawn", now=now,
                            receipt_id=receipt.id, cause_message_pk=receipt.message_pk,
-                           status_before=receipt.status, status_after="withdrawn",
+                           status_before=receipt.status, status_after=WITHDRAWN,
                            detail={"recipient": receipt.recipient, "by": actor})
         if event is not None:
             events.append(event)
-        receipt.status, receipt.updated_at = "withdrawn", now
+        receipt.status, receipt.updated_at = WITHDRAWN, now
         count += 1
     for request in session.scalars(select(ReceiptRequest)
                                    .where(ReceiptRequest.record_id == record.id,
@@ -141,15 +145,18 @@ def _resume(session: Session, request: ReceiptRequest, *, now: datetime,
     count = 0
     for receipt in session.scalars(select(Receipt).where(Receipt.message_pk ==
                                                          request.message_pk,
-                                                         Receipt.status == "withdrawn")):
+                                                         Receipt.status == WITHDRAWN)):
+        pending = ReceiptStatus.PENDING.value
+        if not allowed(receipt.status, pending, Cause.RECORD):
+            continue
         event = note_event(session, key=f"reopened:{receipt.id}:{now.isoformat()}",
                            project_id=request.project_id, kind="opened", now=now,
                            request_id=request.id, receipt_id=receipt.id,
-                           cause_message_pk=request.message_pk, status_before="withdrawn",
-                           status_after="pending", detail={"recipient": receipt.recipient})
+                           cause_message_pk=request.message_pk, status_before=WITHDRAWN,
+                           status_after=pending, detail={"recipient": receipt.recipient})
         if event is not None:
             events.append(event)
-        receipt.status, receipt.updated_at = "pending", now
+        receipt.status, receipt.updated_at = pending, now
         count += 1
     if count:
         # The ladder resumes where it stopped; the scheduler looks at it on its next pass.
@@ -159,10 +166,6 @@ def _resume(session: Session, request: ReceiptRequest, *, now: datetime,
 
 def _open(app: App, session: Session, *, project: ProjectConfig, record: Record,
           now: datetime, events: list[int]) -> int:
-    from gateway.pipeline import Context
-    from gateway.receipts.owing import open_receipts
-    from gateway.stages.adapters import parse_bounded
-
     messages = session.scalars(select(Message).where(Message.record_id == record.id)
                                .order_by(Message.received_at, Message.id)).all()
     for message in messages:
@@ -181,11 +184,10 @@ def _open(app: App, session: Session, *, project: ProjectConfig, record: Record,
             parsed, _ = parse_bounded(raw, app.settings.gateway.text_stage_max)
         except (GatewayError, OSError, KeyError):
             continue
-        ctx = Context(app=app, session=session, message=message, project=project, raw=raw,
-                      parsed=parsed, classification=SimpleNamespace(urgency=record.urgency),
-                      record=record)
         before = len(events)
-        opened = open_receipts(ctx, now=now, events=events, opened_at=now)
+        opened = open_receipts(session, app.settings, project, message=message, parsed=parsed,
+                               record=record, urgency=record.urgency, now=now, events=events,
+                               opened_at=now)
         if opened is not None:
             return max(len(events) - before, 1)
     return 0

@@ -16,22 +16,30 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from gateway.addresses import person_key
 from gateway.audit import chain as audit
 from gateway.audit.state import record_state
 from gateway.classify.group import party_group
+from gateway.classify.model import Classification
 from gateway.config.people import person_name
 from gateway.config.settings import ProjectConfig
+from gateway.parse import ParsedMessage
 from gateway.records.search import has_table, index_record
 from gateway.store.models import Message, Record
 from gateway.store.search_models import RecordAttachment
 
-if TYPE_CHECKING:
-    from gateway.pipeline import Context
+
+class Merge(Protocol):
+    """Folds ``other`` into ``keep``: gateway.records.edit.merge_records, passed in by the
+    record stage (edit builds on this module, so this module cannot import it)."""
+
+    def __call__(self, session: Session, *, keep: Record, other: Record, actor: str,
+                 now: datetime, audit_keep: bool = ...) -> object: ...
 
 # Policy 3.3 precedence: the most important outside party names the record's group.
 GROUP_ORDER = ("customer", "leadership", "procurement", "quality", "hr", "other", "internal")
@@ -119,99 +127,102 @@ def named_parties(project: ProjectConfig, parties: list[Any]) -> list[dict[str, 
             for p in parties if isinstance(p, dict)]
 
 
-def _parties(ctx: Context) -> list[dict[str, Any]]:
-    p = ctx.parsed
-    people: list[tuple[str, str, str | None]] = [("from", p.from_name, p.from_addr)]
-    people += [("to", n, a) for n, a in p.to] + [("cc", n, a) for n, a in p.cc]
-    return parties_with_groups(people, ctx.project)
+def _parties(parsed: ParsedMessage, project: ProjectConfig) -> list[dict[str, Any]]:
+    people: list[tuple[str, str, str | None]] = [("from", parsed.from_name, parsed.from_addr)]
+    people += [("to", n, a) for n, a in parsed.to] + [("cc", n, a) for n, a in parsed.cc]
+    return parties_with_groups(people, project)
 
 
-def _attachments(ctx: Context, record: Record) -> None:
-    if not has_table(ctx.session, RecordAttachment.__tablename__):
+def _attachments(session: Session, message: Message, parsed: ParsedMessage,
+                 record: Record) -> None:
+    if not has_table(session, RecordAttachment.__tablename__):
         return
-    known = set(ctx.session.scalars(select(RecordAttachment.position)
-                                    .where(RecordAttachment.message_pk == ctx.message.id)))
-    for position, part in enumerate(ctx.parsed.attachments):
+    known = set(session.scalars(select(RecordAttachment.position)
+                                .where(RecordAttachment.message_pk == message.id)))
+    for position, part in enumerate(parsed.attachments):
         if part.filename and position not in known:  # unnamed inline parts are no attachments
-            ctx.session.add(RecordAttachment(
-                record_id=record.id, message_pk=ctx.message.id, position=position,
+            session.add(RecordAttachment(
+                record_id=record.id, message_pk=message.id, position=position,
                 filename=part.filename[:512], content_type=part.content_type[:255],
                 size=part.size))
 
 
-def attach_automated(ctx: Context) -> Record | None:
+def attach_automated(session: Session, *, message: Message,
+                     thread_id: int | None) -> Record | None:
     """Link automated mail to the record its thread already has (None: there is none).
 
     The message is kept and counted in the record, but it opens no record, changes no
     classification, party list or conclusion."""
-    if ctx.thread_id is None:
+    if thread_id is None:
         return None
-    record = ctx.session.scalars(select(Record).where(Record.thread_id == ctx.thread_id)
-                                 .with_for_update()).one_or_none()
+    record = session.scalars(select(Record).where(Record.thread_id == thread_id)
+                             .with_for_update()).one_or_none()
     if record is None:
         return None
-    ctx.message.record_id = record.id
-    ctx.session.flush()
-    record.message_count = ctx.session.scalar(
+    message.record_id = record.id
+    session.flush()
+    record.message_count = session.scalar(
         select(func.count()).select_from(Message).where(Message.record_id == record.id)) or 0
     return record
 
 
-def attach_to_record(ctx: Context) -> Record:
-    assert ctx.thread_id is not None
-    session = ctx.session
-    c = ctx.classification
-    record = session.scalars(select(Record).where(Record.thread_id == ctx.thread_id)
+def attach_to_record(session: Session, project: ProjectConfig, *, message: Message,
+                     parsed: ParsedMessage, classification: Classification,
+                     thread_id: int | None, merged_threads: list[int], merge: Merge,
+                     now: datetime) -> Record:
+    """Open the thread's record or fold this message into it (see the module docstring);
+    ``merge`` folds the record of each thread in ``merged_threads`` into it."""
+    assert thread_id is not None
+    c = classification
+    record = session.scalars(select(Record).where(Record.thread_id == thread_id)
                              .with_for_update()).one_or_none()
-    now = ctx.app.clock()
-    reasons = [r.as_dict() if hasattr(r, "as_dict") else str(r) for r in c.reasons]
+    reasons = [r.as_dict() for r in c.reasons]
     events: list[tuple[str, dict[str, Any]]] = []  # (action, detail) for the audit trail
     before_state = None if record is None else record_state(record)
     if record is None:
-        record = Record(project_id=ctx.message.project_id, thread_id=ctx.thread_id,
-                        subject=ctx.parsed.subject, category=c.category,
+        record = Record(project_id=message.project_id, thread_id=thread_id,
+                        subject=parsed.subject, category=c.category,
                         stakeholder_group=c.stakeholder_group, formality=c.formality,
                         urgency=c.urgency, receipt_required=c.receipt_required,
-                        summary=summarize(ctx.parsed.own_text or ctx.parsed.text),
+                        summary=summarize(parsed.own_text or parsed.text),
                         parties=[], reasons=reasons, history=[], message_count=0,
-                        created_at=ctx.parsed.date or now, updated_at=now)
+                        created_at=parsed.date or now, updated_at=now)
         session.add(record)
         session.flush()
         events.append(("record.created", _classification(record)))
     else:
         before = _classification(record)
-        _update(record, c, reasons, ctx.message.message_id, now)
+        _update(record, c, reasons, message.message_id, now)
         if record.category != before["category"]:
             events.append(("record.reclassified", {**_classification(record), "was": before}))
-    for absorbed in ctx.merged_threads:  # References proved two threads are one
-        from gateway.records.edit import merge_records  # edit builds on this module
-
+    for absorbed in merged_threads:  # References proved two threads are one
         other = session.scalars(select(Record).where(Record.thread_id == absorbed)
                                 .with_for_update()).one_or_none()
         if other is not None and other.id != record.id:
             other_id = other.id
             # records the absorbed record as gone; this record's state is recorded below
-            merge_records(session, keep=record, other=other, actor="system:pipeline", now=now,
-                          audit_keep=False)
+            merge(session, keep=record, other=other, actor="system:pipeline", now=now,
+                  audit_keep=False)
             events.append(("record.merged", {"thread": absorbed, "merged_record": other_id,
                                              "record": record.id}))
     known = {party["address"] for party in record.parties}
-    record.parties = record.parties + [p for p in _parties(ctx) if p["address"] not in known]
+    record.parties = record.parties + [p for p in _parties(parsed, project)
+                                       if p["address"] not in known]
     record.updated_at = now
-    ctx.message.record_id = record.id
+    message.record_id = record.id
     session.flush()
     # Counted, not incremented: a replayed message must not count twice.
     record.message_count = session.scalar(
         select(func.count()).select_from(Message).where(Message.record_id == record.id)) or 0
-    conclusion = find_conclusion(ctx.parsed.subject, ctx.parsed.own_text or "")
+    conclusion = find_conclusion(parsed.subject, parsed.own_text or "")
     if conclusion:
         before_conclusion = record.conclusion
-        set_conclusion(record, conclusion, by=ctx.parsed.from_addr or "", source="mail", at=now,
-                       message_id=ctx.message.message_id)
+        set_conclusion(record, conclusion, by=parsed.from_addr or "", source="mail", at=now,
+                       message_id=message.message_id)
         events.append(("record.concluded", {"conclusion": conclusion,
                                             "previous": before_conclusion,
-                                            "by": ctx.parsed.from_addr}))
-    _attachments(ctx, record)
+                                            "by": parsed.from_addr}))
+    _attachments(session, message, parsed, record)
     index_record(session, record, now=now)
     state = record_state(record)
     if not events and state != before_state:  # e.g. a reply that made it urgent
@@ -221,7 +232,7 @@ def attach_to_record(ctx: Context) -> Record:
                      actor="system:pipeline", now=now,
                      before=before_state if i == 0 and before_state is not None
                      else audit.NOT_GIVEN,
-                     detail={**detail, "message_id": ctx.message.message_id})
+                     detail={**detail, "message_id": message.message_id})
     return record
 
 
@@ -231,7 +242,8 @@ def _classification(record: Record) -> dict[str, Any]:
             "receipt_required": record.receipt_required}
 
 
-def _update(record: Record, c: Any, reasons: list[Any], message_id: str, now: datetime) -> None:
+def _update(record: Record, c: Classification, reasons: list[Any], message_id: str,
+            now: datetime) -> None:
     before = {"category": record.category, "reasons": record.reasons}
     if apply_classification(record, c, reasons):
         record.history = record.history + [{"event": "category", "category": before["category"],
@@ -240,7 +252,7 @@ def _update(record: Record, c: Any, reasons: list[Any], message_id: str, now: da
                                             "at": now.isoformat()}]
 
 
-def apply_classification(record: Record, c: Any, reasons: list[Any]) -> bool:
+def apply_classification(record: Record, c: Classification, reasons: list[Any]) -> bool:
     """Fold one more message's classification into the record (the one rule, used by the
     record stage and by rebuilds after a split); True when the category changed."""
     changed = c.category not in WEAK_CATEGORIES and c.category != record.category

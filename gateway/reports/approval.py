@@ -3,7 +3,7 @@
     tick ─▶ due report on a matrix row with ``approval = true``
          ─▶ draft_report(): the report, wrapped "【待审批】/[Approval needed]", to the row's owner
             (ReportRun state ``draft``, ``draft_message_id``) — nothing to the recipients yet
-    pipeline "approvals" stage ─▶ approval_stage(): a reply threading to the draft
+    pipeline "approvals" stage ─▶ answer_drafts(): a reply threading to the draft
          ─▶ judge(): from the owner? authentic? not automated? does its own text approve?
          ─▶ approved: draft → sent (conditional UPDATE), queue_report() to the recipients once
 
@@ -45,17 +45,18 @@ from gateway.notify.compose import compose
 from gateway.notify.outbox import queue
 from gateway.notify.render import render
 from gateway.notify.system import by_language
+from gateway.parse import ParsedMessage
 from gateway.parse.headers import normalize_message_id
 from gateway.receipts.auth import check
 from gateway.receipts.intent import read_intent
 from gateway.reports.build import DueReport, client_facts, context, queue_report, template_for
 from gateway.reports.data import collect
 from gateway.reports.periods import parse_period
+from gateway.store.models import Message
 from gateway.store.notify_models import ReportRun
 
 if TYPE_CHECKING:
     from gateway.app import App
-    from gateway.pipeline import Context
 
 log = logging.getLogger(__name__)
 
@@ -150,36 +151,39 @@ def draft_report(app: App, session: Session, *, project: ProjectConfig, due: Due
     return True
 
 
-def approval_stage(ctx: Context) -> None:
-    """Pipeline stage: apply a reply that threads to a report draft (see module docstring)."""
-    p = ctx.parsed
-    if p is None or ctx.message.history or not p.from_addr:
+def answer_drafts(app: App, session: Session, project: ProjectConfig, *, message: Message,
+                  parsed: ParsedMessage, raw: bytes, now: datetime) -> None:
+    """Apply a reply that threads to a report draft (see module docstring); the ``approvals``
+    stage (gateway/stages/approvals.py) calls it for every message."""
+    if message.history or not parsed.from_addr:
         return
-    refs = {*p.in_reply_to, *p.references} - {ctx.message.message_id}
+    refs = {*parsed.in_reply_to, *parsed.references} - {message.message_id}
     if not refs:
         return
-    runs = ctx.session.scalars(
-        select(ReportRun).where(ReportRun.project_id == ctx.message.project_id,
+    runs = session.scalars(
+        select(ReportRun).where(ReportRun.project_id == message.project_id,
                                 ReportRun.state == "draft",
                                 ReportRun.draft_message_id.in_(sorted(refs)))
         .order_by(ReportRun.id)).all()
     for run in runs:
-        _answer(ctx, run)
+        _answer(app, session, project, run, message=message, parsed=parsed, raw=raw, now=now)
 
 
-def _answer(ctx: Context, run: ReportRun) -> None:
-    p, session, now = ctx.parsed, ctx.session, ctx.app.clock()
+def _answer(app: App, session: Session, project: ProjectConfig, run: ReportRun, *,
+            message: Message, parsed: ParsedMessage, raw: bytes, now: datetime) -> None:
+    p = parsed
     approval = dict((run.facts or {}).get("approval") or {})
     automated = bool(p.auto_reply or p.bounce is not None or p.mdn is not None)
     forged = False
     if not automated:
         forged = check(headers=p.authentication_results,
-                       trusted=ctx.project.auth.trusted_authserv_ids, from_addr=p.from_addr,
-                       raw=ctx.raw, dkim_verify=ctx.project.escalation.dkim_verify).forged
-    outcome = judge(sender=p.from_addr, owners=list(approval.get("owners", [])),
+                       trusted=project.auth.trusted_authserv_ids, from_addr=p.from_addr,
+                       raw=raw, dkim_verify=project.escalation.dkim_verify).forged
+    sender = p.from_addr or ""
+    outcome = judge(sender=sender, owners=list(approval.get("owners", [])),
                     own_text=p.own_text or "", automated=automated, forged=forged)
-    note = {"at": now.isoformat(), "from": person_key(p.from_addr),
-            "message_id": ctx.message.message_id, "outcome": outcome}
+    note = {"at": now.isoformat(), "from": person_key(sender),
+            "message_id": message.message_id, "outcome": outcome}
     log.info("report run %d (%s %s): reply from %s → %s", run.id, run.kind, run.period,
              note["from"], outcome)
     if outcome == "approved":
@@ -188,8 +192,8 @@ def _answer(ctx: Context, run: ReportRun) -> None:
             .values(state="sent", sent_at=now).execution_options(synchronize_session=False))
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return  # another worker's approval won; it sent the report
-        queue_report(ctx.app, session, run, project=ctx.project,
-                     period=parse_period(run.period, ctx.project.zone),
+        queue_report(app, session, run, project=project,
+                     period=parse_period(run.period, project.zone),
                      to=list(approval.get("to", [])), now=now)
     replies = [*approval.get("replies", []), note][-_MAX_NOTES:]
     run.facts = {**(run.facts or {}), "approval": {**approval, "replies": replies}}

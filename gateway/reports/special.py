@@ -1,9 +1,10 @@
 """Special reports (policy 4.2.2, 4.3): a recorded risk goes to leadership at once; an urgent
 incident goes to leadership, the project manager and the O&M department manager.
 
-:func:`report_stage` is a pipeline stage for after ``record`` (and ``notify``): it looks at the
-record the message belongs to and queues the special report once per record (``report_runs``
-key ``record:<id>``), in the same transaction as the message's processing.
+:func:`special_report` is called by the ``reports`` stage (gateway/stages/reports.py), after
+``record`` (and ``notify``): it looks at the record the message belongs to and queues the special
+report once per record (``report_runs`` key ``record:<id>``), in the same transaction as the
+message's processing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from gateway.store.models import Record
 
 if TYPE_CHECKING:
     from gateway.app import App
-    from gateway.pipeline import Context
 
 
 def special_kind(record: Record) -> str | None:
@@ -58,12 +58,3 @@ def special_report(app: App, session: Session, *, project: ProjectConfig, record
                        extra={"rec": record_facts(record)}, record_id=record.id,
                        run_key=f"record:{record.id}")
 
-
-def report_stage(ctx: Context) -> None:
-    """A special report for a record that became an urgent incident or a risk — never on
-    automated mail (a bounce or auto-reply pages nobody, issue 16)."""
-    from gateway.parse.automated import is_automated
-
-    if ctx.record is not None and not is_automated(ctx.parsed):
-        special_report(ctx.app, ctx.session, project=ctx.project, record=ctx.record,
-                       now=ctx.app.clock())

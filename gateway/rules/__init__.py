@@ -1,4 +1,5 @@
-"""Company-wide default classification rules, shipped as data with the package.
+"""Rules and vocabularies shipped as data with the package: the default classification rules,
+the labels of the domain words (labels.toml) and the notice kinds (notices.toml).
 
 ``default.toml`` uses the schema of a project's ``[classification]`` section
 (:class:`gateway.config.classify.ClassificationConfig`); projects add to it in their own files.

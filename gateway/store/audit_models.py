@@ -7,7 +7,7 @@ the SHA-256 of the previous row's canonical JSON (``prev_hash``) and of its own 
 appenders lock, so two workers can never fork the chain (see :mod:`gateway.audit.chain`).
 
 ``archive_exports`` remembers each archive written (what it covers, its checksum): retention
-(:mod:`gateway.retention`) only purges what an export covers. ``handovers`` is the project's
+(:mod:`gateway.archive.retention`) only purges what an export covers. ``handovers`` is the project's
 hand-over to the quality department (policy 7). ``connector_deliveries`` is the outbox of the
 business-process system (policy 4.4, DingTalk): one row per (record, connector).
 """

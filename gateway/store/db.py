@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -88,3 +89,43 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
+
+
+class EngineOwner(Protocol):
+    """What holds the engine (the App)."""
+
+    engine: Engine
+
+
+class HeldConnection:
+    """A database connection a committing thread keeps between its batches.
+
+    Taking one from the pool and giving it back (with the pool's reset) for every batch cost as
+    much as the batch's own statements. The holder — the SMTP writer, the group committer — owns
+    it: one thread at a time, :meth:`close` at the end. A connection that failed is dropped, and
+    the next batch opens a new one.
+    """
+
+    def __init__(self, owner: EngineOwner) -> None:
+        self.owner = owner  # its engine is read per connection: a reload may replace it
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.owner.engine.connect()
+        conn = self._conn
+        try:
+            with conn.begin():
+                yield conn
+        except IntegrityError:
+            raise  # rolled back; the connection is fine
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with suppress(Exception):
+                conn.close()

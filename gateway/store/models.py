@@ -257,26 +257,17 @@ class Receipt(Base):
     deadline: Mapped[datetime | None] = mapped_column(default=None)
     level: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Columns of the receipts stage, loaded only by the queries that use them
-    # (``undefer_group("receipt_answers")``), so older readers of this table never touch them.
     # person_key(recipient): how replies are matched (case, plus-tags, IDN folded).
-    recipient_key: Mapped[str] = mapped_column(String(320), default="", deferred=True,
-                                               deferred_group="receipt_answers")
-    recipient_name: Mapped[str] = mapped_column(String(256), default="", deferred=True,
-                                                deferred_group="receipt_answers")
-    opened_at: Mapped[datetime | None] = mapped_column(default=None, deferred=True,
-                                                       deferred_group="receipt_answers")
-    answered_at: Mapped[datetime | None] = mapped_column(default=None, deferred=True,
-                                                         deferred_group="receipt_answers")
+    recipient_key: Mapped[str] = mapped_column(String(320), default="")
+    recipient_name: Mapped[str] = mapped_column(String(256), default="")
+    opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
     # The message that last moved this receipt (a reply or an MDN).
     answer_message_pk: Mapped[int | None] = mapped_column(
-        fk("messages.id", "SET NULL"), default=None, deferred=True,
-        deferred_group="receipt_answers")
+        fk("messages.id", "SET NULL"), default=None)
     # What was noticed without changing the status: auto-replies, unclear or forged replies.
-    notes: Mapped[list[Any]] = mapped_column(default=list, deferred=True,
-                                             deferred_group="receipt_answers")
+    notes: Mapped[list[Any]] = mapped_column(default=list)
     # A reply nobody could read (``unclear``) waits for the author to settle it (issue 15).
-    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
-                                               deferred=True, deferred_group="receipt_answers")
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     record: Mapped[Record] = relationship(back_populates="receipts")

@@ -36,13 +36,11 @@ Durability comes in two ways, and a row may reference a file only after one of t
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import itertools
 import os
-import platform
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,24 +48,10 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import StoreError
+from gateway.store import fsync
 
 _SELECT_BLOB = text("SELECT data FROM raw_blobs WHERE sha256 = :sha256")
 _DELETE_BLOB = text("DELETE FROM raw_blobs WHERE sha256 = :sha256")
-
-
-def _load_syncfs() -> Callable[[int], int] | None:
-    """libc's syncfs where it reports writeback errors (Linux >= 5.8), else None."""
-    if platform.system() != "Linux":
-        return None
-    try:
-        major, minor = (int(part) for part in platform.release().split(".")[:2])
-        syncfs: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
-    except (ValueError, OSError, AttributeError):
-        return None
-    return syncfs if (major, minor) >= (5, 8) else None
-
-
-_syncfs = _load_syncfs()
 
 
 class RawStore:
@@ -109,7 +93,7 @@ class RawStore:
 
     def start_batch_sync(self) -> bool:
         """Turn on one ``syncfs`` per batch; False where unavailable (then: per-file fsync)."""
-        if _syncfs is None:
+        if fsync.syncfs is None:
             return False
         if self._fs_fd is None:
             self._make_dirs(self.root, durable=True)
@@ -170,7 +154,7 @@ class RawStore:
         try:
             if self._intact(target, digest, len(data)):
                 if not defer_sync:  # it may be another session's file, not yet flushed
-                    _fsync_chain(self.root, Path(target))
+                    fsync.fsync_chain(self.root, Path(target))
                 return digest
             try:
                 tmp = self._write_temp(folder, data, durable=not defer_sync)
@@ -187,11 +171,11 @@ class RawStore:
                 if self._unflushed_dirs or folder not in self._durable_dirs:
                     # The folder may be a deferred put's, not yet flushed — ours, or another
                     # process's (the intake writer's): flush its entries up to the root, once.
-                    _fsync_chain(self.root, Path(target))
+                    fsync.fsync_chain(self.root, Path(target))
                     if not self._unflushed_dirs:
                         self._durable_dirs.add(folder)
                 else:
-                    _fsync_dir(Path(folder))
+                    fsync.fsync_dir(Path(folder))
         except OSError as exc:
             raise StoreError(f"cannot write raw message: {exc.strerror or exc}",
                              hint="check free space and permissions of the data folder") from exc
@@ -235,13 +219,11 @@ class RawStore:
         """
         fd = self._fs_fd
         try:
-            if fd is not None and _syncfs is not None:
-                if _syncfs(fd) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, os.strerror(err))
+            if fd is not None and fsync.syncfs is not None:
+                fsync.sync_filesystem(fd)
                 return
             for digest in sorted(set(digests)):
-                _fsync_chain(self.root, self.path(digest))
+                fsync.fsync_chain(self.root, self.path(digest))
         except OSError as exc:
             raise StoreError(f"cannot flush raw messages: {exc.strerror or exc}",
                              hint="check the disk holding the data folder") from exc
@@ -276,7 +258,7 @@ class RawStore:
         for path in reversed(missing):
             path.mkdir(exist_ok=True)
             if durable:
-                _fsync_dir(path.parent)
+                fsync.fsync_dir(path.parent)
             else:
                 self._unflushed_dirs = True
 
@@ -309,23 +291,3 @@ class RawStore:
             return hashlib.sha256(self.get(sha256)).hexdigest() == sha256
         except StoreError:
             return False
-
-
-def _fsync_chain(root: Path, target: Path) -> None:
-    """fsync a file and every folder entry up to the store's parent: a deferred write may have
-    created the fan-out folder (or the store itself) without flushing it."""
-    fd = os.open(target, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    for folder in (target.parent, root, root.parent):
-        _fsync_dir(folder)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -8,16 +8,18 @@ import pytest
 
 from gateway.app import App
 from gateway.config.settings import Settings
-from tests.audit.helpers import Clock, build
+from gateway.testing.clock import FakeClock
+from tests.audit.helpers import build
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def app(make_settings: Callable[..., Settings], database_url: str, clock: Clock) -> Iterator[App]:
+def app(make_settings: Callable[..., Settings], database_url: str,
+        clock: FakeClock) -> Iterator[App]:
     gw = build(make_settings, database_url, clock)
     yield gw
     gw.close()

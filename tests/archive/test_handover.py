@@ -21,7 +21,8 @@ from gateway.store.audit_models import ArchiveExport, AuditEvent, Handover
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project
 from gateway.store.notify_models import OutboxMail
-from tests.audit.helpers import Clock, change_notice, deliver
+from gateway.testing.clock import FakeClock
+from tests.audit.helpers import change_notice, deliver
 
 
 def test_closing_a_project_hands_the_archive_to_quality(app: App, tmp_path: Path) -> None:
@@ -56,7 +57,7 @@ def test_closing_a_project_hands_the_archive_to_quality(app: App, tmp_path: Path
     assert again.archive is None and again.handover_id == handover.id
 
 
-def test_periodic_archives_once_per_month(app: App, clock: Clock) -> None:
+def test_periodic_archives_once_per_month(app: App, clock: FakeClock) -> None:
     deliver(app, change_notice())
     # The project was registered in November: the first archive waits for the month's end
     assert archive_due(app) == []

@@ -5,32 +5,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 
 from gateway.app import App, build_app
 from gateway.config.settings import Settings
 from gateway.inbound.intake import accept
 from gateway.pipeline import process
+from gateway.testing.clock import FakeClock
 from tests.support.mail import make_mail
 
 CLIENT = "huang@client.example.cn"
 PROJECT = "proj-demo@gw.example.com"
 
 
-@dataclass
-class Clock:
-    now: datetime = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-def build(make_settings: Callable[..., Settings], database_url: str, clock: Clock,
+def build(make_settings: Callable[..., Settings], database_url: str, clock: FakeClock,
           **env: str) -> App:
     return build_app(make_settings(database_url=database_url, **env), clock=clock)
 

@@ -16,7 +16,8 @@ from gateway.config.settings import Settings
 from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
-from tests.audit.helpers import Clock, build, change_notice, deliver
+from gateway.testing.clock import FakeClock
+from tests.audit.helpers import build, change_notice, deliver
 from tests.support.raw import drop_raw, overwrite_raw
 
 
@@ -35,7 +36,7 @@ def events(app: App) -> list[AuditEvent]:
         return list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
 
 
-def test_events_form_an_unbroken_chain_that_verifies(app: App, clock: Clock) -> None:
+def test_events_form_an_unbroken_chain_that_verifies(app: App, clock: FakeClock) -> None:
     # Given three events appended in two transactions
     append(app, 2)
     clock.advance(minutes=5)
@@ -106,7 +107,7 @@ def test_verify_chain_is_pure_and_checks_the_head() -> None:
 def test_concurrent_appenders_never_fork_the_chain_on_postgresql(
         make_settings: Callable[..., Settings], pg_url: str) -> None:
     # Given eight workers appending to one project's chain at once, on PostgreSQL
-    app = build(make_settings, pg_url, Clock())
+    app = build(make_settings, pg_url, FakeClock())
     try:
         start = threading.Barrier(8)
         failures: list[BaseException] = []

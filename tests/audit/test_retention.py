@@ -15,15 +15,16 @@ from typer.testing import CliRunner
 
 from gateway.app import App
 from gateway.archive.export import export_project
+from gateway.archive.retention import execute_purge, latest_cutoff, plan_purge, remove_unshared_raw
 from gateway.audit.verify import verify_project
 from gateway.cli.main import app as cli
 from gateway.config.settings import Settings
 from gateway.errors import RetentionRefused
-from gateway.retention import execute_purge, latest_cutoff, plan_purge, remove_unshared_raw
 from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Record
-from tests.audit.helpers import Clock, build, change_notice, deliver
+from gateway.testing.clock import FakeClock
+from tests.audit.helpers import build, change_notice, deliver
 
 OLD = datetime(2021, 3, 1, 2, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -47,7 +48,7 @@ def counts(app: App) -> tuple[int, int]:
                 s.scalar(select(func.count()).select_from(Message)) or 0)
 
 
-def old_and_new(app: App, clock: Clock) -> tuple[int, int]:
+def old_and_new(app: App, clock: FakeClock) -> tuple[int, int]:
     clock.now = OLD
     old = deliver(app, change_notice("【变更通知】2021年机房搬迁",
                                      message_id="<old-1@xdyj.example.com>", date=OLD))
@@ -63,7 +64,7 @@ def test_latest_cutoff_is_today_minus_retention_years(app: App) -> None:
     assert latest_cutoff(cfg, datetime(2028, 2, 29, 2, tzinfo=UTC)) == date(2025, 2, 28)
 
 
-def test_purge_refuses_inside_retention_and_without_an_archive(app: App, clock: Clock) -> None:
+def test_purge_refuses_inside_retention_and_without_an_archive(app: App, clock: FakeClock) -> None:
     old_and_new(app, clock)
     with pytest.raises(RetentionRefused, match=r"inside the retention period.*3 years"):
         purge(app, date(2024, 1, 1))
@@ -72,7 +73,7 @@ def test_purge_refuses_inside_retention_and_without_an_archive(app: App, clock: 
     assert counts(app) == (2, 2)
 
 
-def test_purge_removes_only_what_is_old_and_archived(app: App, clock: Clock,
+def test_purge_removes_only_what_is_old_and_archived(app: App, clock: FakeClock,
                                                      tmp_path: Path) -> None:
     old, _new = old_and_new(app, clock)
     with unit_of_work(app.sessions) as s:
@@ -98,7 +99,7 @@ def test_a_project_on_hold_is_never_purged(make_settings: Callable[..., Settings
     demo = config_dir / "projects" / "demo.toml"
     demo.write_text(demo.read_text(encoding="utf-8").replace(
         "retention_years = 3\n", "retention_years = 3\nhold = true\n"), encoding="utf-8")
-    clock = Clock()
+    clock = FakeClock()
     app = build(make_settings, database_url, clock)
     try:
         old_and_new(app, clock)
@@ -118,7 +119,7 @@ def test_a_raw_file_shared_with_another_project_stays(make_settings: Callable[..
     (config_dir / "projects" / "ops.toml").write_text(
         demo.replace('code = "demo"', 'code = "ops"').replace("proj-demo@", "proj-ops@"),
         encoding="utf-8")
-    clock = Clock(OLD)
+    clock = FakeClock(OLD)
     app = build(make_settings, database_url, clock)
     try:
         raw = bytes(change_notice("【变更通知】共享邮件", message_id="<shared@xdyj.example.com>"))

@@ -17,16 +17,17 @@ from sqlalchemy import delete, func, select, text, update
 from typer.testing import CliRunner
 
 from gateway.app import App
+from gateway.archive.retention import _delete_rows
 from gateway.audit import anchor as audit_anchor
 from gateway.audit.chain import entry_hash, event_dict
 from gateway.audit.verify import VerifyReport, verify_project
 from gateway.cli.main import app as cli
 from gateway.records.edit import merge_by_hand, split_messages
-from gateway.retention import _delete_rows
 from gateway.store.audit_models import AuditEvent, AuditHead
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record
-from tests.audit.helpers import Clock, change_notice, deliver
+from gateway.testing.clock import FakeClock
+from tests.audit.helpers import change_notice, deliver
 from tests.receipts.conftest import LINA, LIUYANG, directive, reply
 from tests.support.mail import make_mail
 
@@ -59,7 +60,7 @@ def sql(app: App, statement: str, **params: object) -> None:
         assert conn.execute(text(statement), params).rowcount == 1  # type: ignore[attr-defined]
 
 
-def test_what_the_gateway_did_itself_verifies(app: App, clock: Clock) -> None:
+def test_what_the_gateway_did_itself_verifies(app: App, clock: FakeClock) -> None:
     order = the_order()
     ids = story(app, order)
     clock.advance(hours=1)
@@ -73,7 +74,7 @@ def test_what_the_gateway_did_itself_verifies(app: App, clock: Clock) -> None:
     assert {"message.arrived", "record.created", "receipt.opened", "receipt.confirmed"} <= actions
 
 
-def test_a_receipt_confirmed_by_sql_is_named(app: App, clock: Clock) -> None:
+def test_a_receipt_confirmed_by_sql_is_named(app: App, clock: FakeClock) -> None:
     order = the_order()
     ids = story(app, order)
     assert verify_project(app, "demo").ok
@@ -106,7 +107,7 @@ def test_a_record_changed_by_sql_is_named(app: App) -> None:
 
 
 def test_a_record_changed_by_sql_stays_named_after_the_gateway_changes_it(app: App,
-                                                                       clock: Clock) -> None:
+                                                                       clock: FakeClock) -> None:
     ids = story(app)
     sql(app, "UPDATE records SET urgency = 'urgent' WHERE id = :id", id=ids["record"])
     with unit_of_work(app.sessions) as s:
@@ -170,7 +171,7 @@ def test_a_message_inserted_by_sql_has_no_arrival(app: App) -> None:
 
 
 def test_deleting_the_last_events_and_moving_the_head_back_shows_against_the_anchors(
-        app: App, clock: Clock) -> None:
+        app: App, clock: FakeClock) -> None:
     story(app)
     with unit_of_work(app.sessions) as s:
         pid = app.project_ids["demo"]
@@ -202,7 +203,7 @@ def test_deleting_the_last_events_and_moving_the_head_back_shows_against_the_anc
     assert str(finding).startswith("审计链被回滚")
 
 
-def test_an_edited_anchor_line_is_named(app: App, clock: Clock) -> None:
+def test_an_edited_anchor_line_is_named(app: App, clock: FakeClock) -> None:
     story(app)
     assert audit_anchor.anchor_if_due(app)
     assert audit_anchor.anchor_if_due(app) == []  # once a day
@@ -219,7 +220,7 @@ def test_an_edited_anchor_line_is_named(app: App, clock: Clock) -> None:
     assert "line 1: not a valid anchor" in str(finding)
 
 
-def test_merge_split_and_conclude_are_explained(app: App, clock: Clock) -> None:
+def test_merge_split_and_conclude_are_explained(app: App, clock: FakeClock) -> None:
     story(app)
     notes = [deliver(app, make_mail(subject=subject, body="本周巡检情况见下。\n"))
              for subject in ("周报：11月第4周", "机房巡检记录")]

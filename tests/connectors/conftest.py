@@ -20,7 +20,8 @@ import pytest
 
 from gateway.app import App
 from gateway.config.settings import Settings
-from tests.audit.helpers import Clock, build
+from gateway.testing.clock import FakeClock
+from tests.audit.helpers import build
 
 SECRET = "SEC0123456789abcdef-test"
 
@@ -117,8 +118,8 @@ categories = ["change_notice"]
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ def environ(sink: Sink) -> dict[str, str]:
 
 @pytest.fixture
 def app(make_settings: Callable[..., Settings], database_url: str, config_dir: Path,
-        clock: Clock) -> Iterator[App]:
+        clock: FakeClock) -> Iterator[App]:
     """The demo project with its DingTalk robot (0.5 s timeout) and a generic webhook."""
     demo = config_dir / "projects" / "demo.toml"
     text = demo.read_text(encoding="utf-8").replace("timeout = 10.0", "timeout = 0.5")

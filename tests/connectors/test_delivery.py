@@ -15,7 +15,8 @@ from gateway.connectors.dingtalk import sign
 from gateway.connectors.outbox import dispatch_due, report_unconfigured
 from gateway.store.audit_models import AuditEvent, ConnectorDelivery
 from gateway.store.db import unit_of_work
-from tests.audit.helpers import Clock, change_notice, deliver
+from gateway.testing.clock import FakeClock
+from tests.audit.helpers import change_notice, deliver
 from tests.connectors.conftest import Sink
 from tests.support.mail import make_mail
 
@@ -37,7 +38,7 @@ def three_mails(app: App) -> None:
     deliver(app, make_mail(subject="【指令】今晚22:00前完成核心交换机巡检"))
 
 
-def drain(app: App, clock: Clock, environ: dict[str, str], rounds: int = 12) -> None:
+def drain(app: App, clock: FakeClock, environ: dict[str, str], rounds: int = 12) -> None:
     for _ in range(rounds):
         dispatch_due(app, environ=environ)
         if all(d.state == "sent" for d in deliveries(app)):
@@ -46,7 +47,7 @@ def drain(app: App, clock: Clock, environ: dict[str, str], rounds: int = 12) -> 
 
 
 def test_each_qualifying_record_is_posted_once_across_an_outage(
-        app: App, sink: Sink, clock: Clock, environ: dict[str, str]) -> None:
+        app: App, sink: Sink, clock: FakeClock, environ: dict[str, str]) -> None:
     # Given two client change notices and an internal directive (which does not qualify)
     three_mails(app)
     rows = deliveries(app)
@@ -74,7 +75,7 @@ def test_each_qualifying_record_is_posted_once_across_an_outage(
 
 
 def test_failures_are_visible_and_retried_with_back_off(
-        app: App, sink: Sink, clock: Clock, environ: dict[str, str]) -> None:
+        app: App, sink: Sink, clock: FakeClock, environ: dict[str, str]) -> None:
     deliver(app, change_notice())
     sink.plan = ["500", "500"]
     stats = dispatch_due(app, environ=environ)
@@ -89,7 +90,7 @@ def test_failures_are_visible_and_retried_with_back_off(
 
 
 def test_an_unset_webhook_url_keeps_the_delivery_waiting(
-        app: App, sink: Sink, clock: Clock, environ: dict[str, str]) -> None:
+        app: App, sink: Sink, clock: FakeClock, environ: dict[str, str]) -> None:
     deliver(app, change_notice())
     dispatch_due(app, environ={})
     assert {d.state for d in deliveries(app)} == {"pending"}
@@ -100,7 +101,7 @@ def test_an_unset_webhook_url_keeps_the_delivery_waiting(
 
 
 def test_an_unconfigured_connector_is_reported_once_not_on_every_pass(
-        app: App, sink: Sink, clock: Clock, environ: dict[str, str],
+        app: App, sink: Sink, clock: FakeClock, environ: dict[str, str],
         caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connector_outbox, "_reported", set())  # a fresh process
     # Given the shipped demo config with no DingTalk URL, and a record waiting for it

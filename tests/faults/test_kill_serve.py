@@ -33,7 +33,7 @@ from tests.support.mail import make_mail
 from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-PIPELINE = ("gateway.parse", "gateway.store.threads", "gateway.classify.message")
+PIPELINE = ("gateway.parse", "gateway.thread.assign", "gateway.classify.message")
 
 
 class Gateway:
@@ -131,7 +131,7 @@ def test_every_message_acknowledged_before_kill_9_is_kept_and_processed_once(
     assert len(acked) >= 40, gateway.log.read_text()[-3000:]
     # Then after a restart every acknowledged message is there, exactly once
     gateway.start()
-    stored = gateway.cli.messages()
+    stored = gateway.messages()
     counts: dict[str, int] = {}
     for message in stored:
         counts[message.message_id] = counts.get(message.message_id, 0) + 1
@@ -141,7 +141,7 @@ def test_every_message_acknowledged_before_kill_9_is_kept_and_processed_once(
     # And, processed by the restarted gateway's sweep, each exactly once
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        states = {m.message_id: m.state for m in gateway.cli.messages()}
+        states = {m.message_id: m.state for m in gateway.messages()}
         if all(states.get(mid) == "processed" for mid in acked):
             break
         time.sleep(0.5)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import gateway.stages.adapters
+import gateway.stages.classify
 from gateway.app import App
 from gateway.inbound.intake import accept
 from gateway.pipeline import process
@@ -67,13 +67,13 @@ class ClassifySpy:
 @pytest.fixture
 def seen_by_classify(monkeypatch: pytest.MonkeyPatch) -> ClassifySpy:
     spy = ClassifySpy()
-    real = gateway.stages.adapters.classify
+    real = gateway.stages.classify.classify
 
     def classify(facts: Any, project: Any, **kwargs: Any) -> Any:
         spy.seen.append({"chars": len(facts.own_text), "write_lock_free": spy.write_lock_free()})
         return real(facts, project, **kwargs)
 
-    monkeypatch.setattr(gateway.stages.adapters, "classify", classify)
+    monkeypatch.setattr(gateway.stages.classify, "classify", classify)
     return spy
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, event, func, select
 
-import gateway.store.raw as raw_module
+import gateway.store.fsync as fsync_module
 from gateway.app import App
 from gateway.config.settings import Settings
 from gateway.inbound.groupcommit import GroupCommitter
@@ -64,7 +64,7 @@ def spy_syncfs(monkeypatch: pytest.MonkeyPatch, events: Events) -> dict[str, Any
             return -1
         return 0
 
-    monkeypatch.setattr(raw_module, "_syncfs", syncfs)
+    monkeypatch.setattr(fsync_module, "syncfs", syncfs)
     return state
 
 
@@ -163,7 +163,7 @@ def test_raw_sync_file_fsyncs_each_file_in_its_session(make_app: Callable[..., A
 
 def test_without_syncfs_batch_falls_back_to_fsync_per_file(
         app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(raw_module, "_syncfs", None)  # not Linux, or a kernel before 5.8
+    monkeypatch.setattr(fsync_module, "syncfs", None)  # not Linux, or a kernel before 5.8
     committer = GroupCommitter(app)
     try:
         assert not app.raw.batch_sync
@@ -175,13 +175,13 @@ def test_without_syncfs_batch_falls_back_to_fsync_per_file(
 
 def spy_chain(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     flushed: list[Path] = []
-    real = raw_module._fsync_chain
+    real = fsync_module.fsync_chain
 
     def chain(root: Path, target: Path) -> None:
         flushed.append(target)
         real(root, target)
 
-    monkeypatch.setattr(raw_module, "_fsync_chain", chain)
+    monkeypatch.setattr(fsync_module, "fsync_chain", chain)
     return flushed
 
 

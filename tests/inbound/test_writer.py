@@ -14,7 +14,7 @@ import pytest
 
 from gateway.app import App
 from gateway.inbound.intake import Accepted
-from gateway.inbound.writer import WriteRequest
+from gateway.inbound.writer_process import WriteRequest
 from gateway.runtime.server import Server
 from tests.inbound.wire import DEMO, Wire, stored_messages
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from email.policy import default
@@ -21,22 +21,11 @@ from aiosmtpd.controller import Controller
 import gateway.store.schema  # noqa: F401 - registers every table
 from gateway.app import App
 from gateway.config.settings import Settings
+from gateway.testing.clock import FakeClock
 from tests.support.apps import app_factory
 from tests.support.ports import free_port
 
 START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Asia/Shanghai
-
-
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @dataclass
@@ -91,13 +80,13 @@ def sink() -> Iterator[Sink]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
 def make_app(make_settings: Callable[..., Settings], database_url: str,
-             clock: Clock) -> Iterator[Callable[..., App]]:
+             clock: FakeClock) -> Iterator[Callable[..., App]]:
     with app_factory(make_settings, database_url, clock) as make:
         yield make
 

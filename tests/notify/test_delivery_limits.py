@@ -17,7 +17,7 @@ from gateway.app import App
 from gateway.notify.outbox import deliver_due, queue
 from gateway.notify.transport import MaildirTransport, maildir_name
 from gateway.store.db import unit_of_work
-from tests.notify.conftest import Clock
+from gateway.testing.clock import FakeClock
 from tests.notify.test_outbox import CLIENT, ENGINEER, _mail, _queue, _row
 
 
@@ -41,7 +41,7 @@ def crash_before_commit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def test_a_retry_after_a_crash_does_not_deliver_twice(embedded_app: App, clock: Clock,
+def test_a_retry_after_a_crash_does_not_deliver_twice(embedded_app: App, clock: FakeClock,
                                                       crash_before_commit: None) -> None:
     # Given a mail to two people
     pk = _queue(embedded_app, "k1", to=(CLIENT, ENGINEER))
@@ -89,7 +89,7 @@ def _queue_kind(app: App, key: str, kind: str, to: str) -> int:
 
 
 def test_a_rate_limit_defers_and_escalations_have_their_own_allowance(
-        make_app: Callable[..., App], clock: Clock) -> None:
+        make_app: Callable[..., App], clock: FakeClock) -> None:
     # Given a limit of 2 mails per recipient and hour
     app = make_app(COMMGATE_OUTBOUND__RATE_LIMIT_PER_RECIPIENT="2")
     manager = "wangqiang@xdyj.example.com"

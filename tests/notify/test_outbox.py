@@ -19,7 +19,8 @@ from gateway.notify.compose import compose
 from gateway.notify.outbox import claim, deliver_due, queue
 from gateway.store.db import unit_of_work
 from gateway.store.notify_models import OutboxMail
-from tests.notify.conftest import Clock, Sink
+from gateway.testing.clock import FakeClock
+from tests.notify.conftest import Sink
 from tests.support.mail import wait_for
 
 CLIENT = "huang@client.example.cn"
@@ -87,7 +88,7 @@ def test_relay_delivers_with_envelope_and_headers(relay_app: App, sink: Sink) ->
 
 
 def test_relay_down_then_up_loses_nothing_and_sends_once(relay_app: App, sink: Sink,
-                                                          clock: Clock) -> None:
+                                                          clock: FakeClock) -> None:
     # Given three mails queued while the relay is down
     sink.stop()
     pks = [_queue(relay_app, f"k{i}", subject=f"【指令】巡检 {i}") for i in range(3)]
@@ -112,7 +113,7 @@ def test_relay_down_then_up_loses_nothing_and_sends_once(relay_app: App, sink: S
 
 
 def test_4xx_is_retried_with_backoff_and_5xx_is_permanent(relay_app: App, sink: Sink,
-                                                           clock: Clock) -> None:
+                                                           clock: FakeClock) -> None:
     # Given a relay that answers DATA with 421 then 451, then accepts
     sink.handler.data_replies = ["421 4.3.2 shutting down", "451 4.3.0 try again later"]
     pk = _queue(relay_app, "k1")
@@ -136,7 +137,7 @@ def test_4xx_is_retried_with_backoff_and_5xx_is_permanent(relay_app: App, sink: 
 
 
 def test_partial_refusal_is_per_recipient_and_never_resends(relay_app: App, sink: Sink,
-                                                            clock: Clock) -> None:
+                                                            clock: FakeClock) -> None:
     # Given one recipient refused permanently and one temporarily
     sink.handler.rcpt_replies = {"nobody@client.example.cn": "550 5.1.1 unknown",
                                  ENGINEER: "450 4.2.1 mailbox busy"}
@@ -153,7 +154,7 @@ def test_partial_refusal_is_per_recipient_and_never_resends(relay_app: App, sink
     assert _row(relay_app, pk).state == "sent"
 
 
-def test_two_workers_never_send_the_same_row(relay_app: App, sink: Sink, clock: Clock) -> None:
+def test_two_workers_never_send_the_same_row(relay_app: App, sink: Sink, clock: FakeClock) -> None:
     pks = [_queue(relay_app, f"k{i}", subject=f"【指令】巡检 {i}") for i in range(6)]
     # A second claim of a claimed row fails
     token = claim(relay_app, pks[0], now=clock.now)
@@ -175,7 +176,7 @@ def test_two_workers_never_send_the_same_row(relay_app: App, sink: Sink, clock: 
 
 
 def test_suppressed_recipients_are_not_sent_and_rate_limited_ones_wait(
-        make_app, sink: Sink, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+        make_app, sink: Sink, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
     app = make_app(COMMGATE_OUTBOUND__RELAY_HOST="127.0.0.1",
                    COMMGATE_OUTBOUND__RELAY_PORT=str(sink.port),
                    COMMGATE_OUTBOUND__RATE_LIMIT_PER_RECIPIENT="2")
@@ -203,7 +204,7 @@ def test_suppressed_recipients_are_not_sent_and_rate_limited_ones_wait(
     assert _row(app, pk).state == "sent"
 
 
-def test_gives_up_after_the_configured_time(relay_app: App, sink: Sink, clock: Clock) -> None:
+def test_gives_up_after_the_configured_time(relay_app: App, sink: Sink, clock: FakeClock) -> None:
     sink.stop()
     pk = _queue(relay_app, "k1")
     clock.advance(hours=73)
@@ -212,7 +213,7 @@ def test_gives_up_after_the_configured_time(relay_app: App, sink: Sink, clock: C
     assert row.state == "failed" and row.recipients[0].error.startswith("gave up")  # type: ignore[union-attr]
 
 
-def test_record_bounce_marks_the_row(embedded_app: App, clock: Clock) -> None:
+def test_record_bounce_marks_the_row(embedded_app: App, clock: FakeClock) -> None:
     pk = _queue(embedded_app, "k1", to=(CLIENT, ENGINEER))
     deliver_due(embedded_app, now=clock.now)
     mid = _row(embedded_app, pk).message_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -23,6 +23,8 @@ from gateway.receipts.query import list_receipts
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from gateway.store.notify_models import OutboxMail
+from gateway.testing.clock import FakeClock
+from gateway.testing.clock import local as at
 from tests.support.apps import app_factory
 from tests.support.mail import upstream_pass
 
@@ -34,30 +36,13 @@ ZHANGWEI, WANGQIANG = "zhangwei@xdyj.example.com", "wangqiang@xdyj.example.com"
 NAMES = {LINA: "李娜", LIUYANG: "刘洋", CHENJING: "陈静", ZHANGWEI: "张伟", WANGQIANG: "王强"}
 
 
-def at(text: str) -> datetime:
-    """``"2026-11-24 10:00"`` in Asia/Shanghai."""
-    return datetime.fromisoformat(text).replace(tzinfo=SH)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now.astimezone(UTC)  # App.clock speaks UTC, as system_clock does
-
-    def set(self, text: str) -> datetime:
-        self.now = at(text)
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(at("2026-11-24 10:00"))  # a Tuesday, a working day
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(at("2026-11-24 10:00"))  # a Tuesday, a working day
-
-
-@pytest.fixture
-def make_app(make_settings: Callable[..., Settings], database_url: str, clock: Clock,
+def make_app(make_settings: Callable[..., Settings], database_url: str, clock: FakeClock,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     # The test decides when the scheduler runs: the one inside `serve` stays quiet.
     monkeypatch.setattr(gateway.jobs.periodic, "SERVE_TICK_INTERVAL", 1e9)

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 import gateway.app
 from gateway.app import App
 from gateway.cli.main import app as cli
-from tests.receipts.conftest import LINA, LIUYANG, Clock, directive, outbox, reply
+from gateway.testing.clock import FakeClock
+from tests.receipts.conftest import LINA, LIUYANG, directive, outbox, reply
 from tests.receipts.test_guarantees import ingest
 
 SUBJECT = "【指令】周五前提交巡检报告"
@@ -39,7 +40,7 @@ def run(app: App, config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     return invoke
 
 
-def test_tick_dry_run_then_for_real_then_receipts_list(app: App, clock: Clock, run) -> None:  # type: ignore[no-untyped-def]
+def test_tick_dry_run_then_for_real_then_receipts_list(app: App, clock: FakeClock, run) -> None:  # type: ignore[no-untyped-def]
     order = directive(subject=SUBJECT, sender=LINA, to=[LIUYANG, "chenjing@xdyj.example.com"],
                       body="请周五前提交巡检报告，请回复确认。\n")
     ingest(app, order)

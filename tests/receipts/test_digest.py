@@ -17,7 +17,8 @@ from gateway.pipeline import process
 from gateway.store.db import unit_of_work
 from gateway.store.models import Receipt
 from gateway.store.receipt_models import EscalationStep, ReceiptEvent
-from tests.receipts.conftest import ZHANGWEI, Clock, at, outbox
+from gateway.testing.clock import FakeClock
+from tests.receipts.conftest import ZHANGWEI, at, outbox
 from tests.support.mail import make_mail, upstream_pass
 
 CLIENT = "huang@client.example.cn"
@@ -34,7 +35,7 @@ def _change(app: App, summary: str) -> None:
 
 
 def test_one_pass_sends_the_client_one_digest_and_keeps_every_item(app: App,
-                                                                   clock: Clock) -> None:
+                                                                   clock: FakeClock) -> None:
     # Given four change notices to the client, none confirmed
     for topic in TOPICS:
         _change(app, topic)

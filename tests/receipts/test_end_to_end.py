@@ -13,6 +13,7 @@ from email.policy import default
 
 from gateway.app import App
 from gateway.jobs.scheduler import tick
+from gateway.testing.clock import FakeClock
 from tests.receipts.conftest import (
     CHENJING,
     LINA,
@@ -20,7 +21,6 @@ from tests.receipts.conftest import (
     PROJECT,
     WANGQIANG,
     ZHANGWEI,
-    Clock,
     at,
     directive,
     message_flags,
@@ -40,7 +40,7 @@ INSPECTION_BODY = ("刘洋、陈静：\n请安排核心交换机巡检，重点�
 
 
 def test_an_engineers_directive_is_confirmed_reminded_and_escalated(
-        app: App, clock: Clock, start_server: Callable[..., object]) -> None:
+        app: App, clock: FakeClock, start_server: Callable[..., object]) -> None:
     server = start_server(app)
     port: int = server.smtp_port  # type: ignore[attr-defined]
     sent = 0
@@ -136,7 +136,7 @@ OUTAGE_BODY = "李娜、刘洋：\n今晚割接前务必完成核心交换机配
 
 
 def test_a_pms_urgent_directive_reports_questions_and_goes_straight_to_the_dept_manager(
-        app: App, clock: Clock, start_server: Callable[..., object]) -> None:
+        app: App, clock: FakeClock, start_server: Callable[..., object]) -> None:
     server = start_server(app)
     port: int = server.smtp_port  # type: ignore[attr-defined]
     sent = 0

@@ -18,11 +18,11 @@ from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from gateway.store.receipt_models import EscalationStep, ReceiptEvent
+from gateway.testing.clock import FakeClock
 from tests.receipts.conftest import (
     CHENJING,
     LINA,
     LIUYANG,
-    Clock,
     at,
     directive,
     outbox,
@@ -47,7 +47,7 @@ def count(app: App, model: type) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_processing_a_message_twice_changes_nothing_twice(app: App, clock: Clock) -> None:
+def test_processing_a_message_twice_changes_nothing_twice(app: App, clock: FakeClock) -> None:
     order = directive(subject=SUBJECT, sender=LINA, to=[LIUYANG, CHENJING],
                       body="请周五前提交巡检报告，请回复确认。\n")
     first = ingest(app, order)
@@ -75,7 +75,7 @@ class CrashingSink:
         raise Crash
 
 
-def test_a_pass_that_dies_before_committing_is_done_again_once(app: App, clock: Clock) -> None:
+def test_a_pass_that_dies_before_committing_is_done_again_once(app: App, clock: FakeClock) -> None:
     ingest(app, directive(subject=SUBJECT, sender=LINA, to=[LIUYANG, CHENJING],
                           body="请回复确认。\n"))
     with pytest.raises(Crash):
@@ -105,7 +105,7 @@ def test_history_imports_open_no_receipts(app: App) -> None:
     assert outbox(app) == []
 
 
-def test_a_reply_on_someone_elses_token_counts_for_nobody(app: App, clock: Clock) -> None:
+def test_a_reply_on_someone_elses_token_counts_for_nobody(app: App, clock: FakeClock) -> None:
     order = directive(subject=SUBJECT, sender=LINA, to=[LIUYANG, CHENJING], body="请回复确认。\n")
     ingest(app, order)
     liuyang_id = receipts(app)[SUBJECT, LIUYANG]["receipt_id"]
@@ -126,7 +126,7 @@ def test_a_reply_on_someone_elses_token_counts_for_nobody(app: App, clock: Clock
     assert receipts(app)[SUBJECT, LIUYANG]["status"] == "confirmed"
 
 
-def test_every_change_reaches_the_audit_trail(app: App, clock: Clock) -> None:
+def test_every_change_reaches_the_audit_trail(app: App, clock: FakeClock) -> None:
     order = directive(subject=SUBJECT, sender=LINA, to=[LIUYANG], body="请回复确认。\n")
     ingest(app, order)
     tick(app, now=at("2026-11-25 10:00"))

@@ -22,12 +22,12 @@ from gateway.app import App
 from gateway.jobs.scheduler import tick
 from gateway.store.db import unit_of_work
 from gateway.store.receipt_models import ReceiptEvent, ReceiptRequest
+from gateway.testing.clock import FakeClock
 from tests.receipts.conftest import (
     CHENJING,
     LINA,
     LIUYANG,
     ZHANGWEI,
-    Clock,
     at,
     directive,
     outbox,
@@ -46,7 +46,7 @@ ORDER_BODY = "刘洋、陈静：\n请安排核心交换机光模块更换，完�
 class Mail:
     """Mail into the running gateway by smtplib, waiting until the pipeline processed it."""
 
-    def __init__(self, app: App, port: int, clock: Clock) -> None:
+    def __init__(self, app: App, port: int, clock: FakeClock) -> None:
         self.app, self.port, self.clock, self.sent = app, port, clock, 0
 
     def __call__(self, msg: EmailMessage, when: str | None = None) -> None:
@@ -58,7 +58,7 @@ class Mail:
 
 
 @pytest.fixture
-def mail(app: App, clock: Clock, start_server: Callable[..., Any]) -> Mail:
+def mail(app: App, clock: FakeClock, start_server: Callable[..., Any]) -> Mail:
     server = start_server(app)
     return Mail(app, server.smtp_port, clock)
 
@@ -86,7 +86,7 @@ def readings(app: App, recipient: str) -> list[tuple[str, str | None, str | None
 
 
 def test_confirm_decline_confirm_reopens_the_closed_request_and_tells_the_author(
-        app: App, clock: Clock, mail: Mail) -> None:
+        app: App, clock: FakeClock, mail: Mail) -> None:
     # Given 李娜's directive, confirmed by both recipients: the request closes
     order = directive(subject=ORDER, sender=LINA, to=[LIUYANG, CHENJING], body=ORDER_BODY)
     mail(order)
@@ -136,7 +136,7 @@ def test_confirm_decline_confirm_reopens_the_closed_request_and_tells_the_author
 
 
 def test_question_confirm_decline_follows_the_latest_answer(
-        app: App, clock: Clock, mail: Mail) -> None:
+        app: App, clock: FakeClock, mail: Mail) -> None:
     order = directive(subject=ORDER, sender=LINA, to=[LIUYANG, CHENJING], body=ORDER_BODY)
     mail(order)
     # 陈静 asks, then confirms, then declines
@@ -165,7 +165,7 @@ def test_question_confirm_decline_follows_the_latest_answer(
 
 
 def test_an_unreadable_reply_keeps_the_status_and_asks_the_author(
-        app: App, clock: Clock, mail: Mail) -> None:
+        app: App, clock: FakeClock, mail: Mail) -> None:
     order = directive(subject=ORDER, sender=LINA, to=[LIUYANG, CHENJING], body=ORDER_BODY)
     mail(order)
     mail(reply(order, sender=LIUYANG, body=outlook("收到。", order)), "2026-11-24 10:30")
@@ -182,7 +182,7 @@ def test_an_unreadable_reply_keeps_the_status_and_asks_the_author(
 
 
 def test_the_receipt_deadline_never_falls_after_the_directives_own(
-        app: App, clock: Clock, mail: Mail) -> None:
+        app: App, clock: FakeClock, mail: Mail) -> None:
     # A normal directive (1 working day: Wed 10:00) that must be done tonight by 20:00
     own = directive(subject="【指令】今晚20:00前完成配置备份", sender=LINA, to=[LIUYANG],
                     body="刘洋：\n请于今晚20:00前完成核心交换机配置备份，请回复确认。\n")
@@ -206,7 +206,7 @@ def test_the_receipt_deadline_never_falls_after_the_directives_own(
         ("reminder", sorted([LIUYANG, ZHANGWEI]))]
 
 
-def test_a_directive_notice_due_caps_the_deadline(app: App, clock: Clock) -> None:
+def test_a_directive_notice_due_caps_the_deadline(app: App, clock: FakeClock) -> None:
     from gateway.notify import notices
 
     project = app.settings.project("demo")

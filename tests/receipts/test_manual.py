@@ -22,12 +22,12 @@ from gateway.cli.main import app as cli
 from gateway.jobs.scheduler import tick
 from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
+from gateway.testing.clock import FakeClock
 from tests.receipts.conftest import (
     CHENJING,
     LINA,
     LIUYANG,
     ZHANGWEI,
-    Clock,
     at,
     directive,
     outbox,
@@ -47,7 +47,7 @@ LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
 
 
 @pytest.fixture
-def run(app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+def run(app: App, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """``commgate …`` in-process on the test app's database, as of the test's clock."""
     for module in (gateway.cli.receipts, gateway.cli.receipts_manual):
         real = module.open_app
@@ -77,7 +77,7 @@ def run(app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Callable[...
 
 
 @pytest.fixture
-def deliver(app: App, clock: Clock, start_server: Callable[..., Any]) -> Callable[..., None]:
+def deliver(app: App, clock: FakeClock, start_server: Callable[..., Any]) -> Callable[..., None]:
     server = start_server(app)
     sent = 0
 
@@ -101,7 +101,7 @@ def audit(app: App, action: str) -> list[AuditEvent]:
 
 
 def test_every_manual_decision_over_the_command_line(
-        app: App, clock: Clock, run: Callable[..., str], deliver: Callable[..., None]) -> None:
+        app: App, clock: FakeClock, run: Callable[..., str], deliver: Callable[..., None]) -> None:
     first = directive(subject=FIRST, sender=LINA, to=[LIUYANG, CHENJING], body=BODY)
     deliver(first)
     rec1 = str(receipts(app)[FIRST, LIUYANG]["record_id"])
@@ -187,7 +187,7 @@ def test_every_manual_decision_over_the_command_line(
                           "--json")) == []
 
 
-def test_settling_a_reply_nobody_could_read(app: App, clock: Clock, run: Callable[..., str],
+def test_settling_a_reply_nobody_could_read(app: App, clock: FakeClock, run: Callable[..., str],
                                             deliver: Callable[..., None]) -> None:
     order = directive(subject=FIRST, sender=LINA, to=[LIUYANG], body=BODY)
     deliver(order)
@@ -203,7 +203,7 @@ def test_settling_a_reply_nobody_could_read(app: App, clock: Clock, run: Callabl
     assert receipts(app)[FIRST, LIUYANG]["status"] == "confirmed"
 
 
-def test_misuse_is_one_line_and_exit_2(app: App, clock: Clock, run: Callable[..., str],
+def test_misuse_is_one_line_and_exit_2(app: App, clock: FakeClock, run: Callable[..., str],
                                        deliver: Callable[..., None]) -> None:
     order = directive(subject=FIRST, sender=LINA, to=[LIUYANG], body=BODY)
     deliver(order)
@@ -242,7 +242,7 @@ def test_misuse_is_one_line_and_exit_2(app: App, clock: Clock, run: Callable[...
 
 
 def test_an_extension_outlasting_the_ladder_gets_a_round_of_its_own(app: App,
-                                                                     clock: Clock) -> None:
+                                                                     clock: FakeClock) -> None:
     from gateway.receipts.manual import Decision, extend
     from tests.receipts.test_guarantees import ingest
 

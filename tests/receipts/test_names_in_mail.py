@@ -9,7 +9,8 @@ from email.policy import default
 from gateway.app import App
 from gateway.jobs.scheduler import tick
 from gateway.notify import notices
-from tests.receipts.conftest import ZHANGWEI, Clock, at, outbox
+from gateway.testing.clock import FakeClock
+from tests.receipts.conftest import ZHANGWEI, at, outbox
 
 CLIENT = "huang@client.example.cn"
 CHANGE = {"change_type": "scope", "summary": "增加巡检项", "reason": "客户要求",
@@ -23,7 +24,7 @@ def _text(raw: bytes) -> tuple[email.message.EmailMessage, str]:
     return mail, body.get_content()  # type: ignore[return-value]
 
 
-def test_the_client_is_reminded_and_escalated_by_name(app: App, clock: Clock) -> None:
+def test_the_client_is_reminded_and_escalated_by_name(app: App, clock: FakeClock) -> None:
     project = app.settings.project("demo")
     # Given a change notice to the client's bare address, from the project manager
     prepared = notices.prepare(app.settings, project, kind="change", sender=ZHANGWEI,

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from gateway.app import App
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
+from gateway.testing.clock import FakeClock
 from tests.receipts import styles
 from tests.receipts.conftest import (
     CHENJING,
     LINA,
     LIUYANG,
-    Clock,
     directive,
     processed,
     receipts,
@@ -55,7 +55,7 @@ def _own_text(app: App, message_id: str) -> str:
 
 
 def test_each_clients_reply_is_stored_and_read_by_its_own_text(
-        app: App, clock: Clock, start_server: Callable[..., object]) -> None:
+        app: App, clock: FakeClock, start_server: Callable[..., object]) -> None:
     server = start_server(app)
     port: int = server.smtp_port  # type: ignore[attr-defined]
     sent = 0
@@ -90,7 +90,7 @@ def test_each_clients_reply_is_stored_and_read_by_its_own_text(
 
 
 def test_an_inline_answer_under_a_pointer_is_the_reply(
-        app: App, clock: Clock, start_server: Callable[..., object]) -> None:
+        app: App, clock: FakeClock, start_server: Callable[..., object]) -> None:
     server = start_server(app)
     port: int = server.smtp_port  # type: ignore[attr-defined]
     order = directive(subject="【指令】今晚巡检", sender=LINA, to=[LIUYANG],

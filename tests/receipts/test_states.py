@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
 import pytest
 
+from gateway.receipts.moves import move
 from gateway.receipts.states import (
     ALERTING,
     OPEN,
     SETTLED,
     TRANSITIONS,
+    WITHDRAWALS,
+    WITHDRAWN,
     Cause,
     ReceiptStatus,
     allowed,
@@ -54,3 +60,28 @@ def test_unknown_states_are_refused() -> None:
     assert not allowed("lost", "confirmed", Cause.MANUAL)
     assert not allowed("pending", "lost", Cause.MANUAL)
     assert not is_open("lost") and is_open("declined") and not is_open("waived")
+
+
+def test_a_record_reclassified_withdraws_open_receipts_and_brings_them_back() -> None:
+    # Given a record that no longer needs receipts: every open receipt, and only those, may go
+    assert [s for s in S if allowed(s, WITHDRAWN, Cause.RECORD)] == [s for s in S if is_open(s)]
+    # And needing them again brings a withdrawn receipt back to pending, and nowhere else
+    assert WITHDRAWALS[WITHDRAWN] == {S.PENDING}
+    assert not allowed(WITHDRAWN, "confirmed", Cause.RECORD)
+    # Nobody answers a withdrawn receipt, and the record moves nothing but withdrawals
+    assert not any(allowed(WITHDRAWN, t, c) for t in S for c in (Cause.REPLY, Cause.MANUAL))
+    assert not allowed("pending", "confirmed", Cause.RECORD)
+
+
+def test_a_disallowed_move_is_refused_and_changes_nothing() -> None:
+    # Given a waived receipt (nobody owes it)
+    receipt = SimpleNamespace(status="waived", needs_review=True)
+    request = SimpleNamespace(project_id=1, id=1, withdrawn_at=None)
+    events: list[int] = []
+    # When a reply reads as "confirmed"
+    moved = move(None, None, None, receipt, request,  # type: ignore[arg-type]
+                 to="confirmed", cause=Cause.REPLY, key="reply:1:1", kind="confirmed",
+                 now=datetime(2026, 11, 24, tzinfo=UTC), events=events, detail={}, text="收到")
+    # Then the table refuses it before anything is written
+    assert moved is False and events == []
+    assert receipt.status == "waived" and receipt.needs_review is True

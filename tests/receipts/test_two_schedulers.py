@@ -19,13 +19,13 @@ from gateway.config.settings import Settings
 from gateway.jobs.scheduler import tick
 from gateway.store.db import unit_of_work
 from gateway.store.notify_models import OutboxMail
+from gateway.testing.clock import FakeClock
 from tests.receipts.conftest import (
     CHENJING,
     LINA,
     LIUYANG,
     WANGQIANG,
     ZHANGWEI,
-    Clock,
     at,
     directive,
     outbox,
@@ -79,7 +79,7 @@ def _addressed_to(raw: bytes, person: str) -> bool:
 
 
 def test_two_schedulers_and_two_workers_send_no_duplicate(
-        make_app: Callable[..., App], clock: Clock, tmp_path: Path,
+        make_app: Callable[..., App], clock: FakeClock, tmp_path: Path,
         start_server: Callable[..., object], make_settings: Callable[..., Settings]) -> None:
     require("127.0.0.1", 6379, "Redis")
     require("127.0.0.1", 5432, "PostgreSQL")

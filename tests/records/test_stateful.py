@@ -25,8 +25,8 @@ from sqlalchemy import delete, select
 
 from gateway.app import App
 from gateway.archive.handover import close_project
+from gateway.archive.project_state import reopen
 from gateway.audit import anchor as audit_anchor
-from gateway.project_state import reopen
 from gateway.records.edit import RecordEditError, merge_by_hand, split_messages
 from gateway.records.reclassify import Change, conclude, reclassify
 from gateway.store.db import unit_of_work

@@ -20,7 +20,7 @@ from gateway.reports.approval import approves, judge
 from gateway.reports.schedule import tick
 from gateway.store.db import unit_of_work
 from gateway.store.notify_models import OutboxMail, ReportRun
-from tests.notify.conftest import Clock
+from gateway.testing.clock import FakeClock
 from tests.receipts.styles import foxmail
 from tests.support.mail import make_mail
 
@@ -61,7 +61,7 @@ def _draft(app: App) -> EmailMessage:
     return draft
 
 
-def _reply(app: App, clock: Clock, *, sender: str, own: str, minutes: int = 30) -> None:
+def _reply(app: App, clock: FakeClock, *, sender: str, own: str, minutes: int = 30) -> None:
     """``sender`` answers the draft from Foxmail: own text on top, the draft quoted below."""
     draft = _draft(app)
     when = clock.advance(minutes=minutes)
@@ -72,13 +72,13 @@ def _reply(app: App, clock: Clock, *, sender: str, own: str, minutes: int = 30) 
     assert process(app, pk) == "processed"
 
 
-def _drafted(app: App, clock: Clock) -> None:
+def _drafted(app: App, clock: FakeClock) -> None:
     clock.now = DUE
     assert tick(app, DUE) >= 2  # the weekly report and the monthly draft
     assert tick(app, DUE) == 0
 
 
-def test_due_client_report_is_drafted_to_the_pm_and_not_sent(app: App, clock: Clock) -> None:
+def test_due_client_report_is_drafted_to_the_pm_and_not_sent(app: App, clock: FakeClock) -> None:
     _drafted(app, clock)
     # Given approval = true on the client's monthly row, the client gets nothing yet
     periodic = _mails(app, "periodic")
@@ -99,7 +99,7 @@ def test_due_client_report_is_drafted_to_the_pm_and_not_sent(app: App, clock: Cl
 
 
 def test_pm_approval_sends_the_report_to_the_client_exactly_once(app: App,
-                                                                 clock: Clock) -> None:
+                                                                 clock: FakeClock) -> None:
     _drafted(app, clock)
     # When the PM answers "同意发送" from Foxmail, quoting the draft
     _reply(app, clock, sender=PM, own="同意发送")
@@ -116,7 +116,7 @@ def test_pm_approval_sends_the_report_to_the_client_exactly_once(app: App,
 
 
 def test_change_request_or_anyone_elses_approval_leaves_it_a_draft(app: App,
-                                                                   clock: Clock) -> None:
+                                                                   clock: FakeClock) -> None:
     _drafted(app, clock)
     _reply(app, clock, sender=PM, own="请把第三节改一下")
     _reply(app, clock, sender=LINA, own="同意发送")
@@ -153,8 +153,8 @@ def test_only_the_owner_authentic_and_by_hand_approves() -> None:
     assert verdict(PM, automated=True) == "automated"  # an out-of-office reply says nothing
 
 
-def test_an_english_reading_owner_gets_the_english_draft(make_app: Callable[..., App],
-                                                         config_dir: Path, clock: Clock) -> None:
+def test_an_english_reading_owner_gets_the_english_draft(
+        make_app: Callable[..., App], config_dir: Path, clock: FakeClock) -> None:
     demo = config_dir / "projects" / "demo.toml"
     text = demo.read_text(encoding="utf-8")
     text = text.replace('kind = "monthly_report"\n', 'kind = "monthly_report"\napproval = true\n')

@@ -21,14 +21,14 @@ from gateway.reports.special import special_report
 from gateway.store.db import unit_of_work
 from gateway.store.models import Receipt, Record
 from gateway.store.notify_models import OutboxMail, ReportRun
-from tests.notify.conftest import Clock
+from gateway.testing.clock import FakeClock
 from tests.support.mail import make_mail
 
 PM, LINA = "zhangwei@xdyj.example.com", "lina@xdyj.example.com"
 CLIENT = "huang@client.example.cn"
 
 
-def _send(app: App, clock: Clock, when: datetime, **mail: Any) -> int:
+def _send(app: App, clock: FakeClock, when: datetime, **mail: Any) -> int:
     clock.now = when
     raw = make_mail(date=when, **mail).as_bytes()
     pk = accept(app, project="demo", raw=raw, channel="smtp", will_enqueue=False).message_pk
@@ -40,7 +40,7 @@ def _send(app: App, clock: Clock, when: datetime, **mail: Any) -> int:
         return record_id
 
 
-def _week(app: App, clock: Clock) -> dict[str, int]:
+def _week(app: App, clock: FakeClock) -> dict[str, int]:
     t = datetime(2026, 11, 24, 2, tzinfo=UTC)  # Tuesday of 2026-W48, 10:00 Shanghai
     ids = {
         "directive": _send(app, clock, t, subject="【指令】核心交换机巡检", sender=PM,
@@ -65,7 +65,7 @@ def app(embedded_app: App) -> App:
     return embedded_app
 
 
-def test_weekly_report_counts_what_the_pipeline_recorded(app: App, clock: Clock,
+def test_weekly_report_counts_what_the_pipeline_recorded(app: App, clock: FakeClock,
                                                          tmp_path: Path) -> None:
     ids = _week(app, clock)
     project = app.settings.project("demo")
@@ -109,7 +109,7 @@ def test_empty_period_renders(app: App) -> None:
     assert "无" in rendered.html
 
 
-def test_scheduler_sends_each_report_once(app: App, clock: Clock) -> None:
+def test_scheduler_sends_each_report_once(app: App, clock: FakeClock) -> None:
     project = app.settings.project("demo")
     now = datetime(2026, 12, 4, 2, tzinfo=UTC)  # after W49's Friday? no: Friday 4 Dec 10:00
     due = {d.kind: d.period.key for d in due_reports(project, {}, now)}
@@ -129,7 +129,7 @@ def test_scheduler_sends_each_report_once(app: App, clock: Clock) -> None:
         assert not s.scalars(select(OutboxMail).where(OutboxMail.kind == "client")).all()
 
 
-def test_risk_record_sends_one_special_report_to_leadership(app: App, clock: Clock) -> None:
+def test_risk_record_sends_one_special_report_to_leadership(app: App, clock: FakeClock) -> None:
     rid = _send(app, clock, datetime(2026, 11, 24, 2, tzinfo=UTC),
                 subject="【风险】备件交期风险", sender=LINA, to=PM)
     project = app.settings.project("demo")
@@ -146,7 +146,7 @@ def test_risk_record_sends_one_special_report_to_leadership(app: App, clock: Clo
 
 
 def test_expected_weekly_reports_are_watched(make_app: Callable[..., App], config_dir: Path,
-                                             clock: Clock) -> None:
+                                             clock: FakeClock) -> None:
     demo = config_dir / "projects" / "demo.toml"
     demo.write_text(demo.read_text(encoding="utf-8") + '''
 [[matrix]]
@@ -180,7 +180,7 @@ owner = "engineer"
 
 
 def test_weekly_sections_agree_overdue_lists_everyone_escalated_and_unconfirmed(
-        app: App, clock: Clock) -> None:
+        app: App, clock: FakeClock) -> None:
     ids = _week(app, clock)
     project = app.settings.project("demo")
     now = datetime(2026, 11, 30, 2, tzinfo=UTC)
@@ -210,7 +210,7 @@ def test_weekly_sections_agree_overdue_lists_everyone_escalated_and_unconfirmed(
 
 
 def test_the_clients_report_uses_the_client_template_with_nothing_internal(
-        app: App, clock: Clock) -> None:
+        app: App, clock: FakeClock) -> None:
     ids = _week(app, clock)
     project = app.settings.project("demo")
     now = datetime(2026, 12, 4, 2, tzinfo=UTC)

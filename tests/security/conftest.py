@@ -8,7 +8,6 @@ composing), not the data layer, and the 2 shared cores are better spent elsewher
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,8 @@ import gateway.store.schema
 from gateway.app import App
 from gateway.config.settings import Settings
 from gateway.runtime.server import Server
+from gateway.testing.clock import FakeClock
+from gateway.testing.clock import local as at
 from tests.support.apps import app_factory, cli_for
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -42,25 +43,6 @@ role = "project_manager"
 """
 
 
-def at(text: str) -> datetime:
-    """``"2026-11-24 10:00"`` in Asia/Shanghai."""
-    return datetime.fromisoformat(text).replace(tzinfo=SH)
-
-
-class Clock:
-    """The gateway's clock, moved by the test (App.clock speaks UTC)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now.astimezone(UTC)
-
-    def set(self, text: str) -> datetime:
-        self.now = at(text)
-        return self.now
-
-
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """SQLite only (see the module docstring)."""
@@ -76,12 +58,12 @@ def config_dir(config_dir: Path) -> Path:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(at("2026-11-24 10:00"))  # a Tuesday, a working day
+def clock() -> FakeClock:
+    return FakeClock(at("2026-11-24 10:00"))  # a Tuesday, a working day
 
 
 @pytest.fixture
-def make_app(make_settings: Callable[..., Settings], database_url: str, clock: Clock,
+def make_app(make_settings: Callable[..., Settings], database_url: str, clock: FakeClock,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     """``make_app(**env)``: an app on a database built by the migrations."""
     monkeypatch.setattr(gateway.jobs.periodic, "SERVE_TICK_INTERVAL", 1e9)  # the test ticks

@@ -17,7 +17,8 @@ from email.utils import format_datetime, make_msgid
 
 from gateway.app import App
 from gateway.jobs.scheduler import tick
-from tests.security.conftest import Clock, at
+from gateway.testing.clock import FakeClock
+from tests.security.conftest import at
 from tests.security.helpers import (
     CHENJING,
     LINA,
@@ -61,7 +62,7 @@ def auto_reply(original: EmailMessage, responder: str, number: int) -> EmailMess
     return msg
 
 
-def test_a_storm_of_auto_replies_dies_out(app: App, clock: Clock,
+def test_a_storm_of_auto_replies_dies_out(app: App, clock: FakeClock,
                                           serve: Callable[..., int]) -> None:
     port = serve(app)
     order = EmailMessage()

@@ -31,7 +31,8 @@ from gateway.store.audit_models import ConnectorDelivery
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record
 from gateway.store.notify_models import ReportRun, Suppression
-from tests.security.conftest import SH, Clock, at
+from gateway.testing.clock import FakeClock
+from tests.security.conftest import SH, at
 from tests.security.helpers import (
     CHENJING,
     HUANG,
@@ -117,7 +118,7 @@ def count(app: App, model: Any) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def run_ladder(app: App, clock: Clock) -> list[dict[str, Any]]:
+def run_ladder(app: App, clock: FakeClock) -> list[dict[str, Any]]:
     for when in LADDER:
         clock.set(when)
         tick(app, now=at(when))
@@ -126,7 +127,7 @@ def run_ladder(app: App, clock: Clock) -> list[dict[str, Any]]:
 
 
 def test_a_forged_or_genuine_auto_reply_from_a_member_silences_nobody(
-        app: App, clock: Clock, serve: Callable[..., int]) -> None:
+        app: App, clock: FakeClock, serve: Callable[..., int]) -> None:
     port = serve(app)
     # Given 李娜's directive to 刘洋
     directive = order(port, app, [LIUYANG])
@@ -161,7 +162,7 @@ def test_a_directive_about_auto_replies_still_gets_its_receipts(
 
 
 def test_a_verified_strangers_auto_reply_suppresses_answers_for_a_while_only(
-        app: App, clock: Clock, serve: Callable[..., int], cli: Callable[..., Any]) -> None:
+        app: App, clock: FakeClock, serve: Callable[..., int], cli: Callable[..., Any]) -> None:
     port = serve(app)
     # Given a directive to a vendor the project does not know, and to the client 黄经理
     directive = order(port, app, [VENDOR, HUANG])
@@ -220,7 +221,7 @@ def _dsn(number: int, *, failed_to: str, original_id: str | None) -> bytes:
 
 
 def test_thirty_five_forged_bounces_page_nobody(
-        app: App, clock: Clock, serve: Callable[..., int]) -> None:
+        app: App, clock: FakeClock, serve: Callable[..., int]) -> None:
     port = serve(app)
     # Given a directive to the vendor, whose reminder went out at the deadline
     order(port, app, [VENDOR])

@@ -27,7 +27,8 @@ from gateway.notify.outbox import queue
 from gateway.notify.record_cc import record_context
 from gateway.store.db import unit_of_work
 from gateway.store.models import Record
-from tests.security.conftest import Clock, at
+from gateway.testing.clock import FakeClock
+from tests.security.conftest import at
 from tests.security.helpers import (
     HUANG,
     LINA,
@@ -255,7 +256,7 @@ HIDDEN_CRLF_NAME = "=?utf-8?q?=E6=9D=8E=E5=A8=9C=0D=0ABcc:_victim@evil.example?=
 
 
 def test_a_subject_and_name_hiding_crlf_never_reach_our_headers(
-        app: App, clock: Clock, serve: Callable[..., int]) -> None:
+        app: App, clock: FakeClock, serve: Callable[..., int]) -> None:
     port = serve(app)
     raw = (f"From: {HIDDEN_CRLF_NAME} <{LINA}>\r\nTo: {LIUYANG}\r\nCc: {PROJECT}\r\n"
            f"Subject: {HIDDEN_CRLF_SUBJECT}\r\nDate: Tue, 24 Nov 2026 10:00:00 +0800\r\n"

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.store.db import make_engine, make_sessionmaker, unit_of_work
 from gateway.store.models import Base, Project, Thread, ThreadRef
-from gateway.store.threads import assign_thread
-from gateway.thread import ThreadAssignment, Threader, ThreadEvidence
+from gateway.thread.assign import assign_thread
+from gateway.thread.evidence import ThreadAssignment, Threader, ThreadEvidence
 from tests.support.services import scratch_postgres
 from tests.thread.mail import T0
 

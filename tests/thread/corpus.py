@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from gateway.identity import normalize_message_id
-from gateway.thread import ThreadEvidence, evidence
+from gateway.thread.evidence import ThreadEvidence, evidence
 
 ARCHIVES = ("linux-erofs-archive", "linux-f2fs-devel-archive")
 _ID = re.compile(r"<[^<>\s]+>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.thread import ThreadEvidence, evidence
+from gateway.thread.evidence import ThreadEvidence, evidence
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.store import threads as adapter
 from gateway.store.db import unit_of_work
 from gateway.store.models import Thread, ThreadRef
-from gateway.thread import ThreadEvidence
+from gateway.thread import assign as adapter
+from gateway.thread.evidence import ThreadEvidence
 from tests.thread.mail import T0, msg
 
 DB = tuple[sessionmaker[Session], int]

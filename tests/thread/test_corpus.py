@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.store.db import unit_of_work
 from gateway.store.models import ThreadRef
-from gateway.store.threads import assign_thread
-from gateway.thread import Threader
+from gateway.thread.assign import assign_thread
+from gateway.thread.evidence import Threader
 from tests.thread.corpus import ARCHIVES, CorpusMessage, header_truth, load, partition
 from tests.thread.mail import T0
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gateway.thread import Threader
+from gateway.thread.evidence import Threader
 from tests.support.dovecot import DovecotServer
 from tests.thread.corpus import ARCHIVES, CorpusMessage, load, partition, require_archive
 from tests.thread.mail import T0

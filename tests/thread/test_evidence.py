@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.thread import MAX_REFERENCES, evidence, links
+from gateway.thread.evidence import MAX_REFERENCES, evidence, links
 from tests.thread.mail import msg
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.thread import Threader
+from gateway.thread.evidence import Threader
 from tests.thread.mail import T0, mid, msg
 
 # A message is (name, referenced names); names are small ints so references collide often.

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Thread, ThreadRef
-from gateway.store.threads import assign_thread, merge_threads, split_thread
-from gateway.thread import Threader, ThreadEvidence
+from gateway.thread.assign import assign_thread, merge_threads, split_thread
+from gateway.thread.evidence import Threader, ThreadEvidence
 from tests.thread.mail import T0, mid, msg
 
 DB = tuple[sessionmaker[Session], int]

@@ -6,7 +6,12 @@ import base64
 
 import pytest
 
-from gateway.thread import is_reply_subject, normalize_subject, record_code, thread_index_key
+from gateway.thread.evidence import (
+    is_reply_subject,
+    normalize_subject,
+    record_code,
+    thread_index_key,
+)
 
 
 @pytest.mark.parametrize(("subject", "key"), [

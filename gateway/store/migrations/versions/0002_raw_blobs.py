@@ -2,20 +2,13 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 01:55:44.474823
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0002'
-down_revision: str | None = '0001'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = '0002', '0001'
+branch_labels = depends_on = None
 
 
 def upgrade() -> None:

@@ -12,20 +12,15 @@ each table (batch mode, foreign keys off while it runs: see env.py); PostgreSQL 
 
 Revision ID: 0003_i17
 Revises: 0002
-Create Date: 2026-12-02 16:30:00
 """
-
-from __future__ import annotations
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_i17"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0003_i17", "0002"
+branch_labels = depends_on = None
 
 R, C, N = "RESTRICT", "CASCADE", "SET NULL"
 

@@ -5,20 +5,13 @@ a later question or refusal and walks the ladder again: its steps are keyed by r
 
 Revision ID: 0003_i15
 Revises: 0002
-Create Date: 2026-12-02 16:00:00
 """
-
-from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0004_i15'
-down_revision: str | None = '0003_i17'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = '0004_i15', '0003_i17'
+branch_labels = depends_on = None
 
 
 def upgrade() -> None:

@@ -5,21 +5,15 @@ were made (the default ``[outbound] suppression_days``).
 
 Revision ID: 0005_i16a
 Revises: 0004_i15
-Create Date: 2026-12-02 20:10:00
 """
 
-from __future__ import annotations
-
-from collections.abc import Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005_i16a'
-down_revision: str | None = '0004_i15'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = '0005_i16a', '0004_i15'
+branch_labels = depends_on = None
 
 _table = sa.table('suppressions', sa.column('id', sa.BigInteger()),
                   sa.column('created_at', sa.DateTime(timezone=True)),

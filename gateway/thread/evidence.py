@@ -2,7 +2,7 @@
 
 The parse stage hands us headers; :func:`evidence` turns them into a :class:`ThreadEvidence`
 (normalised Message-IDs, capped References, subject key, Outlook conversation key, record code).
-:class:`Threader` is the in-memory incremental threader; :mod:`gateway.store.threads` applies
+:class:`Threader` is the in-memory incremental threader; :mod:`gateway.thread.assign` applies
 the very same rules to the database. Evidence is weighed in order (docs/threading.md):
 ``references`` (JWZ / RFC 5256 REFERENCES containers; several threads merge into the oldest),
 ``thread-index`` (Outlook), ``record-code`` (``[demo#R42]``), ``subject`` (conservative, see

@@ -1,4 +1,4 @@
-"""Threading stage, SQL adapter: applies :mod:`gateway.thread`'s rules to ``thread_refs``.
+"""Threading stage, SQL adapter: applies :mod:`gateway.thread.evidence`'s rules to ``thread_refs``.
 
 Incremental JWZ (RFC 5256 REFERENCES): every Message-ID a message is or references is one row
 of ``thread_refs`` (a container; ``seen = False`` for phantoms), unique per project. A message
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from gateway.identity import normalize_message_id
 from gateway.store.models import Message, Thread, ThreadRef, utcnow
-from gateway.thread import (
+from gateway.thread.evidence import (
     SUBJECT_WINDOW,
     ThreadAssignment,
     ThreadEvidence,
