@@ -12,11 +12,15 @@
     ├── NoticeInvalid          a notice or report lacks a field it needs (named), or is unknown
     ├── RecordsError           a records command cannot do what was asked (no such record,
     │                          search index not installed)
+    │   └── RecordEditError    a merge, split or correction of records that cannot be done
+    │                          as asked (the records stay as they were)
     ├── ReceiptsError          a receipts command cannot do what was asked (no such record or
     │                          recipient, a move the receipt states do not allow)
     ├── RetentionRefused       a purge inside retention, not archived, or on legal hold
     ├── ArchiveError           an archive cannot be written or read (path, manifest)
     ├── ConnectorError         the business-process system did not take a delivery (retried)
+    ├── RelayUnavailable       the outbound relay cannot be reached at all: the delivery
+    │                          batch stops, every mail stays queued
     ├── OutboxBusy             an outbox mail cannot be retried: it is being sent right now
     │                          (also a ValueError, for the callers that catch one)
     ├── AppNotBound            a job ran before its process bound an App to the actors
@@ -155,3 +159,14 @@ class OutboxBusy(GatewayError, ValueError):
 
 class AppNotBound(GatewayError, RuntimeError):
     """A job actor ran in a process that never called ``gateway.jobs.actors.bind(app)``."""
+
+
+class RecordEditError(RecordsError):
+    """A merge, split or correction of records that cannot be done as asked (the records stay
+    as they were)."""
+
+
+class RelayUnavailable(GatewayError):
+    """The outbound relay cannot be reached at all (connection refused, authentication failed,
+    the outbox folder unwritable): the delivery batch stops and everything stays queued
+    (gateway/notify/outbox.py)."""

@@ -6,16 +6,16 @@ package (a wheel, the Docker image) is told where they are with ``COMMGATE_TEMPL
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from gateway.config.env import templates_path
 from gateway.errors import ConfigError
 
 _REPO_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def templates_dir() -> Path:
-    configured = os.environ.get("COMMGATE_TEMPLATES", "")
+    configured = templates_path()
     root = Path(configured) if configured else _REPO_TEMPLATES
     if not root.is_dir():
         raise ConfigError(f"templates folder not found: {root}", key="COMMGATE_TEMPLATES",

@@ -1,5 +1,5 @@
 """The archive's records: ``records.jsonl`` and ``records.csv`` in the ``records export`` shape
-(gateway/records/query.py views, gateway/cli/records.py writer), and one key communication
+(gateway/records/query.py views, gateway/records/export.py writer), and one key communication
 record form (关键沟通记录表, policy attachment 3) per record under ``records/<id>.html``.
 
 Records are read in batches of :data:`BATCH`; each batch's views are written and dropped. The
@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from gateway.archive import pages
 from gateway.archive.zipstream import ArchiveWriter
-from gateway.cli.records import write_export
 from gateway.config.settings import ProjectConfig
+from gateway.records.export import write_export
 from gateway.records.query import message_ids_by_record, record_view
 from gateway.store.models import Record
 from gateway.store.raw import RawStore

@@ -13,6 +13,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from gateway.addresses import try_normalize
+from gateway.archive.export import export_project
+from gateway.archive.handover import close_project
+from gateway.archive.project_state import ProjectRow, project_rows, reopen
+from gateway.archive.retention import execute_purge, plan_purge, remove_unshared_raw
+from gateway.archive.verify import verify_archive
+from gateway.audit.verify import adopt_project, verify_project
+from gateway.cli.common import fail, guarded, open_app, print_json
+from gateway.config.settings import load_settings
+from gateway.errors import GatewayError
+from gateway.store.db import unit_of_work
 
 audit_app = typer.Typer(no_args_is_help=True, help="Audit trail (审计日志).")
 archive_app = typer.Typer(no_args_is_help=True, help="Project archives (归档).")
@@ -30,8 +43,6 @@ def actor() -> str:
 
 
 def _progress() -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     return Progress("[progress.description]{task.description}", BarColumn(),
                     MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
 
@@ -53,9 +64,6 @@ def audit_verify(ctx: typer.Context, project: ProjectOpt,
                                       "<data_dir>/audit-anchors.log.")] = False) -> None:
     """Check the audit hash chain, replay it against the rows, check the anchors and every
     stored raw message's SHA-256 (exit 1 on any finding)."""
-    from gateway.audit.verify import verify_project
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         report = guarded(ctx, lambda: verify_project(gw, project, anchor=anchor))
@@ -75,9 +83,6 @@ def audit_verify(ctx: typer.Context, project: ProjectOpt,
 @audit_app.command("adopt")
 def audit_adopt(ctx: typer.Context, project: ProjectOpt) -> None:
     """After upgrading: put the rows stored before state tracking into the chain, once."""
-    from gateway.audit.verify import adopt_project
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         counts = guarded(ctx, lambda: adopt_project(gw, project, actor=actor()))
@@ -95,10 +100,6 @@ def purge(ctx: typer.Context, project: ProjectOpt,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")
                              ] = False) -> None:
     """Delete records past retention that an archive covers (refused otherwise, exit 2)."""
-    from gateway.archive.retention import execute_purge, plan_purge, remove_unshared_raw
-    from gateway.cli.main import guarded, open_app
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     cutoff: date = before.date()
 
@@ -128,9 +129,6 @@ def archive_export(ctx: typer.Context, project: ProjectOpt,
                    out: Annotated[Path, typer.Option("--out", "-o", help="Zip file to write.")],
                    ) -> None:
     """Write the project's archive (mail, attachments, records, forms, audit log, manifest)."""
-    from gateway.archive.export import export_project
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         result = guarded(ctx, lambda: _with_progress(
@@ -155,11 +153,6 @@ def archive_verify(ctx: typer.Context,
                    ) -> None:
     """Check the archive's manifest and its signature, its mail against recorded hashes, and
     its audit chain."""
-    from gateway.archive.verify import verify_archive
-    from gateway.cli.main import fail, guarded
-    from gateway.config.settings import load_settings
-    from gateway.errors import GatewayError
-
     secret: bytes | None = None
     if not skip_signature:
         try:
@@ -187,9 +180,6 @@ def project_close(ctx: typer.Context, code: Annotated[str, typer.Argument(help="
                       "--out", "-o", help="Archive file (default: <data_dir>/archives/<code>/).")
                   ] = None) -> None:
     """End a project: stop intake, export the archive, hand it to the quality department."""
-    from gateway.archive.handover import close_project
-    from gateway.cli.main import guarded, open_app
-
     gw = open_app(ctx)
     try:
         result = guarded(ctx, lambda: _with_progress(
@@ -212,11 +202,6 @@ def project_reopen(ctx: typer.Context,
                    by: Annotated[str, typer.Option("--by", help="Who reopens it (address).")],
                    note: Annotated[str, typer.Option("--note", help="Why (audited).")]) -> None:
     """Open a closed project's address again (audited); a later close hands over anew."""
-    from gateway.addresses import try_normalize
-    from gateway.archive.project_state import reopen
-    from gateway.cli.main import fail, guarded, open_app
-    from gateway.store.db import unit_of_work
-
     who = try_normalize(by)
     if not who:
         raise fail(f"--by {by!r} is not a mail address")
@@ -240,15 +225,10 @@ def project_list(ctx: typer.Context,
                  as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
                  ) -> None:
     """Every project: code, address, state, records, open receipts."""
-    import json
-
-    from gateway.archive.project_state import project_rows
-    from gateway.cli.main import guarded, open_app
-    from gateway.store.db import unit_of_work
 
     gw = open_app(ctx)
     try:
-        def run() -> list[Any]:
+        def run() -> list[ProjectRow]:
             with unit_of_work(gw.sessions) as session:
                 return project_rows(session, gw.settings, gw.project_ids)
 
@@ -256,7 +236,7 @@ def project_list(ctx: typer.Context,
     finally:
         gw.close()
     if as_json:
-        typer.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
+        print_json([r.as_dict() for r in rows])
         return
     header = ("code", "address", "state", "records", "open receipts")
     table = [header, *((r.code, r.address, r.state, str(r.records), str(r.open_receipts))

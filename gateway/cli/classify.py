@@ -19,12 +19,14 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from gateway.app import build_app
 from gateway.classify.facts import facts_from_bytes
 from gateway.classify.message import classify
 from gateway.classify.model import Classification
-from gateway.config.settings import load_settings
+from gateway.config.settings import ProjectConfig, Settings, load_settings
 from gateway.errors import GatewayError
 from gateway.records.corrections import Evaluation, corrected_examples, evaluate, model_for
+from gateway.store.db import unit_of_work
 
 EXIT_USAGE = 2
 
@@ -76,6 +78,15 @@ def _config_path(ctx: typer.Context, own: Path | None) -> Path | None:
     return own if own is not None else getattr(ctx.obj, "config", None)
 
 
+def _load(ctx: typer.Context, own: Path | None, project: str) -> tuple[Settings, ProjectConfig]:
+    """The settings and the project, or one line on stderr and exit 2."""
+    try:
+        settings = load_settings(_config_path(ctx, own))
+        return settings, settings.project(project)
+    except GatewayError as exc:
+        raise _fail(str(exc)) from None
+
+
 def classify_file(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="the message (.eml) to classify")],
@@ -85,9 +96,8 @@ def classify_file(
     config: Annotated[Path | None, typer.Option("--config", help="gateway config file")] = None,
 ) -> None:
     """Classify one message for a project and print the result; nothing is stored."""
+    settings, project_config = _load(ctx, config, project)
     try:
-        settings = load_settings(_config_path(ctx, config))
-        project_config = settings.project(project)
         raw = file.read_bytes()
         model = model_for(settings.data_dir, project_config)
         result = classify(facts_from_bytes(raw), project_config, model=model)
@@ -127,12 +137,8 @@ def evaluate_command(
     config: Annotated[Path | None, typer.Option("--config", help="gateway config file")] = None,
 ) -> None:
     """Per-field accuracy, cross-validated over the project's corrected records."""
-    from gateway.app import build_app
-    from gateway.store.db import unit_of_work
-
+    settings, project_config = _load(ctx, config, project)
     try:
-        settings = load_settings(_config_path(ctx, config))
-        project_config = settings.project(project)
         gw = build_app(settings)
     except GatewayError as exc:
         raise _fail(str(exc)) from None

@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from gateway.cli.common import choose, guarded, newest, open_app, project_of
+from gateway.cli.options import AnyProject, OnlyProject
+from gateway.connectors.outbox import dispatch_due
+from gateway.store.audit_models import ConnectorDelivery
+from gateway.store.db import unit_of_work
 from gateway.store.states import CONNECTOR_STATES
 
 connectors_app = typer.Typer(no_args_is_help=True,
@@ -19,30 +26,17 @@ connectors_app = typer.Typer(no_args_is_help=True,
 @connectors_app.command("list")
 def list_deliveries(
         ctx: typer.Context,
-        project: Annotated[str | None, typer.Option(
-            "--project", "-p", help="Only this project.")] = None,
+        project: OnlyProject = None,
         state: Annotated[str | None, typer.Option(
             help="Only this state: " + ", ".join(CONNECTOR_STATES) + ".")] = None,
         limit: Annotated[int, typer.Option(help="Most recent N.")] = 100) -> None:
     """List deliveries, newest first."""
-    from rich.console import Console
-    from rich.table import Table
-    from sqlalchemy import select
-
-    from gateway.cli.main import choose, guarded, open_app
-    from gateway.store.audit_models import ConnectorDelivery
-    from gateway.store.db import unit_of_work
 
     choose("--state", state, CONNECTOR_STATES)
     gw = open_app(ctx)
     try:
         codes = {pid: code for code, pid in gw.project_ids.items()}
-        q = select(ConnectorDelivery).order_by(ConnectorDelivery.id.desc()).limit(limit)
-        if project:
-            guarded(ctx, lambda: gw.settings.project(project))
-            q = q.where(ConnectorDelivery.project_id == gw.project_ids[project])
-        if state:
-            q = q.where(ConnectorDelivery.state == state)
+        q = newest(ctx, gw, ConnectorDelivery, project=project, state=state, limit=limit)
         with unit_of_work(gw.sessions) as session:
             rows = list(session.scalars(q))
     finally:
@@ -65,17 +59,13 @@ def list_deliveries(
 
 @connectors_app.command("send")
 def send_due(ctx: typer.Context,
-             project: Annotated[str | None, typer.Option(
-                 "--project", "-p", help="Only this project (default: every project).")] = None
+             project: AnyProject = None
              ) -> None:
     """Post every delivery that is due now."""
-    from gateway.cli.main import guarded, open_app
-    from gateway.connectors.outbox import dispatch_due
-
     gw = open_app(ctx)
     try:
         if project:
-            guarded(ctx, lambda: gw.settings.project(project))
+            project_of(ctx, gw, project)
         stats = guarded(ctx, lambda: dispatch_due(gw, project=project, limit=1000))
     finally:
         gw.close()

@@ -10,19 +10,12 @@ a ``.commgate-demo`` file; ``--keep`` keeps it). The story itself is gateway/dem
 
 from __future__ import annotations
 
-import os
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from datetime import datetime
-
-    from gateway.app import App
-    from gateway.config.settings import Settings
-    from gateway.demo.story import Outcome, Step
 
 import typer
 from rich.console import Console
@@ -30,14 +23,29 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from gateway.app import App, build_app
+from gateway.cli.common import fail, guarded
+from gateway.config.env import config_path, environment, without_gateway_variables
+from gateway.config.settings import (
+    DEFAULT_CONFIG_PATH,
+    Ops,
+    Outbound,
+    Settings,
+    SmtpListener,
+    load_gateway,
+    load_settings,
+)
+from gateway.runtime.logs import setup_logging
+
+if TYPE_CHECKING:
+    from gateway.demo.story import Outcome, Step
+
 MARKER = ".commgate-demo"
 DEFAULT_DIR = Path("var/demo")
 
 
 def prepare_folder(folder: Path, *, keep: bool, real_data_dir: Path) -> None:
     """Make ``folder`` a fresh demo folder, refusing anything that could hold real data."""
-    from gateway.cli.main import fail  # not at import time: gateway.cli.main imports this module
-
     target, real = folder.resolve(), real_data_dir.resolve()
     if target == real or target in real.parents:
         raise fail(f"--data-dir {folder}: that is (or holds) the gateway's data folder "
@@ -53,17 +61,9 @@ def prepare_folder(folder: Path, *, keep: bool, real_data_dir: Path) -> None:
 
 def demo_settings(config: Path | None, folder: Path, port: int) -> Settings:
     """The shipped configuration, the demo project alone, with the embedded defaults forced."""
-    from gateway.config.settings import (
-        DEFAULT_CONFIG_PATH,
-        Ops,
-        Outbound,
-        SmtpListener,
-        load_settings,
-    )
-
     # No COMMGATE_* from the caller's environment: not a production database, broker, relay
     # or secret. The secret key is generated into the demo folder.
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("COMMGATE_")}
+    environ = without_gateway_variables()
     environ["COMMGATE_DATA_DIR"] = str(folder)
     loaded = load_settings(config or DEFAULT_CONFIG_PATH, environ)
     gateway = loaded.gateway.model_copy(update={
@@ -76,8 +76,6 @@ def demo_settings(config: Path | None, folder: Path, port: int) -> Settings:
 
 def open_demo_app(settings: Settings, clock: Callable[[], datetime]) -> App:
     """A fresh SQLite database built by the migrations, as `commgate serve` would build it."""
-    from gateway.app import build_app
-
     return build_app(settings, migrate=True, clock=clock)
 
 
@@ -100,7 +98,7 @@ def _row(table: Table, *cells: str) -> None:
 
 
 def _summary(console: Console, app: App, outcome: Outcome, folder: Path) -> None:
-    from gateway.demo.view import receipts, records
+    from gateway.demo.view import receipts, records  # see demo_command
 
     table = Table(title="沟通记录 / records", title_justify="left")
     for col in ("id", "category", "group", "formality", "receipts", "subject"):
@@ -150,14 +148,13 @@ def demo_command(
 ) -> None:
     """Run the whole story on a demo clock: directive, change notice, replies, a forgery,
     the National Day holiday, reminders, escalations, a weekly report (一键演示)."""
-    from gateway.cli.main import fail, guarded
-    from gateway.config.settings import DEFAULT_CONFIG_PATH, load_gateway
+    # Loaded by the command that runs it: the story drives the whole gateway (SMTP, jobs,
+    # pipeline), which at module level would slow every command's start, `commgate --help` too.
     from gateway.demo.cast import DemoClock
     from gateway.demo.story import Story
-    from gateway.runtime.logs import setup_logging
 
-    config = ctx.obj.config or Path(os.environ.get("COMMGATE_CONFIG") or DEFAULT_CONFIG_PATH)
-    real = guarded(ctx, lambda: load_gateway(config, os.environ))
+    config = ctx.obj.config or Path(config_path() or DEFAULT_CONFIG_PATH)
+    real = guarded(ctx, lambda: load_gateway(config, environment()))
     prepare_folder(data_dir, keep=keep, real_data_dir=Path(real.data_dir))
     settings = guarded(ctx, lambda: demo_settings(config, data_dir, port))
     console = Console(highlight=False)

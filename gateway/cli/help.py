@@ -53,20 +53,22 @@ def _plain(param: Any, ctx: Any) -> None:
         param.metavar = shown
 
 
-class PlainCommand(TyperCommand):
+class _PlainParams:
+    """Shows every parameter of the command (or group) it is mixed into in words."""
+
     def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
             _plain(param, ctx)
         return params
 
 
-class PlainGroup(TyperGroup):
-    def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
-        for param in params:
-            _plain(param, ctx)
-        return params
+class PlainCommand(_PlainParams, TyperCommand):
+    pass
+
+
+class PlainGroup(_PlainParams, TyperGroup):
+    pass
 
 
 def usage_line(exc: BaseException) -> str | None:

@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
 
 from gateway.app import App
+from gateway.cli.common import fail, guarded, open_app
 from gateway.errors import GatewayError
 
 
@@ -64,6 +67,8 @@ def count_sources(paths: list[Path]) -> int:
 
 def ingest(app: App, project: str, paths: list[Path], *, sync: bool, history: bool,
            enqueue: bool, progress: bool = False) -> IngestReport:
+    # Loaded by the command that runs it: intake, the pipeline and the jobs (dramatiq,
+    # prometheus) at module level would slow every command's start, `commgate --help` too.
     from gateway.inbound.intake import accept
     from gateway.jobs.actors import make_jobs
     from gateway.pipeline import process
@@ -101,9 +106,6 @@ def _progress(total: int | None, enabled: bool) -> Iterator[Callable[[], None]]:
     if not enabled:
         yield lambda: None
         return
-    from rich.console import Console
-    from rich.progress import Progress
-
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("importing", total=total)
         yield lambda: bar.advance(task)
@@ -120,8 +122,6 @@ def register(app: typer.Typer) -> None:
             help="Old mail: records only, no deadlines, notices or reminders.")] = False,
     ) -> None:
         """Import mail from files through the same pipeline as SMTP."""
-        from gateway.cli.main import fail, guarded, open_app
-
         for path in paths:
             if not path.exists():
                 raise fail(f"{path}: no such file or folder")

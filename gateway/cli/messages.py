@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
 
+from gateway.cli.common import choose, fail, open_app, open_project, print_rows
+from gateway.cli.options import AsJson, Project
 from gateway.store.db import unit_of_work
-from gateway.store.models import Message, Project
+from gateway.store.models import Message
+from gateway.store.models import Project as ProjectRow
 from gateway.store.states import MESSAGE_STATES
 
 messages_app = typer.Typer(no_args_is_help=True, help="Stored messages (原始邮件).")
@@ -18,21 +20,18 @@ messages_app = typer.Typer(no_args_is_help=True, help="Stored messages (原始�
 @messages_app.command("list")
 def list_messages(
     ctx: typer.Context,
-    project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
+    project: Project,
     state: Annotated[str | None, typer.Option(
         help="Only this state: " + ", ".join(MESSAGE_STATES) + ".")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    as_json: AsJson = False,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 100,
 ) -> None:
     """List stored messages, newest first, with their state and any quarantine reason."""
-    from gateway.cli.main import choose, guarded, open_app
-
     choose("--state", state, MESSAGE_STATES)
-    gw = open_app(ctx)
-    guarded(ctx, lambda: gw.settings.project(project))
+    gw, _config = open_project(ctx, project)
     with unit_of_work(gw.sessions) as session:
-        q = (select(Message).join(Project, Project.id == Message.project_id)
-             .where(Project.code == project).order_by(Message.id.desc()).limit(limit))
+        q = (select(Message).join(ProjectRow, ProjectRow.id == Message.project_id)
+             .where(ProjectRow.code == project).order_by(Message.id.desc()).limit(limit))
         if state:
             q = q.where(Message.state == state)
         rows = [{"id": m.id, "message_id": m.message_id, "state": m.state, "error": m.error,
@@ -40,23 +39,21 @@ def list_messages(
                  "received_at": m.received_at.isoformat(), "record_id": m.record_id,
                  "arrivals": len(m.arrivals)} for m in session.scalars(q)]
     gw.close()
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        typer.echo("no messages")
-        return
-    typer.echo(f"{'ID':>6} {'STATE':<11} MESSAGE-ID SUBJECT")
-    for r in rows:
-        line = f"{r['id']:>6} {r['state']:<11} <{r['message_id']}> {r['subject']}"
-        typer.echo(line + (f"\n       {r['error']}" if r["error"] else ""))
+    print_rows(rows, as_json=as_json, empty="no messages",
+               header=f"{'ID':>6} {'STATE':<11} MESSAGE-ID SUBJECT", line=_message_line)
+
+
+def _message_line(r: dict[str, Any]) -> str:
+    line = f"{r['id']:>6} {r['state']:<11} <{r['message_id']}> {r['subject']}"
+    return line + (f"\n       {r['error']}" if r["error"] else "")
 
 
 @messages_app.command("replay")
 def replay_messages(ctx: typer.Context,
                     ids: Annotated[list[int], typer.Argument(help="Message ids.")]) -> None:
     """Run the pipeline again on quarantined messages (after a fix or a config change)."""
-    from gateway.cli.main import fail, open_app
+    # Loaded by the command that runs it: the pipeline and its stages at module level would
+    # slow every command's start, `commgate --help` too.
     from gateway.pipeline import replay
 
     gw = open_app(ctx)

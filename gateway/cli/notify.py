@@ -7,15 +7,31 @@ delivered by a running ``serve`` (its outbox sweep) or by ``outbox deliver``.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
-from gateway.cli.main import choose, fail, guarded, open_app, settings_of
+from gateway.cli.common import (
+    choose,
+    fail,
+    guarded,
+    newest,
+    open_app,
+    open_project,
+    print_rows,
+    settings_of,
+)
+from gateway.cli.options import AsJson, OnlyProject, Project
+from gateway.config.settings import ProjectConfig
+from gateway.notify import notices
+from gateway.notify.kinds import KINDS
+from gateway.notify.notices import default_sender
+from gateway.notify.outbox import deliver_due, retry
+from gateway.notify.record_cc import record_context, record_thread_refs
+from gateway.store.db import unit_of_work
+from gateway.store.notify_models import OutboxMail
 from gateway.store.states import OUTBOX_STATES
 
 LANGUAGES = ("zh-CN", "en")
@@ -48,12 +64,9 @@ def _record_id(values: dict[str, Any]) -> int:
     return int(text)
 
 
-def _sender_or_default(cfg: Any, kind: str, sender: str) -> tuple[str, str | None]:
+def _sender_or_default(cfg: ProjectConfig, kind: str, sender: str) -> tuple[str, str | None]:
     """``--from`` as given, or the project manager and the line that says so (for stderr, once
     the notice is queued or previewed)."""
-    from gateway.notify.kinds import KINDS
-    from gateway.notify.notices import default_sender
-
     spec = KINDS.get(kind)
     if sender.strip() or spec is None or spec.automated:
         return sender, None
@@ -65,8 +78,6 @@ def _sender_or_default(cfg: Any, kind: str, sender: str) -> tuple[str, str | Non
 @notice_app.command("kinds")
 def kinds() -> None:
     """List the notice kinds and their fields (* = required)."""
-    from gateway.notify.kinds import KINDS
-
     for kind in KINDS.values():
         mark = "gateway mail" if kind.automated else "sender's mail"
         typer.echo(f"{kind.name}  {kind.title} / {kind.title_en}  ({mark}, record "
@@ -81,7 +92,7 @@ def send_cmd(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="change | incident | directive | minutes | "
                                              "work_contact | record_cc")],
-    project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
+    project: Project,
     to: Annotated[list[str], typer.Option("--to", help="Recipient (repeat).")] = [],  # noqa: B006
     cc: Annotated[list[str], typer.Option("--cc", help="Copy (repeat).")] = [],  # noqa: B006
     sender: Annotated[str, typer.Option(
@@ -95,10 +106,6 @@ def send_cmd(
         "--preview-html", help="Write the HTML of the notice to this file, do not send.")] = None,
 ) -> None:
     """Validate, render and queue a notice (or preview it)."""
-    from gateway.notify import notices
-    from gateway.notify.record_cc import record_context, record_thread_refs
-    from gateway.store.db import unit_of_work
-
     choose("--lang", lang, LANGUAGES)
     values = _values(sets, file)
     if preview or preview_html:
@@ -125,12 +132,7 @@ def send_cmd(
         if said:
             typer.echo(said, err=True)
         return
-    gw = open_app(ctx)
-    try:
-        cfg = guarded(ctx, lambda: gw.settings.project(project))
-    except BaseException:
-        gw.close()
-        raise
+    gw, cfg = open_project(ctx, project)
     now = gw.clock()
     sender, said = _sender_or_default(cfg, kind, sender)
 
@@ -165,25 +167,16 @@ def send_cmd(
 @outbox_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    project: Annotated[str | None, typer.Option(
-        "--project", "-p", help="Only this project.")] = None,
+    project: OnlyProject = None,
     state: Annotated[str | None, typer.Option(
         "--state", help="Only this state: " + ", ".join(OUTBOX_STATES) + ".")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    as_json: AsJson = False,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 100,
 ) -> None:
     """Outbound mail and its delivery state, newest first."""
-    from gateway.store.db import unit_of_work
-    from gateway.store.notify_models import OutboxMail
-
     choose("--state", state, OUTBOX_STATES)
     gw = open_app(ctx)
-    query = select(OutboxMail).order_by(OutboxMail.id.desc()).limit(limit)
-    if project:
-        guarded(ctx, lambda: gw.settings.project(project))
-        query = query.where(OutboxMail.project_id == gw.project_ids[project])
-    if state:
-        query = query.where(OutboxMail.state == state)
+    query = newest(ctx, gw, OutboxMail, project=project, state=state, limit=limit)
     with unit_of_work(gw.sessions) as session:
         rows: list[dict[str, Any]] = [{
             "id": m.id, "kind": m.kind, "state": m.state, "attempts": m.attempts,
@@ -193,29 +186,24 @@ def list_cmd(
             "recipients": {r.address: r.state for r in m.recipients},
         } for m in session.scalars(query)]
     gw.close()
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        typer.echo("no outbound mail" + (f" in state {state}" if state else ""))
-        return
-    typer.echo(f"{'ID':>6} {'STATE':<8} {'TRY':>3} {'KIND':<12} SUBJECT  [RECIPIENT:STATE]")
-    for r in rows:
-        rcpts = ", ".join(f"{a}:{s}" for a, s in r["recipients"].items())
-        typer.echo(f"{r['id']:>6} {r['state']:<8} {r['attempts']:>3} {r['kind']:<12} "
-                   f"{r['subject'][:50]}  [{rcpts}]"
-                   + (f"  ! {r['last_error'][:80]}" if r["last_error"] else "")
-                   + ("  BOUNCED" if r["bounced"] else ""))
+    print_rows(rows, as_json=as_json,
+               empty="no outbound mail" + (f" in state {state}" if state else ""),
+               header=f"{'ID':>6} {'STATE':<8} {'TRY':>3} {'KIND':<12} SUBJECT  "
+                      "[RECIPIENT:STATE]", line=_outbox_line)
+
+
+def _outbox_line(r: dict[str, Any]) -> str:
+    rcpts = ", ".join(f"{a}:{s}" for a, s in r["recipients"].items())
+    return (f"{r['id']:>6} {r['state']:<8} {r['attempts']:>3} {r['kind']:<12} "
+            f"{r['subject'][:50]}  [{rcpts}]"
+            + (f"  ! {r['last_error'][:80]}" if r["last_error"] else "")
+            + ("  BOUNCED" if r["bounced"] else ""))
 
 
 @outbox_app.command("retry")
 def retry_cmd(ctx: typer.Context, outbox_id: Annotated[int, typer.Argument(
         help="The outbox id (`commgate outbox list`).")]) -> None:
     """Queue a failed (or waiting) mail again now."""
-    from gateway.notify.outbox import retry
-    from gateway.store.db import unit_of_work
-    from gateway.store.notify_models import OutboxMail
-
     gw = open_app(ctx)
     try:
         with unit_of_work(gw.sessions) as session:
@@ -236,8 +224,6 @@ def deliver_cmd(ctx: typer.Context,
                 limit: Annotated[int, typer.Option(
                     "--limit", help="At most this many mails.")] = 1000) -> None:
     """Deliver due mail once (what the sweep of `serve` does every few seconds)."""
-    from gateway.notify.outbox import deliver_due
-
     gw = open_app(ctx)
     sent = guarded(ctx, lambda: deliver_due(gw, now=gw.clock(), limit=limit))
     gw.close()

@@ -14,6 +14,10 @@ from typing import Annotated
 
 import typer
 
+from gateway.cli.common import fail, guarded, settings_of
+from gateway.records.forms import form_language
+from gateway.records.plan import write_plan
+
 
 def plan_command(ctx: typer.Context,
                  project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
@@ -22,10 +26,6 @@ def plan_command(ctx: typer.Context,
                      help="zh-CN or en (default: the project's language).")] = None,
                  ) -> None:
     """Write the project communication plan (项目沟通计划) as HTML and Markdown."""
-    from gateway.cli.main import fail, guarded, settings_of
-    from gateway.records.forms import form_language
-    from gateway.records.plan import write_plan
-
     settings = settings_of(ctx)
     config = guarded(ctx, lambda: settings.project(project))
     try:

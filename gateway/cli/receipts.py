@@ -14,33 +14,34 @@ what would be queued and stores nothing. ``commgate scheduler`` runs passes fore
 
 from __future__ import annotations
 
-import json
 import threading
-from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 
-from gateway.cli.main import choose, fail, guarded, open_app, wait_for_signal
+from gateway.app import App
+from gateway.cli import receipts_manual
+from gateway.cli.common import (
+    choose,
+    guarded,
+    open_app,
+    print_rows,
+    project_of,
+    wait_for_signal,
+)
+from gateway.cli.options import AnyProject, AsJsonList, Project, parse_now
+from gateway.connectors.outbox import report_unconfigured
+from gateway.jobs.scheduler import tick
+from gateway.receipts.query import list_receipts
 from gateway.receipts.states import ReceiptStatus
+from gateway.store.db import unit_of_work
 
 receipts_app = typer.Typer(no_args_is_help=True, help="Receipt confirmation (policy 4.3).")
 STATUSES = tuple(s.value for s in ReceiptStatus)
 
 
-def _parse_now(value: str | None, zone: ZoneInfo) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise fail(f"--now: {value!r} is not an ISO 8601 time like 2026-11-25T10:00+08:00") \
-            from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
-
-
-def _zone(gw: Any, project: str | None) -> ZoneInfo:
+def _zone(gw: App, project: str | None) -> ZoneInfo:
     if project:
         return ZoneInfo(gw.settings.project(project).timezone)
     return ZoneInfo("Asia/Shanghai")
@@ -49,7 +50,7 @@ def _zone(gw: Any, project: str | None) -> ZoneInfo:
 @receipts_app.command("list")
 def list_command(
         ctx: typer.Context,
-        project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
+        project: Project,
         overdue: Annotated[bool, typer.Option("--overdue", help="Only open, past due.")] = False,
         status: Annotated[str | None, typer.Option(
             "--status", help="Only this status: " + " | ".join(STATUSES) + ".")] = None,
@@ -60,57 +61,48 @@ def list_command(
         needs_review: Annotated[bool, typer.Option(
             "--needs-review", help="Only replies nobody could read, waiting for a person.")
         ] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
+        as_json: AsJsonList = False,
         now: Annotated[str | None, typer.Option("--now", help="Judge overdue as of.")] = None,
 ) -> None:
     """List receipts: who still owes a confirmation, by when, at which escalation level."""
-    from gateway.receipts.query import list_receipts
-    from gateway.store.db import unit_of_work
-
     choose("--status", status.strip().lower() if status else None, STATUSES)
     gw = open_app(ctx)
     try:
-        cfg = guarded(ctx, lambda: gw.settings.project(project))
-        zone = ZoneInfo(cfg.timezone)
-        at = _parse_now(now, zone) or gw.clock()
+        cfg = project_of(ctx, gw, project)
+        at = parse_now(now, cfg.zone) or gw.clock()
         with unit_of_work(gw.sessions) as session:
-            rows = list_receipts(session, project_id=gw.project_ids[cfg.code], zone=zone,
+            rows = list_receipts(session, project_id=gw.project_ids[cfg.code], zone=cfg.zone,
                                  now=at, overdue_only=overdue,
                                  status=status.strip().lower() if status else None,
                                  record_id=record, recipient=recipient,
                                  needs_review=needs_review)
     finally:
         gw.close()
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        typer.echo("没有回执 no receipts" + (" overdue" if overdue else ""))
-        return
-    typer.echo(f"{'RECORD':<7} {'STATUS':<10} {'LVL':<3} {'RECIPIENT':<32} {'DUE':<16} "
-               f"{'FLAGS':<14} SUBJECT")
-    for r in rows:
-        flags = ",".join(f for f, on in (("OVERDUE", r["overdue"]),
-                                          ("REVIEW", r["needs_review"]),
-                                          ("WITHDRAWN", r["withdrawn"])) if on) or "-"
-        typer.echo(f"R{r['record_id']:<6} {r['status']:<10} L{r['level']:<2} "
-                   f"{r['recipient']:<32} {(r['deadline'] or '-')[:16]:<16} {flags:<14} "
-                   f"{r['subject'][:40]}")
+    empty = "没有回执 no receipts" + (" overdue" if overdue else "")
+    print_rows(rows, as_json=as_json, empty=empty,
+               header=f"{'RECORD':<7} {'STATUS':<10} {'LVL':<3} {'RECIPIENT':<32} {'DUE':<16} "
+                      f"{'FLAGS':<14} SUBJECT", line=_receipt_line)
+
+
+def _receipt_line(r: dict[str, Any]) -> str:
+    flags = ",".join(f for f, on in (("OVERDUE", r["overdue"]),
+                                      ("REVIEW", r["needs_review"]),
+                                      ("WITHDRAWN", r["withdrawn"])) if on) or "-"
+    return (f"R{r['record_id']:<6} {r['status']:<10} L{r['level']:<2} "
+            f"{r['recipient']:<32} {(r['deadline'] or '-')[:16]:<16} {flags:<14} "
+            f"{r['subject'][:40]}")
 
 
 def tick_command(
         ctx: typer.Context,
         now: Annotated[str | None, typer.Option("--now", help="Run as if at this time.")] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print, queue nothing.")] = False,
-        project: Annotated[str | None, typer.Option(
-            "--project", "-p", help="Only this project (default: every project).")] = None,
+        project: AnyProject = None,
 ) -> None:
     """Run one scheduler pass: reminders and escalations that are due."""
-    from gateway.jobs.scheduler import tick
-
     gw = open_app(ctx)
     try:
-        at = _parse_now(now, _zone(gw, project))
+        at = parse_now(now, _zone(gw, project))
         report = guarded(ctx, lambda: tick(gw, now=at, project=project, dry_run=dry_run))
     finally:
         gw.close()
@@ -132,8 +124,9 @@ def scheduler_command(
         interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
 ) -> None:
     """Run scheduler passes forever (production); several schedulers may run at once."""
-    from gateway.connectors.outbox import report_unconfigured
-    from gateway.jobs.scheduler import run_forever
+    # Loaded by the commands that run it: the service stack (aiosmtpd, dramatiq, imapclient,
+    # prometheus) at module level would slow every command's start, `commgate --help` too.
+    from gateway.jobs.periodic import run_forever
     from gateway.runtime.ops import start_role_ops
 
     gw = open_app(ctx, service=True)
@@ -158,8 +151,7 @@ def scheduler_command(
 
 
 def register(app: typer.Typer) -> None:
-    import gateway.cli.receipts_manual  # noqa: F401 - its commands join receipts_app
-
+    receipts_manual.register(receipts_app)  # set|waive|extend|remind|withdraw|show
     app.add_typer(receipts_app, name="receipts")
     app.command("tick")(tick_command)
     app.command("scheduler")(scheduler_command)

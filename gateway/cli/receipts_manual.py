@@ -13,20 +13,33 @@ reminders, and people's decisions with who and why (``--json`` for the same as d
 from __future__ import annotations
 
 import getpass
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.orm import Session
 
-from gateway.cli.main import fail, guarded, open_app
-from gateway.cli.receipts import receipts_app
+from gateway.app import App
+from gateway.cli.common import fail, guarded, open_app, print_json
+from gateway.cli.options import Project, parse_time
+from gateway.config.settings import ProjectConfig
+from gateway.receipts.manual import (
+    Decision,
+    check_person,
+    extend,
+    remind_now,
+    set_status,
+    waive,
+    withdraw,
+)
+from gateway.receipts.query import history
+from gateway.store.db import unit_of_work
+from gateway.store.models import Receipt
 
 T = TypeVar("T")
 
-Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
 Record = Annotated[int, typer.Option("--record", "-r", help="Record id (R<N>).")]
 Recipient = Annotated[str, typer.Option("--recipient", help="The recipient's address.")]
 MaybeRecipient = Annotated[str | None, typer.Option(
@@ -48,11 +61,9 @@ KIND_ZH = {"opened": "开启", "read": "已读回执", "confirmed": "回复", "q
            "closed": "关闭", "due_soon": "即将到期", "overdue": "已逾期", "skipped": "跳过"}
 
 
-def _run(ctx: typer.Context, project: str, body: Callable[[Any, Any, Any, datetime], T]
-         ) -> tuple[T, ZoneInfo]:
+def _run(ctx: typer.Context, project: str,
+         body: Callable[[App, ProjectConfig, Session, datetime], T]) -> tuple[T, ZoneInfo]:
     """``body(gw, cfg, session, now)`` in one unit of work; errors become one line."""
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     try:
         cfg = guarded(ctx, lambda: gw.settings.project(project))
@@ -67,10 +78,8 @@ def _run(ctx: typer.Context, project: str, body: Callable[[Any, Any, Any, dateti
         gw.close()
 
 
-def _decision(gw: Any, cfg: Any, record: int, now: datetime, by: str | None,
-              note: str) -> Any:
-    from gateway.receipts.manual import Decision, check_person
-
+def _decision(gw: App, cfg: ProjectConfig, record: int, now: datetime, by: str | None,
+              note: str) -> Decision:
     who = check_person(cfg, by) if by is not None else getpass.getuser()
     return Decision(by=who, note=note.strip(), project=cfg, project_id=gw.project_ids[cfg.code],
                     record_id=record, now=now)
@@ -82,30 +91,18 @@ def _needs(value: str, option: str) -> str:
     return value
 
 
-def _until(value: str, zone: ZoneInfo) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise fail(f"--until: {value!r} is not an ISO 8601 time like 2026-11-27T18:00+08:00") \
-            from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
-
-
-def _line(receipt: Any, zone: ZoneInfo) -> str:
+def _line(receipt: Receipt, zone: ZoneInfo) -> str:
     due = receipt.deadline.astimezone(zone).isoformat()[:16] if receipt.deadline else "-"
     return (f"R{receipt.record_id} {receipt.recipient}: "
             f"{STATUS_ZH.get(receipt.status, receipt.status)} / {receipt.status}, "
             f"截止 due {due}")
 
 
-@receipts_app.command("set")
 def set_command(ctx: typer.Context, project: Project, record: Record, recipient: Recipient,
                 status: Annotated[str, typer.Option(
                     "--status", help="confirmed | questioned | declined")],
                 by: By, note: Note) -> None:
     """Record an answer given by phone or in a meeting (policy table 4-1), with who and why."""
-    from gateway.receipts.manual import set_status
-
     _needs(note, "--note")
     receipt, zone = _run(ctx, project, lambda gw, cfg, s, now: set_status(
         s, gw.settings, _decision(gw, cfg, record, now, by, note), recipient=recipient,
@@ -113,56 +110,45 @@ def set_command(ctx: typer.Context, project: Project, record: Record, recipient:
     typer.echo(f"已登记 set: {_line(receipt, zone)}")
 
 
-@receipts_app.command("waive")
 def waive_command(ctx: typer.Context, project: Project, record: Record, recipient: Recipient,
                   by: By, note: Note) -> None:
     """The recipient no longer owes this receipt: the ladder leaves them alone."""
-    from gateway.receipts.manual import waive
-
     _needs(note, "--note")
     receipt, zone = _run(ctx, project, lambda gw, cfg, s, now: waive(
         s, gw.settings, _decision(gw, cfg, record, now, by, note), recipient=recipient))
     typer.echo(f"已免除 waived: {_line(receipt, zone)}")
 
 
-@receipts_app.command("extend")
 def extend_command(ctx: typer.Context, project: Project, record: Record,
                    until: Annotated[str, typer.Option(
                        "--until", help="New deadline (ISO 8601; no offset: the project's zone).")],
                    by: By, note: Note, recipient: MaybeRecipient = None) -> None:
     """A later receipt deadline, for one recipient or every open receipt of the record."""
-    from gateway.receipts.manual import extend
-
     _needs(note, "--note")
 
-    def body(gw: Any, cfg: Any, s: Any, now: datetime) -> Any:
+    def body(gw: App, cfg: ProjectConfig, s: Session, now: datetime) -> list[Receipt]:
         return extend(s, _decision(gw, cfg, record, now, by, note), recipient=recipient,
-                      until=_until(until, ZoneInfo(cfg.timezone)))
+                      until=parse_time(until, cfg.zone, option="--until",
+                                       example="2026-11-27T18:00+08:00"))
 
     receipts, zone = _run(ctx, project, body)
     for receipt in receipts:
         typer.echo(f"已延期 extended: {_line(receipt, zone)}")
 
 
-@receipts_app.command("remind")
 def remind_command(ctx: typer.Context, project: Project, record: Record,
                    recipient: MaybeRecipient = None, by: MaybeBy = None,
                    note: MaybeNote = "") -> None:
     """Remind now (outside the ladder) whoever still owes a receipt for the record."""
-    from gateway.receipts.manual import remind_now
-
     receipts, zone = _run(ctx, project, lambda gw, cfg, s, now: remind_now(
         s, gw.settings, _decision(gw, cfg, record, now, by, note), recipient=recipient))
     for receipt in receipts:
         typer.echo(f"已加入发件箱 reminder queued: {_line(receipt, zone)}")
 
 
-@receipts_app.command("withdraw")
 def withdraw_command(ctx: typer.Context, project: Project, record: Record,
                      by: MaybeBy = None, note: MaybeNote = "") -> None:
     """The directive is withdrawn: no reminder, escalation or notice is sent for it again."""
-    from gateway.receipts.manual import withdraw
-
     requests, _zone = _run(ctx, project, lambda gw, cfg, s, now: [
         r.id for r in withdraw(s, _decision(gw, cfg, record, now, by, note))])
     typer.echo(f"已撤回 withdrawn: R{record}（{len(requests)} 个回执请求 request(s)），"
@@ -196,19 +182,16 @@ def _describe(event: dict[str, Any]) -> str:
     return line + (f"\n      「{text[:200]}」" if text else "")
 
 
-@receipts_app.command("show")
 def show_command(ctx: typer.Context, project: Project, record: Record,
                  as_json: Annotated[bool, typer.Option("--json", help="As JSON.")] = False
                  ) -> None:
     """Per recipient: the history of replies, readings, reasons and manual decisions."""
-    from gateway.receipts.query import history
-
     rows, _zone = _run(ctx, project, lambda gw, cfg, s, now: history(
         s, project_id=gw.project_ids[cfg.code], record_id=record, zone=ZoneInfo(cfg.timezone)))
     if not rows:
         raise fail(f"record {record} of project {project} asks nobody for a receipt")
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     subject = None
     for row in rows:
@@ -224,3 +207,13 @@ def show_command(ctx: typer.Context, project: Project, record: Record,
                    f"，截止 due {(row['deadline'] or '-')[:16]}，级别 level L{row['level']}{flag}")
         for event in row["events"]:
             typer.echo(f"    {event['at'][:16]}  {_describe(event)}")
+
+
+def register(receipts_app: typer.Typer) -> None:
+    """Add these commands to ``commgate receipts`` (gateway/cli/receipts.py)."""
+    receipts_app.command("set")(set_command)
+    receipts_app.command("waive")(waive_command)
+    receipts_app.command("extend")(extend_command)
+    receipts_app.command("remind")(remind_command)
+    receipts_app.command("withdraw")(withdraw_command)
+    receipts_app.command("show")(show_command)

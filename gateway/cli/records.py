@@ -9,27 +9,31 @@ messages, attachment files and compliance findings.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from gateway.cli import record_edits
+from gateway.cli.common import choose, fail, guarded, open_app, print_json, settings_of
+from gateway.cli.options import AsJson, Project
+from gateway.config.people import labelled, person_name
+from gateway.config.settings import ProjectConfig
+from gateway.records.export import FORMATS, write_export
+from gateway.records.forms import form_language, render_record_form
 from gateway.records.query import RecordFilter, find_records, record_details, record_views
-from gateway.store.states import CATEGORIES, FORMALITIES, GROUPS
+from gateway.records.search import index_record, search_records
+from gateway.records.store import named_parties
+from gateway.store.db import unit_of_work
+from gateway.store.states import CATEGORIES, GROUPS
 
 records_app = typer.Typer(no_args_is_help=True, help="Communication records (沟通记录).")
 
-CSV_FIELDS = ("id", "project", "thread_id", "created_at", "subject", "category",
-              "stakeholder_group", "formality", "urgency", "receipt_required", "receipts",
-              "message_ids", "summary", "conclusion",
-              # added after the first release: new columns go at the end
-              "updated_at", "parties", "attachments", "conclusion_by", "conclusion_at")
-
-Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
 Category = Annotated[str | None, typer.Option(
     help="Only this category: " + ", ".join(CATEGORIES) + ".")]
 Group = Annotated[str | None, typer.Option(
@@ -41,8 +45,6 @@ Unconfirmed = Annotated[bool, typer.Option(help="Only records with unconfirmed r
 
 def _filter(ctx: typer.Context, project: str, category: str | None, group: str | None,
             since: datetime | None, until: datetime | None, unconfirmed: bool) -> RecordFilter:
-    from gateway.cli.main import choose, guarded, settings_of
-
     choose("--category", category, CATEGORIES)
     choose("--group", group, GROUPS)
     settings = settings_of(ctx)
@@ -54,9 +56,6 @@ def _filter(ctx: typer.Context, project: str, category: str | None, group: str |
 
 
 def _views(ctx: typer.Context, f: RecordFilter) -> list[dict[str, Any]]:
-    from gateway.cli.main import open_app
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     try:
         config = gw.settings.project(f.project)
@@ -66,10 +65,8 @@ def _views(ctx: typer.Context, f: RecordFilter) -> list[dict[str, Any]]:
         gw.close()
 
 
-def _readable(views: list[dict[str, Any]], config: Any) -> list[dict[str, Any]]:
+def _readable(views: list[dict[str, Any]], config: ProjectConfig) -> list[dict[str, Any]]:
     """Parties named as the project file names them (times are already the project's)."""
-    from gateway.records.store import named_parties
-
     return [{**v, "parties": named_parties(config, v["parties"])} for v in views]
 
 
@@ -81,24 +78,19 @@ def _receipts_summary(view: dict[str, Any]) -> str:
     return f"{done}/{len(receipts)}"
 
 
-@records_app.command("list")
 def list_records(ctx: typer.Context, project: Project, category: Category = None,
                  group: Group = None, since: Since = None, until: Until = None,
                  unconfirmed: Unconfirmed = False,
-                 as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+                 as_json: AsJson = False,
                  ) -> None:
     """List a project's records, oldest first."""
     views = _views(ctx, _filter(ctx, project, category, group, since, until, unconfirmed))
     if as_json:
-        typer.echo(json.dumps(views, ensure_ascii=False, indent=2))
+        print_json(views)
         return
     if not views:
         typer.echo(f"no records in project {project}")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    from gateway.cli.main import settings_of
 
     zone = settings_of(ctx).project(project).zone
     table = Table(title=f"{project}: {len(views)} record(s), times in {zone.key}")
@@ -113,11 +105,9 @@ def list_records(ctx: typer.Context, project: Project, category: Category = None
     Console(width=max(120, Console().width)).print(table)
 
 
-def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, Any], Any, Any]:
+def _one(ctx: typer.Context, project: str,
+         record_id: int) -> tuple[dict[str, Any], ProjectConfig, datetime]:
     """(view + details, project config, now) of one record, or exit 2 naming what is missing."""
-    from gateway.cli.main import fail, guarded, open_app
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     try:
         config = guarded(ctx, lambda: gw.settings.project(project))
@@ -133,16 +123,13 @@ def _one(ctx: typer.Context, project: str, record_id: int) -> tuple[dict[str, An
         gw.close()
 
 
-@records_app.command("show")
 def show_record(ctx: typer.Context, record_id: int, project: Project,
-                as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                as_json: AsJson = False
                 ) -> None:
     """Show one record with its parties, receipts, messages, attachments and findings."""
-    from gateway.config.people import labelled, person_name
-
     v, config, _now = _one(ctx, project, record_id)
     if as_json:
-        typer.echo(json.dumps(v, ensure_ascii=False, indent=2))
+        print_json(v)
         return
     for key in ("id", "subject", "category", "stakeholder_group", "formality", "urgency",
                 "receipt_required", "created_at", "updated_at", "summary", "conclusion",
@@ -168,133 +155,12 @@ def show_record(ctx: typer.Context, record_id: int, project: Project,
         typer.echo(f"reason             {reason}")
 
 
-@records_app.command("conclude")
-def conclude_record(ctx: typer.Context, record_id: int,
-                    text: Annotated[str, typer.Option("--text", help="The conclusion.")],
-                    by: Annotated[str | None, typer.Option(
-                        "--by", help="Who concluded (default: the project manager).")] = None,
-                    project: Annotated[str | None, typer.Option(
-                        "--project", "-p", help="Check the record is in this project.")] = None,
-                    ) -> None:
-    """Set a record's conclusion (policy 4.4); the previous one stays in its history."""
-    from gateway.addresses import try_normalize
-    from gateway.cli.main import fail, guarded, open_app
-    from gateway.records.reclassify import conclude
-    from gateway.store.db import unit_of_work
-    from gateway.store.models import Project as ProjectRow
-    from gateway.store.models import Record
-
-    if not text.strip():
-        raise fail("--text is empty: give the conclusion")
-    gw = open_app(ctx)
-    try:
-        with unit_of_work(gw.sessions) as session:
-            record = session.get(Record, record_id, with_for_update=True)
-            code = session.get_one(ProjectRow, record.project_id).code if record else None
-            if record is None or (project is not None and code != project):
-                raise fail(f"no record {record_id}" + (f" in project {project}" if project else ""))
-            config = guarded(ctx, lambda: gw.settings.project(code))
-            pms = config.members_with("project_manager")
-            who = try_normalize(by) if by else (pms[0].email if pms else "")
-            if by and not who:
-                raise fail(f"--by {by!r} is not a mail address")
-            conclude(session, record, text, by=who or "", now=gw.clock())
-    finally:
-        gw.close()
-    typer.echo(f"record {record_id}: conclusion set by {who}")
-
-
-def _address(by: str) -> str:
-    from gateway.addresses import try_normalize
-    from gateway.cli.main import fail
-
-    who = try_normalize(by)
-    if not who:
-        raise fail(f"--by {by!r} is not a mail address")
-    return who
-
-
-def _flag(value: str | None, option: str) -> bool | None:
-    from gateway.cli.main import fail
-
-    if value is None:
-        return None
-    answer = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-    if value.strip().lower() not in answer:
-        raise fail(f"{option} {value!r}: use true or false")
-    return answer[value.strip().lower()]
-
-
-def _relearn(gw: Any, project: str) -> None:
-    """Every correction is a labelled example: retrain the project's model (issue #22)."""
-    from gateway.records.corrections import model_path, retrain
-    from gateway.store.db import unit_of_work
-
-    with unit_of_work(gw.sessions) as session:
-        retrain(session, gw.project_ids[project], model_path(gw.settings.data_dir, project))
-
-
-@records_app.command("reclassify")
-def reclassify_command(
-        ctx: typer.Context, record_id: int, project: Project,
-        by: Annotated[str, typer.Option("--by", help="Who corrects it (mail address).")],
-        note: Annotated[str, typer.Option("--note", help="Why (kept in the audit trail).")],
-        category: Annotated[str | None, typer.Option(
-            help="New category: " + ", ".join(CATEGORIES) + ".")] = None,
-        group: Annotated[str | None, typer.Option(
-            help="New stakeholder group: " + ", ".join(GROUPS) + ".")] = None,
-        formality: Annotated[str | None, typer.Option(
-            help="New formality: " + ", ".join(FORMALITIES) + ".")] = None,
-        receipt_required: Annotated[str | None, typer.Option(
-            "--receipt-required", help="true: receipts open; false: open ones are withdrawn.")
-                                    ] = None) -> None:
-    """Correct a record's category, group, formality or receipts (audited, policy 4.3)."""
-    from gateway.cli.main import fail, guarded, open_app
-    from gateway.records.reclassify import Change, reclassify
-    from gateway.store.db import unit_of_work
-    from gateway.store.models import Record
-
-    who = _address(by)
-    change = Change(category=category, stakeholder_group=group, formality=formality,
-                    receipt_required=_flag(receipt_required, "--receipt-required"))
-    gw = open_app(ctx)
-    try:
-        config = guarded(ctx, lambda: gw.settings.project(project))
-
-        def run() -> Any:
-            with unit_of_work(gw.sessions) as session:
-                record = session.get(Record, record_id, with_for_update=True)
-                if record is None or record.project_id != gw.project_ids[project]:
-                    raise fail(f"no record {record_id} in project {project}")
-                return reclassify(gw, session, project=config, record=record, change=change,
-                                  actor=f"user:{who}", note=note, now=gw.clock())
-
-        outcome = guarded(ctx, run)
-        if outcome.before != outcome.after:
-            _relearn(gw, project)
-    finally:
-        gw.close()
-    if outcome.before == outcome.after:
-        typer.echo(f"record {record_id}: nothing changed")
-        return
-    changed = ", ".join(f"{k} {outcome.before[k]} → {outcome.after[k]}" for k in outcome.after
-                        if outcome.before[k] != outcome.after[k])
-    extra = (f"; {outcome.opened} receipt(s) opened" if outcome.opened else "") + (
-        f"; {outcome.withdrawn} receipt(s) withdrawn" if outcome.withdrawn else "")
-    typer.echo(f"record {record_id} reclassified by {who}: {changed}{extra}")
-
-
-@records_app.command("search")
 def search_command(ctx: typer.Context, query: str, project: Project,
                    limit: Annotated[int, typer.Option(
                        min=1, max=500, help="At most this many hits.")] = 20,
-                   as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False
+                   as_json: AsJson = False
                    ) -> None:
     """Find records by words in subjects, message text and attachment names, best first."""
-    from gateway.cli.main import guarded, open_app
-    from gateway.records.search import search_records
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     try:
         zone = guarded(ctx, lambda: gw.settings.project(project)).zone
@@ -305,7 +171,7 @@ def search_command(ctx: typer.Context, query: str, project: Project,
     finally:
         gw.close()
     if as_json:
-        typer.echo(json.dumps([h.as_dict(zone) for h in hits], ensure_ascii=False, indent=2))
+        print_json([h.as_dict(zone) for h in hits])
         return
     if not hits:
         typer.echo(f"no records in project {project} match {query!r}")
@@ -315,16 +181,12 @@ def search_command(ctx: typer.Context, query: str, project: Project,
                    f"{h.subject}\n     {h.snippet}")
 
 
-@records_app.command("form")
 def form_command(ctx: typer.Context, record_id: int, project: Project,
                  lang: Annotated[str | None, typer.Option(
                      help="zh-CN or en (default: the project's language).")] = None,
                  out: Annotated[Path | None, typer.Option(
                      help="FILE.html or FILE.txt (default: text on stdout).")] = None) -> None:
     """Render the key communication record form (关键沟通记录表) of one record."""
-    from gateway.cli.main import fail
-    from gateway.records.forms import form_language, render_record_form
-
     fmt = "html" if out is not None and out.suffix.lower() in (".html", ".htm") else "txt"
     if out is not None and fmt == "txt" and out.suffix.lower() != ".txt":
         raise fail(f"--out {out}: use a .html or .txt file")
@@ -341,13 +203,8 @@ def form_command(ctx: typer.Context, record_id: int, project: Project,
     typer.echo(f"wrote {out}", err=True)
 
 
-@records_app.command("reindex")
 def reindex_command(ctx: typer.Context, project: Project) -> None:
     """Rebuild the search index of a project's records (after `db upgrade` adds it)."""
-    from gateway.cli.main import guarded, open_app
-    from gateway.records.search import index_record
-    from gateway.store.db import unit_of_work
-
     gw = open_app(ctx)
     count = 0
     try:
@@ -360,28 +217,6 @@ def reindex_command(ctx: typer.Context, project: Project) -> None:
     typer.echo(f"reindexed {count} record(s) of project {project}")
 
 
-def write_export(views: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
-    if fmt == "jsonl":
-        for v in views:
-            out.write(json.dumps(v, ensure_ascii=False) + "\n")
-    elif fmt == "json":
-        json.dump(views, out, ensure_ascii=False, indent=2)
-        out.write("\n")
-    else:
-        writer = csv.writer(out)
-        writer.writerow(CSV_FIELDS)
-        for v in views:
-            row = dict(v)
-            row["receipts"] = "; ".join(f"{r['recipient']}={r['status']}" for r in v["receipts"])
-            row["message_ids"] = " ".join(v["message_ids"])
-            row["parties"] = "; ".join(
-                f"{p.get('name') or ''} <{p['address']}>"
-                + (f" ({p['group']})" if p.get("group") else "") for p in v["parties"])
-            row["attachments"] = "; ".join(v.get("attachments", []))
-            writer.writerow([row[f] if row[f] is not None else "" for f in CSV_FIELDS])
-
-
-@records_app.command("export")
 def export_records(ctx: typer.Context, project: Project,
                    fmt: Annotated[str, typer.Option("--format", help="jsonl, json or csv.")
                                   ] = "jsonl",
@@ -390,9 +225,7 @@ def export_records(ctx: typer.Context, project: Project,
                    category: Category = None, group: Group = None, since: Since = None,
                    until: Until = None, unconfirmed: Unconfirmed = False) -> None:
     """Export records as JSON Lines, JSON or CSV (CSV files get a BOM so Excel reads Chinese)."""
-    from gateway.cli.main import choose
-
-    choose("--format", fmt, ("jsonl", "json", "csv"))
+    choose("--format", fmt, FORMATS)
     views = _views(ctx, _filter(ctx, project, category, group, since, until, unconfirmed))
     if out is None:
         write_export(views, fmt, sys.stdout)
@@ -404,4 +237,12 @@ def export_records(ctx: typer.Context, project: Project,
 
 
 def register(app: typer.Typer) -> None:
+    # In the order ``commgate records --help`` lists them; conclude and reclassify live in
+    # gateway/cli/record_edits.py.
+    for name, command in (("list", list_records), ("show", show_record),
+                          ("conclude", record_edits.conclude_record),
+                          ("reclassify", record_edits.reclassify_command),
+                          ("search", search_command), ("form", form_command),
+                          ("reindex", reindex_command), ("export", export_records)):
+        records_app.command(name)(command)
     app.add_typer(records_app, name="records")

@@ -13,7 +13,14 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.main import choose, fail, guarded, open_app
+from gateway.cli.common import choose, fail, guarded, open_app
+from gateway.reports.approval import approvers, draft_report
+from gateway.reports.build import DueReport, build, needs_approval, recipients, send_report
+from gateway.reports.periods import month_of, parse_period, week_of
+from gateway.reports.schedule import tick
+from gateway.reports.special import record_facts, special_recipients, special_report
+from gateway.store.db import unit_of_work
+from gateway.store.models import Record
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports (周报、月报、专项报告).")
 KINDS = ("weekly", "monthly", "phase", "incident", "risk")
@@ -21,13 +28,6 @@ KINDS = ("weekly", "monthly", "phase", "incident", "risk")
 
 def _make(ctx: typer.Context, kind: str, project: str, period: str | None, out: Path | None,
           send: bool, record: int | None, lang: str | None) -> None:
-    from gateway.reports.approval import approvers, draft_report
-    from gateway.reports.build import DueReport, build, needs_approval, recipients, send_report
-    from gateway.reports.periods import month_of, parse_period, week_of
-    from gateway.reports.special import record_facts, special_recipients, special_report
-    from gateway.store.db import unit_of_work
-    from gateway.store.models import Record
-
     choose("--lang", lang, ("zh-CN", "en"))
     gw = open_app(ctx)
     cfg = guarded(ctx, lambda: gw.settings.project(project))
@@ -107,8 +107,6 @@ for _kind in KINDS:
 @report_app.command("tick")
 def tick_cmd(ctx: typer.Context) -> None:
     """Queue due periodic reports and expected-mail reminders once (the scheduler hook)."""
-    from gateway.reports.schedule import tick
-
     gw = open_app(ctx)
     queued = guarded(ctx, lambda: tick(gw, gw.clock()))
     typer.echo(f"queued {queued} mail(s)")

@@ -9,15 +9,19 @@ and members and stakeholders are never suppressed. ``list`` shows the suppressio
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy import select
 
-from gateway.cli.main import fail, guarded, open_app
+from gateway.cli.common import fail, open_project, print_rows
+from gateway.cli.options import AsJsonList, Project, parse_now
+from gateway.notify.bounces import active_suppressions, lift
 from gateway.records.localtime import local
+from gateway.store.db import unit_of_work
+from gateway.store.notify_models import Suppression
 
 suppressions_app = typer.Typer(no_args_is_help=True,
                                help="Addresses that get no automatic answers (暂停自动回复).")
@@ -26,25 +30,16 @@ suppressions_app = typer.Typer(no_args_is_help=True,
 @suppressions_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
+    project: Project,
     include_expired: Annotated[bool, typer.Option("--all", help="Expired ones too.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
+    as_json: AsJsonList = False,
     now: Annotated[str | None, typer.Option("--now", help="In force as of this time.")] = None,
 ) -> None:
     """Suppressed addresses of a project: since when, until when, and why."""
-
-    from sqlalchemy import select
-
-    from gateway.cli.receipts import _parse_now
-    from gateway.notify.bounces import active_suppressions
-    from gateway.store.db import unit_of_work
-    from gateway.store.notify_models import Suppression
-
-    gw = open_app(ctx)
+    gw, cfg = open_project(ctx, project)
     try:
-        cfg = guarded(ctx, lambda: gw.settings.project(project))
-        zone = ZoneInfo(cfg.timezone)
-        at = _parse_now(now, zone) or gw.clock()
+        zone = cfg.zone
+        at = parse_now(now, zone) or gw.clock()
         with unit_of_work(gw.sessions) as session:
             project_id = gw.project_ids[cfg.code]
             current = active_suppressions(session, project_id=project_id, now=at)
@@ -59,17 +54,11 @@ def list_cmd(
                 "active": s.id in active} for s in found]
     finally:
         gw.close()
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        typer.echo("没有暂停自动回复的地址 no suppressed addresses")
-        return
-    typer.echo(f"{'ADDRESS':<40} {'SINCE':<16} {'UNTIL':<16} {'ACTIVE':<6} REASON")
-    for r in rows:
-        typer.echo(f"{r['address']:<40} {r['created_at'][:16]:<16} "
-                   f"{(r['expires_at'] or 'lifted by hand')[:16]:<16} "
-                   f"{'yes' if r['active'] else 'no':<6} {r['reason'][:60]}")
+    print_rows(rows, as_json=as_json, empty="没有暂停自动回复的地址 no suppressed addresses",
+               header=f"{'ADDRESS':<40} {'SINCE':<16} {'UNTIL':<16} {'ACTIVE':<6} REASON",
+               line=lambda r: f"{r['address']:<40} {r['created_at'][:16]:<16} "
+                              f"{(r['expires_at'] or 'lifted by hand')[:16]:<16} "
+                              f"{'yes' if r['active'] else 'no':<6} {r['reason'][:60]}")
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
@@ -80,15 +69,11 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
 def lift_cmd(
     ctx: typer.Context,
     address: Annotated[str, typer.Argument(help="The suppressed address.")],
-    project: Annotated[str, typer.Option("--project", "-p", help="Project code.")],
+    project: Project,
 ) -> None:
     """Lift a suppression now: automatic answers go to the address again."""
-    from gateway.notify.bounces import lift
-    from gateway.store.db import unit_of_work
-
-    gw = open_app(ctx)
+    gw, cfg = open_project(ctx, project)
     try:
-        cfg = guarded(ctx, lambda: gw.settings.project(project))
         with unit_of_work(gw.sessions) as session:
             lifted = lift(session, project_id=gw.project_ids[cfg.code], address=address)
     finally:

@@ -15,12 +15,13 @@ from typing import Annotated
 
 import typer
 
+from gateway.cli.common import guarded, open_project
+from gateway.cli.options import Project
 from gateway.records.edit import merge_by_hand, split_messages
 from gateway.store.db import unit_of_work
 
 threads_app = typer.Typer(no_args_is_help=True, help="Fix threads by hand (会话合并/拆分).")
 
-Project = Annotated[str, typer.Option("--project", "-p", help="Project code.")]
 By = Annotated[str | None, typer.Option("--by", help="Who does it (default: login name).")]
 
 
@@ -34,14 +35,7 @@ def merge_command(ctx: typer.Context,
                   absorb: Annotated[int, typer.Argument(help="Record folded into it.")],
                   project: Project, by: By = None) -> None:
     """Merge two records' threads into one (the first record stays)."""
-    from gateway.cli.main import guarded, open_app
-
-    gw = open_app(ctx)
-    try:
-        guarded(ctx, lambda: gw.settings.project(project))
-    except BaseException:
-        gw.close()
-        raise
+    gw, _config = open_project(ctx, project)
 
     def run() -> int:
         with unit_of_work(gw.sessions) as session:
@@ -61,14 +55,7 @@ def split_command(ctx: typer.Context,
                       help="Message-IDs to move to a new thread and record.")],
                   project: Project, by: By = None) -> None:
     """Split messages off their thread into a new thread with its own record."""
-    from gateway.cli.main import guarded, open_app
-
-    gw = open_app(ctx)
-    try:
-        config = guarded(ctx, lambda: gw.settings.project(project))
-    except BaseException:
-        gw.close()
-        raise
+    gw, config = open_project(ctx, project)
 
     def run() -> int:
         with unit_of_work(gw.sessions) as session:

@@ -20,7 +20,6 @@ commit, the lease expires and the row is posted again. The webhook carries a sta
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit.chain import record_event
 from gateway.config.connectors import ConnectorsConfig, SinkConfig
+from gateway.config.env import environment
 from gateway.config.settings import ProjectConfig, Settings
 from gateway.connectors.base import Connector, matching_sinks, record_payload
 from gateway.connectors.dingtalk import DingTalkRobot
@@ -96,7 +96,7 @@ def unconfigured(settings: Settings, environ: Mapping[str, str]) -> dict[tuple[s
 def report_unconfigured(settings: Settings, environ: Mapping[str, str] | None = None) -> int:
     """Log each unconfigured sink once per process (a WARNING: records wait for it); return how
     many were reported now."""
-    environ = os.environ if environ is None else environ
+    environ = environment() if environ is None else environ
     fresh = 0
     for (code, name), why in unconfigured(settings, environ).items():
         with _reported_lock:
@@ -199,7 +199,7 @@ def dispatch_due(app: App, *, now: datetime | None = None, project: str | None =
                  limit: int = 100, environ: Mapping[str, str] | None = None) -> DispatchStats:
     """Post every due delivery (at most ``limit``); safe to run in several processes at once."""
     now = now or app.clock()
-    environ = os.environ if environ is None else environ
+    environ = environment() if environ is None else environ
     codes = {pid: code for code, pid in app.project_ids.items()}
     stats = DispatchStats()
     report_unconfigured(app.settings, environ)

@@ -13,7 +13,6 @@ ends the thread within about a second.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import ssl
 import threading
@@ -24,6 +23,7 @@ from typing import Any
 from imapclient import IMAPClient
 
 from gateway.app import App
+from gateway.config.env import environment
 from gateway.config.settings import ImapMailbox
 from gateway.errors import ConfigError
 from gateway.inbound.imap_sync import account_of, sync_folder
@@ -134,7 +134,7 @@ class ImapPoller:
 def make_pollers(app: App, on_stored: Callable[[int], object], *,
                  environ: Mapping[str, str] | None = None) -> list[ImapPoller]:
     """One poller per project with an ``[imap]`` table; a missing password fails loudly."""
-    environ = os.environ if environ is None else environ
+    environ = environment() if environ is None else environ
     pollers: list[ImapPoller] = []
     for code, project in sorted(app.settings.projects.items()):
         if project.imap is None:

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 
 from gateway.app import App
 from gateway.errors import AppNotBound
+from gateway.pipeline import process
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 
@@ -45,6 +46,7 @@ def current_app() -> App:
 def make_broker(url: str) -> dramatiq.Broker:
     if not url:
         return StubBroker()
+    # Each broker's client library (redis, pika) is loaded only when that broker is configured.
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
@@ -55,8 +57,6 @@ def make_broker(url: str) -> dramatiq.Broker:
 
 
 def _process_message(message_pk: int) -> None:
-    from gateway.pipeline import process
-
     process(current_app(), message_pk)
 
 

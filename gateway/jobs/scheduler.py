@@ -10,18 +10,17 @@ pass that dies before committing is simply done again by the next one. Exactly-o
 the row lock (PostgreSQL), a compare-and-set on ``steps_done`` (every backend), the step's
 unique key, and the outbox's unique idempotency key.
 
-It runs inside ``commgate serve`` (:func:`serve_pass`, throttled, next to the recovery sweep),
-as ``commgate scheduler`` (production: :func:`run_forever`), or once as ``commgate tick``.
-Audit-trail entries for the pass's events are written afterwards in their own transaction
-(gateway/receipts/events.py explains why). Once a day the loops also append every project's
-audit chain head to the anchors file (gateway/audit/anchor.py).
+One request's turn (:func:`advance`): close it when nothing is owed, work out the ladder, plan,
+claim the plan, note the events, act on each due step (:func:`_act`: reminders or escalation).
+
+The pass is the first periodic job (gateway/jobs/periodic.py) of ``commgate serve`` and
+``commgate scheduler``; ``commgate tick`` runs it once. Audit-trail entries for its events are
+written afterwards in their own transaction (gateway/receipts/events.py explains why).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,11 +32,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, undefer_group
 
 from gateway.app import App
-from gateway.audit.anchor import safe_anchor_if_due
 from gateway.config.settings import Member, ProjectConfig
 from gateway.escalation.digest import DigestSink
 from gateway.escalation.mail import ListSink, OutboxSink, Outgoing, Sink, escalation, reminder
-from gateway.escalation.plan import Deadline, ladder, plan, resolve_level
+from gateway.escalation.plan import Deadline, Plan, ladder, plan, resolve_level
+from gateway.escalation.plan import Step as LadderStep
 from gateway.receipts.events import flush_audit, note_event
 from gateway.receipts.moves import close_if_done, restart
 from gateway.receipts.states import is_open
@@ -49,7 +48,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 RETRY_AFTER = timedelta(minutes=5)  # a request whose step crashed is looked at again then
-SERVE_TICK_INTERVAL = 30.0  # seconds between passes inside `commgate serve`
 
 
 @dataclass
@@ -84,54 +82,50 @@ def _due(session: Session, *, now: datetime, project_ids: Sequence[int] | None,
 
 
 def _claim_step(session: Session, values: dict[str, Any]) -> bool:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
-        else sqlite.insert
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(EscalationStep).values(**values).on_conflict_do_nothing(
         index_elements=["message_pk", "round", "level", "repeat"]).returning(EscalationStep.id)
     return session.execute(stmt).scalar_one_or_none() is not None
 
 
+@dataclass
+class _Turn:
+    """One request's turn in a pass: what every step of :func:`advance` works on."""
+    session: Session
+    app: App
+    project: ProjectConfig
+    request: ReceiptRequest
+    now: datetime
+    sink: Sink
+    report: TickReport
+
+    @property
+    def suffix(self) -> str:
+        """The keys of a reopened round end in ``:r<round>``."""
+        return f":r{self.request.round}" if self.request.round else ""
+
+    def note(self, kind: str, key: str, **fields: Any) -> bool:
+        return note_event(self.session, key=f"{kind}:{key}{self.suffix}",
+                          project_id=self.request.project_id, kind=kind, now=self.now,
+                          request_id=self.request.id, **fields) is not None
+
+
 def advance(session: Session, app: App, project: ProjectConfig, request: ReceiptRequest, *,
             now: datetime, sink: Sink, report: TickReport) -> None:
     """Do what is due for one request (its row is locked, or guarded by compare-and-set)."""
-    events: list[int] = []
-    if close_if_done(session, request, now=now, events=events):
+    if close_if_done(session, request, now=now, events=[]):
         request.next_due_at = None  # closed or withdrawn: nothing more is sent
         return
-    cfg = project.escalation
-    calendar = cfg.calendar.build(project.timezone)
-    steps = ladder(cfg.levels, calendar, request.deadline)
-    receipts = list(session.scalars(select(Receipt).options(undefer_group(ANSWERS)).where(
-        Receipt.message_pk == request.message_pk).order_by(Receipt.id)))
-    owed = [r for r in receipts if is_open(r.status)]
-    extended = [r.deadline for r in owed if r.deadline is not None
-                and r.deadline > request.deadline]
-    if request.steps_done >= len(steps) and extended and min(extended) <= now:
-        # The ladder is done, but a receipt a person extended is now due: a round of its own.
-        restart(request, Deadline(deadline=min(extended), due_soon_at=min(extended)), now=now)
-        session.flush()
-        steps = ladder(cfg.levels, calendar, request.deadline)
-    suffix = f":r{request.round}" if request.round else ""  # keys of a reopened round
+    turn = _Turn(session, app, project, request, now, sink, report)
+    steps, owed = _ladder(turn)
     todo = plan(steps=steps, steps_done=request.steps_done, deadline=request.deadline,
                 due_soon_at=request.due_soon_at, due_soon_noted=request.due_soon_noted,
                 overdue_noted=request.overdue_noted, now=now)
-    claimed = session.execute(
-        update(ReceiptRequest)
-        .where(ReceiptRequest.id == request.id, ReceiptRequest.steps_done == request.steps_done,
-               ReceiptRequest.due_soon_noted == request.due_soon_noted,
-               ReceiptRequest.overdue_noted == request.overdue_noted)
-        .values(steps_done=todo.steps_done,
-                due_soon_noted=request.due_soon_noted or "due_soon" in todo.events,
-                overdue_noted=request.overdue_noted or "overdue" in todo.events,
-                next_due_at=todo.next_due_at, updated_at=now)
-        .execution_options(synchronize_session="fetch"))
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if not _claim(turn, todo):
         log.info("receipt request %d advanced by another scheduler", request.id)
         return
     for kind in todo.events:
-        if note_event(session, key=f"{kind}:{request.id}{suffix}", project_id=request.project_id,
-                      kind=kind, now=now, request_id=request.id,
-                      detail={"deadline": request.deadline.isoformat()}):
+        if turn.note(kind, str(request.id), detail={"deadline": request.deadline.isoformat()}):
             report.events.append(f"{kind} request {request.id}")
     # Still owed, and due: a receipt a person extended beyond now is left alone until then.
     unconfirmed = [r for r in owed if r.deadline is None or r.deadline <= now]
@@ -140,44 +134,90 @@ def advance(session: Session, app: App, project: ProjectConfig, request: Receipt
         request.next_due_at = min(later)  # look again when the extension runs out
     directive = session.get_one(Message, request.message_pk)
     for step in todo.steps if unconfirmed else ():
-        level, repeat = step.level, step.repeat
-        people: list[Member] = []
-        if step.notify != "recipients":
-            level, people = resolve_level(project, cfg.levels, step.level, sender=request.sender,
-                                          unconfirmed=[r.recipient for r in unconfirmed])
-            repeat = step.repeat if level == step.level else 0
-            if not people:
-                note_event(session,
-                           key=f"skipped:{request.message_pk}:{step.level}:{repeat}{suffix}",
-                           project_id=request.project_id, kind="skipped", now=now,
-                           request_id=request.id, detail={"level": step.level,
-                                                          "why": "nobody eligible"})
-                continue
-        mails = ([reminder(app.settings, project, request=request, directive=directive,
-                           receipt=r, unconfirmed=unconfirmed, level=level, repeat=repeat,
-                           now=now) for r in unconfirmed] if not people else
-                 [escalation(app.settings, project, request=request, directive=directive,
-                             to=people, unconfirmed=unconfirmed, level=level, repeat=repeat,
-                             notify=cfg.levels[level - 1].notify, now=now)])
-        about = [{"recipient": r.recipient, "status": r.status} for r in unconfirmed]
-        note = "" if level == step.level else f"passed on from level {step.level}"
-        if not _claim_step(session, {
-                "request_id": request.id, "message_pk": request.message_pk,
-                "round": request.round, "level": level,
-                "repeat": repeat, "notify": cfg.levels[level - 1].notify, "due_at": step.due_at,
-                "done_at": now, "targets": sorted({a for m in mails for a in m.recipients}),
-                "about": about, "outbox_keys": [m.key for m in mails], "note": note}):
-            continue  # this level was already acted on (e.g. passed on to it earlier)
-        for mail in mails:
-            sink.put(session, mail, project_id=request.project_id, now=now)
-        for r in unconfirmed:
-            r.level, r.updated_at = max(r.level, level), now
-        kind = "reminded" if not people else "escalated"
-        note_event(session, key=f"{kind}:{request.message_pk}:{level}:{repeat}{suffix}",
-                   project_id=request.project_id, kind=kind, now=now, request_id=request.id,
-                   detail={"level": level, "repeat": repeat, "about": about, "note": note,
-                           "to": [m.email for m in people] or [r.recipient for r in unconfirmed]})
-        report.events.append(f"{kind} level {level} request {request.id}")
+        _act(turn, step, directive, unconfirmed)
+
+
+def _ladder(turn: _Turn) -> tuple[list[LadderStep], list[Receipt]]:
+    """The request's ladder and its receipts still owed; a receipt a person extended that is
+    now due, after the ladder is done, opens a round of its own."""
+    request, cfg = turn.request, turn.project.escalation
+    calendar = cfg.calendar.build(turn.project.timezone)
+    steps = ladder(cfg.levels, calendar, request.deadline)
+    receipts = list(turn.session.scalars(select(Receipt).options(undefer_group(ANSWERS)).where(
+        Receipt.message_pk == request.message_pk).order_by(Receipt.id)))
+    owed = [r for r in receipts if is_open(r.status)]
+    extended = [r.deadline for r in owed if r.deadline is not None
+                and r.deadline > request.deadline]
+    if request.steps_done >= len(steps) and extended and min(extended) <= turn.now:
+        restart(request, Deadline(deadline=min(extended), due_soon_at=min(extended)),
+                now=turn.now)
+        turn.session.flush()
+        steps = ladder(cfg.levels, calendar, request.deadline)
+    return steps, owed
+
+
+def _claim(turn: _Turn, todo: Plan) -> bool:
+    """Compare-and-set the request's progress to ``todo``'s; False: another scheduler did."""
+    request = turn.request
+    claimed = turn.session.execute(
+        update(ReceiptRequest)
+        .where(ReceiptRequest.id == request.id, ReceiptRequest.steps_done == request.steps_done,
+               ReceiptRequest.due_soon_noted == request.due_soon_noted,
+               ReceiptRequest.overdue_noted == request.overdue_noted)
+        .values(steps_done=todo.steps_done,
+                due_soon_noted=request.due_soon_noted or "due_soon" in todo.events,
+                overdue_noted=request.overdue_noted or "overdue" in todo.events,
+                next_due_at=todo.next_due_at, updated_at=turn.now)
+        .execution_options(synchronize_session="fetch"))
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _act(turn: _Turn, step: LadderStep, directive: Message, unconfirmed: list[Receipt]) -> None:
+    """One ladder step: a reminder to each recipient still owing, or an escalation to the
+    level's people (passed on upwards when nobody there can take it)."""
+    request, cfg = turn.request, turn.project.escalation
+    level, repeat = step.level, step.repeat
+    people: list[Member] = []
+    if step.notify != "recipients":
+        level, people = resolve_level(turn.project, cfg.levels, step.level, sender=request.sender,
+                                      unconfirmed=[r.recipient for r in unconfirmed])
+        repeat = step.repeat if level == step.level else 0
+        if not people:
+            turn.note("skipped", f"{request.message_pk}:{step.level}:{repeat}",
+                      detail={"level": step.level, "why": "nobody eligible"})
+            return
+    mails = _mails(turn, directive, unconfirmed, people, level=level, repeat=repeat)
+    about = [{"recipient": r.recipient, "status": r.status} for r in unconfirmed]
+    note = "" if level == step.level else f"passed on from level {step.level}"
+    if not _claim_step(turn.session, {
+            "request_id": request.id, "message_pk": request.message_pk, "round": request.round,
+            "level": level, "repeat": repeat, "notify": cfg.levels[level - 1].notify,
+            "due_at": step.due_at, "done_at": turn.now, "about": about, "note": note,
+            "targets": sorted({a for m in mails for a in m.recipients}),
+            "outbox_keys": [m.key for m in mails]}):
+        return  # this level was already acted on (e.g. passed on to it earlier)
+    for mail in mails:
+        turn.sink.put(turn.session, mail, project_id=request.project_id, now=turn.now)
+    for r in unconfirmed:
+        r.level, r.updated_at = max(r.level, level), turn.now
+    kind = "reminded" if not people else "escalated"
+    turn.note(kind, f"{request.message_pk}:{level}:{repeat}",
+              detail={"level": level, "repeat": repeat, "about": about, "note": note,
+                      "to": [m.email for m in people] or [r.recipient for r in unconfirmed]})
+    turn.report.events.append(f"{kind} level {level} request {request.id}")
+
+
+def _mails(turn: _Turn, directive: Message, unconfirmed: list[Receipt], people: list[Member],
+           *, level: int, repeat: int) -> list[Outgoing]:
+    """A reminder per receipt still owed, or (``people`` given) one escalation to them."""
+    settings, project, request, now = turn.app.settings, turn.project, turn.request, turn.now
+    if not people:
+        return [reminder(settings, project, request=request, directive=directive, receipt=r,
+                         unconfirmed=unconfirmed, level=level, repeat=repeat, now=now)
+                for r in unconfirmed]
+    return [escalation(settings, project, request=request, directive=directive, to=people,
+                       unconfirmed=unconfirmed, level=level, repeat=repeat,
+                       notify=project.escalation.levels[level - 1].notify, now=now)]
 
 
 def _write_lock_first(session: Session) -> None:
@@ -254,84 +294,3 @@ def tick(app: App, *, now: datetime | None = None, project: str | None = None,
         log.info("tick %s: %d request(s), %d event(s), %d mail(s) queued", now.isoformat(),
                  report.requests, len(report.events), len(report.mails))
     return report
-
-
-def safe_tick(app: App, *, now: datetime | None = None) -> TickReport | None:
-    """A pass that never raises: for loops that must keep running (serve, scheduler)."""
-    try:
-        return tick(app, now=now)
-    except Exception:
-        log.exception("scheduler tick failed; the next pass retries")
-        return None
-
-
-_last_serve_pass: dict[int, float] = {}
-_serve_lock = threading.Lock()
-
-
-def serve_pass(app: App) -> None:
-    """Called by ``commgate serve`` after each sweep; ticks every ``SERVE_TICK_INTERVAL`` s."""
-    with _serve_lock:
-        last = _last_serve_pass.get(id(app))
-        if last is not None and time.monotonic() - last < SERVE_TICK_INTERVAL:
-            return
-        _last_serve_pass[id(app)] = time.monotonic()
-    safe_tick(app)
-    safe_reports_tick(app)
-    safe_connectors(app)
-    start_periodic_archives(app)
-    safe_anchor_if_due(app)
-
-
-def safe_connectors(app: App, *, now: datetime | None = None) -> None:
-    """Post due business-process deliveries (DingTalk, webhooks: gateway/connectors)."""
-    from gateway.connectors import dispatch_due
-
-    try:
-        dispatch_due(app, now=now or app.clock())
-    except Exception:
-        log.exception("connector dispatch failed; the next pass retries")
-
-
-_archiving = threading.Lock()
-
-
-def start_periodic_archives(app: App) -> None:
-    """Periodic handover archives (gateway/archive/periodic.py). An export takes minutes, so it
-    runs in a thread of its own, one at a time, and never holds up reminders."""
-    from gateway.archive.periodic import archive_due
-
-    if not _archiving.acquire(blocking=False):
-        return
-
-    def run() -> None:
-        try:
-            archive_due(app)
-        except Exception:
-            log.exception("periodic archive failed; the next pass retries")
-        finally:
-            _archiving.release()
-
-    threading.Thread(target=run, name="commgate-archive", daemon=True).start()
-
-
-def safe_reports_tick(app: App, *, now: datetime | None = None) -> int:
-    """Periodic reports and expected-communication reminders (gateway/reports/schedule.py)."""
-    from gateway.reports.schedule import tick as reports_tick
-
-    try:
-        return reports_tick(app, now or app.clock())
-    except Exception:
-        log.exception("report tick failed; the next pass retries")
-        return 0
-
-
-def run_forever(app: App, *, interval: float, stop: threading.Event) -> None:
-    """``commgate scheduler``: a pass every ``interval`` seconds until ``stop`` is set."""
-    while not stop.is_set():
-        safe_tick(app)
-        safe_reports_tick(app)
-        safe_connectors(app)
-        start_periodic_archives(app)
-        safe_anchor_if_due(app)
-        stop.wait(interval)

@@ -23,7 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from gateway.config.env import secret
 from gateway.config.settings import Outbound, Settings
+
+# Callers catch it as transport.RelayUnavailable; it lives in the tree of gateway/errors.py.
+from gateway.errors import RelayUnavailable as RelayUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +46,6 @@ class Reply:
     @property
     def permanent(self) -> bool:
         return 500 <= self.code < 600
-
-
-class RelayUnavailable(Exception):
-    """The relay cannot be reached at all; stop this batch, everything stays queued."""
 
 
 class Transport(Protocol):
@@ -202,5 +202,5 @@ def make_transport(settings: Settings) -> Transport:
     """The relay when ``outbound.relay_host`` is set, else the Maildir folder."""
     cfg = settings.gateway.outbound
     if cfg.relay_host:
-        return SmtpTransport(cfg, os.environ.get(cfg.password_env))
+        return SmtpTransport(cfg, secret(cfg.password_env) or None)
     return MaildirTransport(settings.outbox_dir)

@@ -25,7 +25,7 @@ from gateway.audit import chain as audit
 from gateway.audit.chain import record_event
 from gateway.audit.state import record_state
 from gateway.config.settings import ProjectConfig
-from gateway.errors import RecordsError
+from gateway.errors import RecordEditError
 from gateway.identity import normalize_message_id
 from gateway.records.rebuild import RawLoader, mail_conclusion, read, rebuild
 from gateway.records.search import has_table, index_record
@@ -39,9 +39,8 @@ from gateway.thread.assign import merge_threads, split_thread
 
 log = logging.getLogger(__name__)
 
-
-class RecordEditError(RecordsError):
-    """A merge or split that cannot be done as asked (the record stays as it was)."""
+__all__ = ["RecordEditError", "current_record", "merge_by_hand", "merge_records",
+           "record_thread_lookup", "split_messages"]
 
 
 def _messages(session: Session, record_id: int) -> list[Message]:

@@ -20,8 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+# The frequency words are checked where the project file is read; they are used here.
+from gateway.config.project import FREQUENCY_FORMS as FREQUENCY_FORMS
+from gateway.config.project import UNSCHEDULED as UNSCHEDULED
+from gateway.config.project import check_frequency as check_frequency
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass(frozen=True)
@@ -100,44 +104,6 @@ def week_of(moment: datetime, zone: ZoneInfo) -> Period:
 def month_of(moment: datetime, zone: ZoneInfo) -> Period:
     local = moment.astimezone(zone)
     return month(local.year, local.month, zone)
-
-
-# Frequencies a matrix row may name that are not a schedule: shown in the plan, never due.
-UNSCHEDULED = ("immediately", "on_demand", "per_phase")
-FREQUENCY_FORMS = ("daily [HH:MM], weekly [mon…sun] [HH:MM], monthly [D|wdN] [HH:MM], or (not "
-                   "scheduled) " + ", ".join(UNSCHEDULED))
-
-
-def check_frequency(text: str) -> str:
-    """A matrix row's frequency, checked word by word (a misspelt one would never be due);
-    ValueError naming the valid forms otherwise."""
-    words = text.strip().lower().split()
-    if len(words) == 1 and words[0] in UNSCHEDULED:
-        return words[0]
-    if not words or words[0] not in ("daily", "weekly", "monthly"):
-        raise ValueError(f"frequency {text!r}: use {FREQUENCY_FORMS}")
-    times = [w for w in words[1:] if re.fullmatch(r"\d{1,2}:\d{2}", w)]
-    rest = [w for w in words[1:] if w not in times]
-    try:
-        for w in times:
-            time.fromisoformat(w.zfill(5))
-    except ValueError:
-        raise ValueError(f"frequency {text!r}: {times[0]} is not a time of day (HH:MM)") from None
-    if words[0] == "weekly":
-        bad = [w for w in rest
-               if len(w) < 3 or not any(day.startswith(w) for day in _DAY_NAMES)]
-    elif words[0] == "monthly":  # day D (1–31; after the 28th: the 28th) or working day N
-        bad = [w for w in rest if not (re.fullmatch(r"wd([1-9]|1\d|2[0-3])", w)
-                                       or (w.isdigit() and 1 <= int(w) <= 31))]
-    else:
-        bad = rest
-    if bad:
-        raise ValueError(f"frequency {text!r}: {' '.join(bad)!r} not understood; use "
-                         f"{FREQUENCY_FORMS}")
-    if len(times) > 1 or len(rest) > 1:
-        raise ValueError(f"frequency {text!r}: one day and one time at most; use "
-                         f"{FREQUENCY_FORMS}")
-    return " ".join(w.zfill(5) if w in times else w for w in words)
 
 
 def parse_frequency(text: str) -> Schedule | None:

@@ -26,6 +26,8 @@ from gateway.inbound.limits import AcceptErrorLog
 from gateway.inbound.smtp import make_smtp_factory
 from gateway.inbound.writer import IntakeWriter
 from gateway.jobs.actors import QUEUE, Jobs, bind, sweep
+from gateway.jobs.periodic import Passes
+from gateway.notify.outbox import deliver_due
 from gateway.runtime.shutdown import SessionTracker
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class Server:
         self.app = app
         self.jobs = jobs
         self.run_workers = run_workers
+        self.passes = Passes(app)  # the periodic jobs of this server's sweep
         self.loop = asyncio.new_event_loop()
         # EMFILE on accept: one log line per minute, not a traceback per attempt.
         self.loop.set_exception_handler(AcceptErrorLog())
@@ -110,15 +113,12 @@ class Server:
                                                                  self.jobs)
             except Exception:
                 log.exception("sweep failed; retrying in %.0f s", interval)
-            # Receipt deadlines and escalation (gateway/jobs/scheduler.py; throttled, never raises).
-            from gateway.jobs.scheduler import serve_pass
-
-            await asyncio.get_running_loop().run_in_executor(None, serve_pass, self.app)
+            # Receipt deadlines, escalation and the other periodic jobs (gateway/jobs/periodic.py;
+            # throttled, never raises).
+            await asyncio.get_running_loop().run_in_executor(None, self.passes.maybe_run)
 
     async def _deliver_forever(self) -> None:
         """Deliver due outbox rows; claims in the rows make it safe in every process."""
-        from gateway.notify.outbox import deliver_due
-
         interval = self.app.settings.gateway.sweep_interval
         limit = self.app.settings.gateway.outbound.batch_size
         loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-import gateway.jobs.scheduler
+import gateway.jobs.periodic
 import gateway.store.schema
 from gateway.app import App
 from gateway.config.settings import Settings
@@ -45,7 +45,7 @@ def clock() -> FakeClock:
 def make_app(make_settings: Callable[..., Settings], database_url: str, clock: FakeClock,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     # The test decides when the scheduler runs: the one inside `serve` stays quiet.
-    monkeypatch.setattr(gateway.jobs.scheduler, "SERVE_TICK_INTERVAL", 1e9)
+    monkeypatch.setattr(gateway.jobs.periodic, "SERVE_TICK_INTERVAL", 1e9)
     with app_factory(make_settings, database_url, clock) as make:
         yield make
 

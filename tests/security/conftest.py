@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import gateway.jobs.scheduler
+import gateway.jobs.periodic
 import gateway.store.schema
 from gateway.app import App
 from gateway.config.settings import Settings
@@ -66,7 +66,7 @@ def clock() -> FakeClock:
 def make_app(make_settings: Callable[..., Settings], database_url: str, clock: FakeClock,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     """``make_app(**env)``: an app on a database built by the migrations."""
-    monkeypatch.setattr(gateway.jobs.scheduler, "SERVE_TICK_INTERVAL", 1e9)  # the test ticks
+    monkeypatch.setattr(gateway.jobs.periodic, "SERVE_TICK_INTERVAL", 1e9)  # the test ticks
     with app_factory(make_settings, database_url, clock) as make:
         yield make
 
