@@ -29,7 +29,7 @@ from gateway.errors import RecordEditError
 from gateway.identity import normalize_message_id
 from gateway.records.rebuild import RawLoader, mail_conclusion, read, rebuild
 from gateway.records.search import has_table, index_record
-from gateway.records.store import FORMALITY_ORDER, GROUP_ORDER, _stronger, set_conclusion
+from gateway.records.store import set_conclusion, strengthen
 from gateway.store.audit_models import AuditEvent, ConnectorDelivery
 from gateway.store.models import Message, Receipt, Record
 from gateway.store.notify_models import OutboxMail
@@ -101,12 +101,8 @@ def merge_records(session: Session, *, keep: Record, other: Record, actor: str,
                                     "by": actor, "at": now.isoformat()}] + other.history
     if other.conclusion and not keep.conclusion:
         keep.conclusion = other.conclusion
-    keep.stakeholder_group = _stronger(GROUP_ORDER, keep.stakeholder_group,
-                                       other.stakeholder_group)
-    keep.formality = _stronger(FORMALITY_ORDER, keep.formality, other.formality)
-    if other.urgency == "urgent":
-        keep.urgency = "urgent"
-    keep.receipt_required = keep.receipt_required or other.receipt_required
+    strengthen(keep, group=other.stakeholder_group, formality=other.formality,
+               urgency=other.urgency, receipt_required=other.receipt_required)
     known = {party["address"] for party in keep.parties}
     keep.parties = keep.parties + [p for p in other.parties if p["address"] not in known]
     if other.created_at < keep.created_at:

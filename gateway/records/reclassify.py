@@ -122,17 +122,10 @@ def _withdraw(session: Session, *, record: Record, actor: str, now: datetime,
     for receipt in session.scalars(select(Receipt).where(Receipt.record_id == record.id,
                                                          Receipt.status.in_(OPEN_STATUSES))
                                    .order_by(Receipt.id).with_for_update()):
-        if not allowed(receipt.status, WITHDRAWN, Cause.RECORD):
-            continue
-        event = note_event(session, key=f"withdrawn:{receipt.id}:{now.isoformat()}",
-                           project_id=record.project_id, kind="withdrawn", now=now,
-                           receipt_id=receipt.id, cause_message_pk=receipt.message_pk,
-                           status_before=receipt.status, status_after=WITHDRAWN,
-                           detail={"recipient": receipt.recipient, "by": actor})
-        if event is not None:
-            events.append(event)
-        receipt.status, receipt.updated_at = WITHDRAWN, now
-        count += 1
+        count += _move(session, receipt, WITHDRAWN, kind="withdrawn", key="withdrawn",
+                       project_id=record.project_id, cause_message_pk=receipt.message_pk,
+                       detail={"recipient": receipt.recipient, "by": actor}, now=now,
+                       events=events)
     for request in session.scalars(select(ReceiptRequest)
                                    .where(ReceiptRequest.record_id == record.id,
                                           ReceiptRequest.closed_at.is_(None))):
@@ -146,22 +139,30 @@ def _resume(session: Session, request: ReceiptRequest, *, now: datetime,
     for receipt in session.scalars(select(Receipt).where(Receipt.message_pk ==
                                                          request.message_pk,
                                                          Receipt.status == WITHDRAWN)):
-        pending = ReceiptStatus.PENDING.value
-        if not allowed(receipt.status, pending, Cause.RECORD):
-            continue
-        event = note_event(session, key=f"reopened:{receipt.id}:{now.isoformat()}",
-                           project_id=request.project_id, kind="opened", now=now,
-                           request_id=request.id, receipt_id=receipt.id,
-                           cause_message_pk=request.message_pk, status_before=WITHDRAWN,
-                           status_after=pending, detail={"recipient": receipt.recipient})
-        if event is not None:
-            events.append(event)
-        receipt.status, receipt.updated_at = pending, now
-        count += 1
+        count += _move(session, receipt, ReceiptStatus.PENDING.value, kind="opened",
+                       key="reopened", project_id=request.project_id, request_id=request.id,
+                       cause_message_pk=request.message_pk,
+                       detail={"recipient": receipt.recipient}, now=now, events=events)
     if count:
         # The ladder resumes where it stopped; the scheduler looks at it on its next pass.
         request.closed_at, request.next_due_at, request.updated_at = None, now, now
     return count
+
+
+def _move(session: Session, receipt: Receipt, to: str, *, kind: str, key: str,
+          project_id: int, cause_message_pk: int, detail: dict[str, Any], now: datetime,
+          events: list[int], request_id: int | None = None) -> int:
+    """One receipt moved by the record's correction, through the state table; 1 if it moved."""
+    if not allowed(receipt.status, to, Cause.RECORD):
+        return 0
+    event = note_event(session, key=f"{key}:{receipt.id}:{now.isoformat()}",
+                       project_id=project_id, kind=kind, now=now, request_id=request_id,
+                       receipt_id=receipt.id, cause_message_pk=cause_message_pk,
+                       status_before=receipt.status, status_after=to, detail=detail)
+    if event is not None:
+        events.append(event)
+    receipt.status, receipt.updated_at = to, now
+    return 1
 
 
 def _open(app: App, session: Session, *, project: ProjectConfig, record: Record,

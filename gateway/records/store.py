@@ -259,10 +259,17 @@ def apply_classification(record: Record, c: Classification, reasons: list[Any]) 
     if changed:
         record.category = c.category
         record.reasons = reasons
-    record.stakeholder_group = _stronger(GROUP_ORDER, record.stakeholder_group,
-                                         c.stakeholder_group)
-    record.formality = _stronger(FORMALITY_ORDER, record.formality, c.formality)
-    if c.urgency == "urgent":
-        record.urgency = "urgent"
-    record.receipt_required = record.receipt_required or c.receipt_required
+    strengthen(record, group=c.stakeholder_group, formality=c.formality, urgency=c.urgency,
+               receipt_required=c.receipt_required)
     return changed
+
+
+def strengthen(record: Record, *, group: str, formality: str, urgency: str,
+               receipt_required: bool) -> None:
+    """What a record keeps of another message or record: the stronger stakeholder group and
+    formality, urgent if either is, a receipt required if either requires one."""
+    record.stakeholder_group = _stronger(GROUP_ORDER, record.stakeholder_group, group)
+    record.formality = _stronger(FORMALITY_ORDER, record.formality, formality)
+    if urgency == "urgent":
+        record.urgency = "urgent"
+    record.receipt_required = record.receipt_required or receipt_required
