@@ -60,7 +60,7 @@ def serve_gateway(port: int, root: Path, writer: str = "process") -> None:
     from gateway.app import build_app
     from gateway.config.settings import load_settings
     from gateway.jobs.actors import make_jobs
-    from gateway.runtime.logs import setup_logging
+    from gateway.observe.logs import setup_logging
     from gateway.runtime.server import Server
 
     env = {"COMMGATE_DATA_DIR": str(root / "var"), "COMMGATE_SMTP__PORT": str(port),

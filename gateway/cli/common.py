@@ -26,7 +26,7 @@ from sqlalchemy import Select, select
 from gateway.app import App, build_app
 from gateway.config.settings import ProjectConfig, Settings, load_settings
 from gateway.errors import GatewayError
-from gateway.runtime.logs import setup_logging
+from gateway.observe.logs import setup_logging
 from gateway.store.audit_models import ConnectorDelivery
 from gateway.store.notify_models import OutboxMail
 

@@ -35,7 +35,7 @@ from gateway.config.settings import (
     load_gateway,
     load_settings,
 )
-from gateway.runtime.logs import setup_logging
+from gateway.observe.logs import setup_logging
 
 if TYPE_CHECKING:
     from gateway.demo.story import Outcome, Step

@@ -71,8 +71,8 @@ def ingest(app: App, project: str, paths: list[Path], *, sync: bool, history: bo
     # prometheus) at module level would slow every command's start, `commgate --help` too.
     from gateway.inbound.intake import accept
     from gateway.jobs.actors import make_jobs
+    from gateway.observe.metrics import MESSAGES_ACCEPTED
     from gateway.pipeline import process
-    from gateway.runtime.metrics import MESSAGES_ACCEPTED
 
     jobs = make_jobs(app.settings.gateway.broker_url) if enqueue and not sync else None
     report = IngestReport()

@@ -27,7 +27,7 @@ from gateway.config.env import environment
 from gateway.config.settings import ImapMailbox
 from gateway.errors import ConfigError
 from gateway.inbound.imap_sync import account_of, sync_folder
-from gateway.runtime.metrics import imap_polled
+from gateway.observe.metrics import imap_polled
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from gateway.app import App
 from gateway.config.settings import ImapMailbox
 from gateway.inbound.intake import accept
-from gateway.runtime.metrics import MESSAGES_ACCEPTED
+from gateway.observe.metrics import MESSAGES_ACCEPTED
 from gateway.store.db import unit_of_work
 from gateway.store.imap_models import ImapCursor
 

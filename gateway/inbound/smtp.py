@@ -41,7 +41,7 @@ from gateway.inbound.protocol import GatewayLMTP, GatewaySMTP
 from gateway.inbound.recipients import REFUSED, Recipient, accepted_recipient
 from gateway.inbound.writer import IntakeWriter
 from gateway.inbound.writer_process import WriteRequest
-from gateway.runtime.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
+from gateway.observe.metrics import MESSAGES_ACCEPTED, MESSAGES_REJECTED
 
 log = logging.getLogger(__name__)
 

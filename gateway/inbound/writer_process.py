@@ -61,7 +61,7 @@ def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front end decides when we stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if log_debug is not None:
-        from gateway.runtime.logs import setup_logging
+        from gateway.observe.logs import setup_logging
 
         setup_logging(settings.gateway, debug=log_debug)
     from gateway.app import build_app

@@ -26,11 +26,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from gateway.app import App
 from gateway.classify.model import Classification
 from gateway.errors import Discard, GatewayError, Quarantine, StoreError
+from gateway.observe.logs import add_log_context, log_context
+from gateway.observe.metrics import observe_pipeline
 from gateway.parse import ParsedMessage
 from gateway.parse.message import parse_bounded
 from gateway.pipeline.context import Context
-from gateway.runtime.logs import add_log_context, log_context
-from gateway.runtime.metrics import observe_pipeline
 from gateway.stages import (
     approvals,
     classify,

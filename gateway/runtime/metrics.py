@@ -1,9 +1,5 @@
-"""Prometheus metrics: process-wide counters for events, and gauges read from the database.
-
-Events (a message accepted or refused at the edge, a pipeline run, a config reload) are counted
-where they happen, in :data:`REGISTRY` — this module's own registry, not prometheus-client's
-global one, so importing the gateway never clashes with another library's metrics and several
-servers in one test process share the counters without registering them twice.
+"""Prometheus metrics as an ops endpoint serves them: the process's counters
+(gateway/observe/metrics.py, counted where events happen) and gauges read from the database.
 
 State (queue depth, quarantine, receipts, outbox, IMAP lag) is not counted but *read* at scrape
 time by :class:`DatabaseCollector` with a few COUNT queries, so every front end and worker
@@ -25,15 +21,13 @@ commgate_imap_lag_seconds          ``imap_cursors`` and :func:`imap_polled` call
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
@@ -41,70 +35,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.app import App
-from gateway.runtime.logs import log_context
+from gateway.observe.metrics import REGISTRY, imap_polls
 from gateway.store.imap_models import ImapCursor
 from gateway.store.models import Message, Project, Receipt
 from gateway.store.notify_models import OutboxMail
 
 log = logging.getLogger(__name__)
 
-REGISTRY = CollectorRegistry(auto_describe=True)
-
-MESSAGES_ACCEPTED = Counter(
-    "commgate_messages_accepted", "Messages stored and acknowledged, by intake channel "
-    "(smtp, lmtp, imap, import); duplicates included.", ["channel"], registry=REGISTRY)
-MESSAGES_REJECTED = Counter(
-    "commgate_messages_rejected", "Messages or recipients refused at the edge, by reason.",
-    ["reason"], registry=REGISTRY)
-MESSAGES_PROCESSED = Counter(
-    "commgate_messages_processed", "Pipeline runs by outcome: processed, quarantined, skipped "
-    "(another worker had it), error (database trouble; the job retries).", ["outcome"],
-    registry=REGISTRY)
-PROCESSING_SECONDS = Histogram(
-    "commgate_processing_seconds", "Time one pipeline run took (parse to record).",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
-    registry=REGISTRY)
-CONFIG_RELOADS = Counter(
-    "commgate_config_reloads", "Configuration reloads (SIGHUP) by result: ok, refused.",
-    ["result"], registry=REGISTRY)
-
-# The reasons MESSAGES_REJECTED uses; the SMTP edge picks one of these.
-REJECT_REASONS = ("recipient", "too_many_recipients", "data_fault", "size", "store_failed",
-                  "intake_closed", "connection_limit", "starttls_required")
-for _reason in REJECT_REASONS:  # present from the start, so rate() works on the first event
-    MESSAGES_REJECTED.labels(reason=_reason)
-
 OPEN_RECEIPT_STATES = ("pending", "read", "overdue")  # not yet confirmed nor answered
 OUTBOX_PENDING_STATES = ("queued", "sending", "retry")
-
-# Last successful IMAP sync pass per (project, mailbox) in this process: imap_polled().
-_imap_polls: dict[tuple[str, str], datetime] = {}
-_imap_lock = threading.Lock()
-
-
-def imap_polled(project: str, mailbox: str, at: datetime) -> None:
-    """Note a successful IMAP sync pass (called by the poller after each pass)."""
-    with _imap_lock:
-        _imap_polls[(project, mailbox)] = at
-
-
-def observe_pipeline(run: Callable[[App, int], str]) -> Callable[[App, int], str]:
-    """Decorate the pipeline driver: time each run, count its outcome, name the message in logs.
-
-    An exception (database trouble, re-raised so the job retries) counts as ``error``.
-    """
-
-    @functools.wraps(run)
-    def observed(app: App, message_pk: int) -> str:
-        outcome = "error"
-        with log_context(message_pk=message_pk), PROCESSING_SECONDS.time():
-            try:
-                outcome = run(app, message_pk)
-                return outcome
-            finally:
-                MESSAGES_PROCESSED.labels(outcome=outcome).inc()
-
-    return observed
 
 
 class _Forward(Collector):
@@ -209,8 +148,7 @@ class DatabaseCollector(Collector):
                             .join(Project, Project.id == ImapCursor.project_id))
         for code, account, folder, updated in rows:
             last[(code, f"{account}/{folder}")] = _aware(updated)
-        with _imap_lock:
-            polls = dict(_imap_polls)
+        polls = imap_polls()
         for key, at in polls.items():
             if key[0] in self.app.settings.projects:
                 last[key] = max(at, last.get(key, at))

@@ -26,8 +26,8 @@ from typing import Any
 from gateway.app import App, sync_projects
 from gateway.config.settings import GatewayConfig, Settings, load_settings
 from gateway.errors import ConfigError
-from gateway.runtime.logs import setup_logging
-from gateway.runtime.metrics import CONFIG_RELOADS
+from gateway.observe.logs import setup_logging
+from gateway.observe.metrics import CONFIG_RELOADS
 
 log = logging.getLogger(__name__)
 

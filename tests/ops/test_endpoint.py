@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from gateway.app import App
 from gateway.config.settings import Ops
 from gateway.errors import ConfigError
-from gateway.runtime.metrics import MESSAGES_ACCEPTED, imap_polled
+from gateway.observe.metrics import MESSAGES_ACCEPTED, imap_polled
 from gateway.runtime.ops import OpsServer, start_ops
 from gateway.store.db import unit_of_work
 from gateway.store.imap_models import ImapCursor

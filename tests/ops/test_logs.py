@@ -13,8 +13,7 @@ import pytest
 from gateway.app import App
 from gateway.config.settings import GatewayConfig
 from gateway.inbound.intake import accept
-from gateway.pipeline import process
-from gateway.runtime.logs import (
+from gateway.observe.logs import (
     ContextFilter,
     JsonFormatter,
     TextFormatter,
@@ -22,6 +21,7 @@ from gateway.runtime.logs import (
     log_context,
     setup_logging,
 )
+from gateway.pipeline import process
 from tests.support.mail import make_mail
 
 log = logging.getLogger("gateway.test")
