@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config.paths import templates_dir
 from gateway.errors import ConfigError
-from gateway.paths import templates_dir
 
 
 def test_a_clone_uses_its_own_templates(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,7 +29,7 @@ from gateway.audit.labels import (
     URGENCY,
     label,
 )
-from gateway.paths import templates_dir
+from gateway.config.paths import templates_dir
 
 
 def href(path: str) -> str:

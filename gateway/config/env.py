@@ -6,7 +6,7 @@ can be overridden by ``COMMGATE_<KEY>``, the secret key comes only from it). A f
 not settings but still come from the environment, and are read here by name:
 
 - ``COMMGATE_CONFIG``: the gateway file, when ``--config`` is not given;
-- ``COMMGATE_TEMPLATES``: the templates folder of an installed release (gateway/paths.py);
+- ``COMMGATE_TEMPLATES``: the templates folder of an installed release (gateway/config/paths.py);
 - secrets whose *variable name* a config file gives — the relay password
   (``[outbound] password_env``), an IMAP password (``[imap] password_env``), a connector's URL
   with its token (``url_env``). They are read when used, never stored in the settings, never

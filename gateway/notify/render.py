@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from gateway.config.paths import templates_dir
 from gateway.config.settings import Member, ProjectConfig, Stakeholder
-from gateway.paths import templates_dir
 
 LANGUAGES = ("zh-CN", "en")
 

@@ -22,8 +22,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from gateway.audit.labels import prose_words
+from gateway.config.paths import templates_dir
 from gateway.config.settings import ProjectConfig
-from gateway.paths import templates_dir
 
 LANGUAGES = ("zh-CN", "en")
 FORMATS = ("html", "txt", "md")

@@ -11,7 +11,7 @@ from pathlib import Path
 from gateway.config.env import templates_path
 from gateway.errors import ConfigError
 
-_REPO_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+_REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def templates_dir() -> Path:
