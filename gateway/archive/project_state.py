@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from gateway.audit.chain import record_event
 from gateway.config.settings import Settings
 from gateway.errors import GatewayError
-from gateway.escalation.plan import OPEN_STATUSES
+from gateway.receipts.states import OPEN_STATUSES
 from gateway.store.audit_models import Handover
 from gateway.store.models import Project, Receipt, Record
 

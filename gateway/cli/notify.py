@@ -29,7 +29,7 @@ from gateway.notify import notices
 from gateway.notify.kinds import KINDS
 from gateway.notify.notices import default_sender
 from gateway.notify.outbox import deliver_due, retry
-from gateway.notify.record_cc import record_context, record_thread_refs
+from gateway.records.record_cc import record_context, record_thread_refs
 from gateway.store.db import unit_of_work
 from gateway.store.notify_models import OutboxMail
 from gateway.store.states import OUTBOX_STATES

@@ -38,7 +38,7 @@ from gateway.config.settings import Member, ProjectConfig, Settings
 from gateway.notify.compose import compose, record_code
 from gateway.notify.outbox import queue
 from gateway.notify.render import recipient_language, render
-from gateway.receipts.tokens import make_reply_address
+from gateway.notify.tokens import make_reply_address
 from gateway.store.models import Message, Receipt
 from gateway.store.receipt_models import ReceiptRequest
 

@@ -28,9 +28,7 @@ from gateway.addresses import person_key
 from gateway.config.escalation import BusinessDuration, EscalationConfig, Level
 from gateway.config.settings import Member, ProjectConfig
 from gateway.escalation.businesstime import BusinessCalendar
-from gateway.receipts.states import OPEN
 
-OPEN_STATUSES = tuple(sorted(OPEN))  # the receipt states the ladder chases
 ROLE_OF = {"project_manager": "project_manager", "dept_manager": "dept_manager"}
 
 

@@ -4,7 +4,7 @@ Only two kinds of address are accepted, compared case-insensitively:
 
 * a project address, ``proj-<code>@<gateway domain>``;
 * a valid signed reply address, ``proj-<code>+r-<token>@<gateway domain>``
-(gateway/receipts/tokens.py).
+(gateway/notify/tokens.py).
 
 The check runs on the path exactly as the client sent it, not on aiosmtpd's parse of it, because
 that parse quietly drops source routes (``<@a,@b:user@host>``, RFC 5321 §4.1.2 / Appendix C),
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.config.settings import Settings
-from gateway.receipts.tokens import ReplyToken, verify_reply_address
+from gateway.notify.tokens import ReplyToken, verify_reply_address
 
 # RFC 5321 Path: "<" Mailbox ">", optionally followed by ESMTP parameters. Without brackets only
 # a bare mailbox is tolerated (some old clients); in both forms the mailbox is a strict ASCII

@@ -224,8 +224,8 @@ def _send_personal(app: App, prepared: Prepared, message: EmailMessage,
                    recipients: Sequence[str], *, project: ProjectConfig,
                    now: datetime) -> list[int]:
     from gateway.inbound.intake import accept
+    from gateway.notify.tokens import make_reply_address
     from gateway.pipeline import process
-    from gateway.receipts.tokens import make_reply_address
     from gateway.store.models import Receipt
 
     del message["Bcc"]  # never in the bytes we store or hand over (RFC 5322 §3.6.3)

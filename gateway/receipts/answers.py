@@ -5,7 +5,7 @@ A message answers a receipt when (DESIGN §4.2) it
 * threads to the message that asked — its In-Reply-To/References name that Message-ID, or the
   threading stage put it in the same thread, after it — or it is an MDN whose
   ``Original-Message-ID`` names it (RFC 8098 §3.2.5), or it arrived on that receipt's signed
-  reply address (gateway/receipts/tokens.py; the envelope recipients are kept on its Arrival), and
+  reply address (gateway/notify/tokens.py; the envelope recipients are kept on its Arrival), and
 * comes from that recipient: ``person_key`` equality, so case, display names, plus-tags and IDN
   spellings do not matter. A reply sent to someone else's reply address does not count for them.
 
@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from gateway.addresses import person_key
 from gateway.config.settings import ProjectConfig, Settings
 from gateway.escalation.mail import queue_review_notice, queue_unverified_notice
+from gateway.notify.tokens import verify_reply_address
 from gateway.parse import ParsedMessage
 from gateway.parse.automated import is_automated
 from gateway.receipts.auth import AuthVerdict
@@ -49,7 +50,6 @@ from gateway.receipts.events import note_event
 from gateway.receipts.intent import read_intent
 from gateway.receipts.moves import close_if_done, move
 from gateway.receipts.states import Cause
-from gateway.receipts.tokens import verify_reply_address
 from gateway.store.models import Arrival, Message, Receipt
 from gateway.store.receipt_models import ReceiptRequest
 

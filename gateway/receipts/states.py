@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ALERTING", "OPEN", "SETTLED", "TRANSITIONS", "WITHDRAWALS", "WITHDRAWN", "Cause",
-           "ReceiptStatus", "allowed", "is_open"]
+__all__ = ["ALERTING", "OPEN", "OPEN_STATUSES", "SETTLED", "TRANSITIONS", "WITHDRAWALS",
+           "WITHDRAWN", "Cause", "ReceiptStatus", "allowed", "is_open"]
 
 
 class ReceiptStatus(StrEnum):
@@ -65,6 +65,7 @@ TRANSITIONS: dict[tuple[ReceiptStatus, Cause], frozenset[ReceiptStatus]] = {
 }
 
 OPEN = frozenset({S.PENDING, S.READ, S.QUESTIONED, S.DECLINED})
+OPEN_STATUSES = tuple(sorted(OPEN))  # the same, as values for a query (the ladder chases them)
 SETTLED = frozenset({S.CONFIRMED, S.WAIVED})
 ALERTING = frozenset({S.QUESTIONED, S.DECLINED})
 

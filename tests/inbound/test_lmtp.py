@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from gateway.app import App
-from gateway.receipts.tokens import make_reply_address
+from gateway.notify.tokens import make_reply_address
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project
 from tests.inbound.wire import DEMO, OPS, arrivals, stored_messages, stored_raw

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from gateway.app import App
-from gateway.receipts.tokens import make_reply_address
+from gateway.notify.tokens import make_reply_address
 from tests.inbound.wire import Wire
 
 GOOD_TOKEN = "{token}"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.config.settings import Settings
-from gateway.receipts.tokens import make_reply_address, verify_reply_address
+from gateway.notify.tokens import make_reply_address, verify_reply_address
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=14)

@@ -22,9 +22,9 @@ from gateway.inbound.intake import accept
 from gateway.notify import notices
 from gateway.notify.kinds import KINDS
 from gateway.notify.outbox import deliver_due
+from gateway.notify.tokens import verify_reply_address
 from gateway.parse import parse_message
 from gateway.pipeline import process
-from gateway.receipts.tokens import verify_reply_address
 from gateway.stages.notify import run as notify_stage
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record

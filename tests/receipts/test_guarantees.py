@@ -12,8 +12,8 @@ from gateway.app import App
 from gateway.escalation.mail import Outgoing
 from gateway.inbound.intake import accept
 from gateway.jobs.scheduler import tick
+from gateway.notify.tokens import make_reply_address
 from gateway.pipeline import process
-from gateway.receipts.tokens import make_reply_address
 from gateway.store.audit_models import AuditEvent
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message

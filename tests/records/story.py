@@ -17,8 +17,8 @@ from gateway.archive.verify import verify_archive
 from gateway.audit.verify import verify_project
 from gateway.inbound.intake import accept
 from gateway.notify import notices
-from gateway.notify.record_cc import record_thread_refs
 from gateway.pipeline import process
+from gateway.records.record_cc import record_thread_refs
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt, Record
 from gateway.store.notify_models import OutboxMail

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.app import App
+from gateway.notify.tokens import make_reply_address
 from gateway.receipts.query import list_receipts
-from gateway.receipts.tokens import make_reply_address
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message
 from tests.inbound.wire import Wire

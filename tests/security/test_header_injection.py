@@ -24,7 +24,7 @@ from gateway.jobs.scheduler import tick
 from gateway.notify import notices
 from gateway.notify.kinds import KINDS
 from gateway.notify.outbox import queue
-from gateway.notify.record_cc import record_context
+from gateway.records.record_cc import record_context
 from gateway.store.db import unit_of_work
 from gateway.store.models import Record
 from gateway.testing.clock import FakeClock

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from gateway.app import App
 from gateway.notify import notices
-from gateway.notify.record_cc import record_context
+from gateway.records.record_cc import record_context
 from gateway.store.db import unit_of_work
 from gateway.store.models import Record
 from tests.security.helpers import LINA, LIUYANG, PROJECT, outbox, parse_bytes, send, settled

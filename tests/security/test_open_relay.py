@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from gateway.app import App
-from gateway.receipts.tokens import make_reply_address
+from gateway.notify.tokens import make_reply_address
 from tests.inbound.wire import Wire
 from tests.security.helpers import messages
 
