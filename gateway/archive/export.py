@@ -40,6 +40,7 @@ from gateway.archive import pages, signature
 from gateway.archive.messages import write_messages, write_sent
 from gateway.archive.records import write_records
 from gateway.archive.zipstream import CHUNK, ArchiveWriter
+from gateway.audit.anchor import Anchor, append
 from gateway.audit.chain import head_of, project_entries, record_event
 from gateway.config.settings import ProjectConfig
 from gateway.errors import ArchiveError
@@ -212,7 +213,6 @@ def export_project(app: App, code: str, out: Path, *, kind: str = "manual", acto
         result.archive_id = row.id
     # The head the archive holds is an anchor too: the anchors file gets it (a rollback of the
     # database below it then shows in `audit verify`, as it would against the archive itself).
-    from gateway.audit.anchor import Anchor, append
 
     if result.audit_seq > 0:
         try:

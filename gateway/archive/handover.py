@@ -28,6 +28,8 @@ from gateway.archive.project_state import set_intake
 from gateway.audit.chain import record_event
 from gateway.config.settings import Department, ProjectConfig
 from gateway.errors import ConfigError
+from gateway.notify.compose import MailAttachment, compose
+from gateway.notify.outbox import queue
 from gateway.store.audit_models import Handover
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project
@@ -123,8 +125,6 @@ def _hand_over(app: App, project: ProjectConfig, dept: Department, *, out: Path 
 
 def _send(app: App, session: Session, project: ProjectConfig, dept: Department,
           result: ExportResult, *, attach: bool, suffix: str = "") -> str:
-    from gateway.notify.compose import MailAttachment, compose
-    from gateway.notify.outbox import queue
 
     context = {"project": project, "dept": dept, "r": result, "attached": attach,
                "zone": project.timezone, "size_mb": f"{result.size / 1048576:.1f}"}

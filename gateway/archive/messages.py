@@ -25,6 +25,7 @@ from gateway.errors import GatewayError
 from gateway.parse import parse_message
 from gateway.parse.model import Attachment, ParsedMessage
 from gateway.store.models import Message
+from gateway.store.notify_models import OutboxMail
 from gateway.store.raw import RawStore
 
 BATCH = 500
@@ -109,11 +110,7 @@ def _write_attachments(writer: ArchiveWriter, pk: int, data: bytes,
 
 def write_sent(session: Session, writer: ArchiveWriter, spool: IO[str], *, project_id: int,
                until: datetime) -> int:
-    """Mail the gateway queued (notices, reports, reminders), from the outbox, if present."""
-    try:
-        from gateway.store.notify_models import OutboxMail
-    except ImportError:  # the notify stage is not installed
-        return 0
+    """Mail the gateway queued (notices, reports, reminders), from the outbox."""
     q = (select(OutboxMail).where(OutboxMail.project_id == project_id,
                                   OutboxMail.created_at <= until)
          .order_by(OutboxMail.id).execution_options(yield_per=100))

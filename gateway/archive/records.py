@@ -3,8 +3,7 @@
 record form (关键沟通记录表, policy attachment 3) per record under ``records/<id>.html``.
 
 Records are read in batches of :data:`BATCH`; each batch's views are written and dropped. The
-form comes from gateway/records/forms.py; where that module is not installed a simple page of
-our own (templates/archive/record.html) stands in.
+form is gateway/records/forms.py's, as ``records form`` renders it.
 """
 
 from __future__ import annotations
@@ -19,11 +18,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from gateway.archive import pages
 from gateway.archive.zipstream import ArchiveWriter
 from gateway.config.settings import ProjectConfig
 from gateway.records.export import write_export
-from gateway.records.query import message_ids_by_record, record_view
+from gateway.records.forms import render_record_form
+from gateway.records.query import (
+    attachment_names,
+    message_ids_by_record,
+    record_details,
+    record_view,
+)
 from gateway.store.models import Record
 from gateway.store.raw import RawStore
 
@@ -36,23 +40,13 @@ def _views(session: Session, records: Sequence[Record], code: str,
     """The ``records export`` view of a batch (the same fields as ``record_views``)."""
     ids = [r.id for r in records]
     messages = message_ids_by_record(session, ids)
-    try:
-        from gateway.records.query import attachment_names
-        names = attachment_names(session, ids)
-    except ImportError:
-        names = {}
+    names = attachment_names(session, ids)
     return [{**record_view(r, code, messages.get(r.id, []), zone),
              "attachments": names.get(r.id, [])} for r in records]
 
 
 def _form(session: Session, view: dict[str, Any], project: ProjectConfig, raw: RawStore,
           now: datetime) -> str:
-    try:
-        from gateway.records.forms import render_record_form
-        from gateway.records.query import record_details
-    except ImportError:
-        return pages.render("record", lang=project.language,
-                            context={"project": project, "r": view, "zone": project.timezone})
     # Findings from what the parse stage stored (raw=None): re-parsing every message a second
     # time would double the export's cost for the same answer.
     details = record_details(session, view["id"], project, now=now, raw=None)

@@ -20,10 +20,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from gateway.app import build_app
 from gateway.config.settings import Settings
 from gateway.errors import IntakeClosed
 from gateway.inbound.groupcommit import commit_batch
 from gateway.inbound.intake import Accepted, Prepared, prepare
+from gateway.observe.logs import setup_logging
 from gateway.store.db import HeldConnection
 
 log = logging.getLogger(__name__)
@@ -55,16 +57,12 @@ def frame(obj: object) -> bytes:
     return len(payload).to_bytes(LENGTH, "big") + payload
 
 
-
 def writer_main(settings: Settings, sock: socket.socket, log_debug: bool | None) -> None:
     """The writer process: store each batch the front end sends, answer, until the socket ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front end decides when we stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if log_debug is not None:
-        from gateway.observe.logs import setup_logging
-
         setup_logging(settings.gateway, debug=log_debug)
-    from gateway.app import build_app
 
     sock.setblocking(True)
     try:

@@ -37,7 +37,9 @@ from gateway.notify.kinds import KINDS, NoticeKind, validate
 from gateway.notify.outbox import queue
 from gateway.notify.render import Rendered, environment, render
 from gateway.notify.system import by_language
+from gateway.notify.tokens import make_reply_address
 from gateway.store.db import unit_of_work
+from gateway.store.models import Message, Receipt
 from gateway.store.notify_models import OutboxMail
 
 if TYPE_CHECKING:
@@ -223,10 +225,11 @@ def _queue(session: Session, project_id: int, prepared: Prepared, message: Email
 def _send_personal(app: App, prepared: Prepared, message: EmailMessage,
                    recipients: Sequence[str], *, project: ProjectConfig,
                    now: datetime) -> list[int]:
+    # Up the layers by design: the notice is stored and processed like received mail, so its
+    # record and receipts exist before the personal reply addresses are made (pyproject.toml
+    # lists these two imports in the import contracts).
     from gateway.inbound.intake import accept
-    from gateway.notify.tokens import make_reply_address
     from gateway.pipeline import process
-    from gateway.store.models import Receipt
 
     del message["Bcc"]  # never in the bytes we store or hand over (RFC 5322 §3.6.3)
     if message["Date"] is None:
@@ -262,7 +265,5 @@ def _send_personal(app: App, prepared: Prepared, message: EmailMessage,
 
 
 def _record_of(app: App, message_pk: int) -> int | None:
-    from gateway.store.models import Message
-
     with unit_of_work(app.sessions) as session:
         return session.get_one(Message, message_pk).record_id

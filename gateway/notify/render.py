@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from gateway.audit.labels import any_label
 from gateway.config.paths import templates_dir
 from gateway.config.settings import Member, ProjectConfig, Stakeholder
 
@@ -64,7 +65,6 @@ def environment(root: Path | None = None) -> Environment:
 
 
 def _label(key: str, language: str) -> str:
-    from gateway.audit.labels import any_label
 
     return any_label(key, language)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gateway.addresses import try_normalize
 from gateway.parse.automated import automated_reason
 from gateway.parse.body import Collected
 from gateway.parse.bounce import heuristic_bounce, looks_like_bounce, parse_dsn
@@ -79,7 +80,6 @@ def _bounce(head: Head, found: Collected, text: str) -> Bounce | None:
 
 
 def _addresses(value: str | None) -> list[str]:
-    from gateway.addresses import try_normalize
 
     out = [try_normalize(part.strip().strip("<>")) for part in (value or "").split(",")]
     return [a for a in dict.fromkeys(out) if a]

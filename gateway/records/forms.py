@@ -24,6 +24,8 @@ from markupsafe import Markup
 from gateway.audit.labels import prose_words
 from gateway.config.paths import templates_dir
 from gateway.config.settings import ProjectConfig
+from gateway.records.history import describe_all
+from gateway.records.store import named_parties
 
 LANGUAGES = ("zh-CN", "en")
 FORMATS = ("html", "txt", "md")
@@ -104,8 +106,6 @@ def render_record_form(view: Mapping[str, Any], details: Mapping[str, Any],
     """The key communication record form (关键沟通记录表) of one record, as HTML or text."""
     if fmt not in ("html", "txt"):
         raise ValueError("the record form is HTML or text")
-    from gateway.records.history import describe_all
-    from gateway.records.store import named_parties
 
     pm = ", ".join(m.name for m in project.members_with("project_manager"))
     lines = describe_all(view.get("history"), lang=lang, label=lambda v: label(v, lang),

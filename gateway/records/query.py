@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from gateway.classify.facts import facts_from_bytes
+from gateway.classify.findings import findings
+from gateway.classify.model import MessageFacts, ThreadEntry
 from gateway.config.settings import ProjectConfig
 from gateway.errors import GatewayError
 from gateway.records.localtime import local_iso, localize_iso_text
@@ -151,9 +154,6 @@ def _messages(session: Session, record_id: int) -> Sequence[Message]:
 def record_findings(messages: Sequence[Message], project: ProjectConfig, *, now: datetime,
                     raw: RawLoader | None) -> list[dict[str, Any]]:
     """Compliance findings of a record's thread, from the raw mail when it can be read."""
-    from gateway.classify.facts import facts_from_bytes
-    from gateway.classify.findings import findings
-    from gateway.classify.model import MessageFacts, ThreadEntry
 
     entries = []
     for m in messages:

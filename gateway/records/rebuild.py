@@ -19,6 +19,7 @@ from gateway.classify.message import classify, facts_from_parsed
 from gateway.classify.model import Classification, MessageFacts
 from gateway.config.settings import ProjectConfig
 from gateway.errors import GatewayError
+from gateway.parse import parse_message
 from gateway.records.store import (
     apply_classification,
     find_conclusion,
@@ -41,7 +42,6 @@ class Reading:
 
 
 def read(message: Message, project: ProjectConfig, raw: RawLoader | None) -> Reading:
-    from gateway.parse import parse_message
 
     parsed: Any = None
     if raw is not None:

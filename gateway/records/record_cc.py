@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from gateway.config.people import display_name
 from gateway.config.settings import ProjectConfig
 from gateway.errors import NoticeInvalid
+from gateway.records.edit import current_record
 from gateway.records.query import message_ids_by_record
 from gateway.store.models import Project, Record
 
@@ -56,7 +57,6 @@ def record_thread_refs(session: Session, project_id: int, record_id: int) -> tup
     """``notice send --record N``: the record (N, or the record N was merged into) and the
     Message-IDs its thread is made of, so the notice is a reply in that thread (RFC 5322
     §3.6.4) and joins the record — not only by its subject tag."""
-    from gateway.records.edit import current_record
 
     record = current_record(session, project_id, record_id)
     if record is None:
