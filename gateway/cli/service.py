@@ -28,9 +28,10 @@ def serve(ctx: typer.Context) -> None:
     # prometheus) at module level would slow every command's start, `commgate --help` too.
     from gateway.jobs.actors import make_jobs
     from gateway.runtime.ops import start_ops
-    from gateway.runtime.reload import reload_settings, serve_until_stopped
+    from gateway.runtime.reload import Signals, reload_settings, serve_until_stopped
     from gateway.runtime.server import Server
 
+    signals = Signals().install()  # a stop asked for while starting is a clean stop once up
     gw = open_app(ctx, service=True)
     _warn_from_line_trust(gw.settings, to_log=True)
     jobs = make_jobs(gw.settings.gateway.broker_url)
@@ -53,7 +54,8 @@ def serve(ctx: typer.Context) -> None:
                f"database {gw.settings.database_url.split('@')[-1]}; "
                f"outbox {gw.settings.outbox_dir}. Ctrl-C stops, SIGHUP reloads.", err=True)
     try:
-        serve_until_stopped(lambda: reload_settings(gw, ctx.obj.config, debug=ctx.obj.debug))
+        serve_until_stopped(lambda: reload_settings(gw, ctx.obj.config, debug=ctx.obj.debug),
+                            signals)
     finally:
         if ops is not None:
             ops.stopping = True  # /healthz says 503 while the listener drains

@@ -104,32 +104,46 @@ def _key(cfg: GatewayConfig, key: str) -> Any:
     return getattr(cfg, key)
 
 
-def serve_until_stopped(on_reload: Callable[[], object]) -> None:
-    """Block until SIGTERM or SIGINT; run ``on_reload`` (in this thread) on each SIGHUP.
+class Signals:
+    """SIGTERM, SIGINT and SIGHUP as flags. Installed before the server starts, so a stop asked
+    for while it starts (a service manager's stop, a Ctrl-C) is kept and honoured once it is up,
+    as a clean shutdown, instead of killing a half-started process. The handlers only set flags:
+    the reload itself runs outside the signal handler, so it may take locks and use the
+    database."""
 
-    The handlers only set flags: the reload itself runs outside the signal handler, so it may
-    take locks and use the database.
-    """
-    wake = threading.Event()
-    pending = {"stop": False, "reload": False}
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+        self.stop = False
+        self.reload = False
 
-    def handler(signum: int, _frame: Any) -> None:
+    def install(self) -> Signals:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._handler)
+        return self
+
+    def _handler(self, signum: int, _frame: Any) -> None:
         name = signal.Signals(signum).name
         log.info("signal %s: %s", name, "reloading" if signum == signal.SIGHUP
                  else "shutting down")
-        pending["reload" if signum == signal.SIGHUP else "stop"] = True
-        wake.set()
+        if signum == signal.SIGHUP:
+            self.reload = True
+        else:
+            self.stop = True
+        self.wake.set()
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, handler)
+
+def serve_until_stopped(on_reload: Callable[[], object], signals: Signals | None = None) -> None:
+    """Block until SIGTERM or SIGINT (at once if one came already); run ``on_reload`` (in this
+    thread) on each SIGHUP."""
+    signals = signals or Signals().install()
     while True:
-        wake.wait(1.0)  # a timeout, so a signal is seen even if a wake-up were lost
-        wake.clear()
-        if pending["stop"]:
+        if signals.stop:
             return
-        if pending["reload"]:
-            pending["reload"] = False
+        if signals.reload:
+            signals.reload = False
             try:
                 on_reload()
             except Exception:  # a failed reload must never take the running gateway down
                 log.exception("configuration reload failed; the running configuration stays")
+        signals.wake.wait(1.0)  # a timeout, so a signal is seen even if a wake-up were lost
+        signals.wake.clear()
