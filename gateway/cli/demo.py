@@ -150,8 +150,8 @@ def demo_command(
     the National Day holiday, reminders, escalations, a weekly report (一键演示)."""
     # Loaded by the command that runs it: the story drives the whole gateway (SMTP, jobs,
     # pipeline), which at module level would slow every command's start, `commgate --help` too.
-    from gateway.demo.cast import DemoClock
     from gateway.demo.story import Story
+    from gateway.testing.clock import FakeClock
 
     config = ctx.obj.config or Path(config_path() or DEFAULT_CONFIG_PATH)
     real = guarded(ctx, lambda: load_gateway(config, environment()))
@@ -162,7 +162,7 @@ def demo_command(
         console.width = max(console.width, 120)  # piped: keep the tables readable
     console.rule("[bold]commgate 演示 / demo[/] — 项目 demo，时钟由演示控制 / "
                  "the demo moves the clock")
-    clock = DemoClock("2026-09-30 09:00")
+    clock = FakeClock("2026-09-30 09:00")  # the story's clock, in the project's zone
     setup_logging(settings.gateway, debug=ctx.obj.debug)  # errors only: the story speaks
     app = guarded(ctx, lambda: open_demo_app(settings, clock))
     try:

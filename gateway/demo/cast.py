@@ -20,8 +20,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from zoneinfo import ZoneInfo
 
-from gateway.testing.clock import FakeClock
-
 SH = ZoneInfo("Asia/Shanghai")
 DOMAIN = "xdyj.example.com"
 PROJECT = "proj-demo@gw.example.com"
@@ -45,10 +43,6 @@ DIRECTIVE_BODY = (
     "1. 核心交换机 CORE-SW01/02 巡检，重点检查光模块告警和电源模块；\n"
     "2. 导出两台设备的运行配置并上传到配置库。\n\n"
     "完成后请回复确认。\n\n李娜\n")
-
-
-DemoClock = FakeClock
-"""The story's clock: set in the project's zone (Asia/Shanghai), read as UTC."""
 
 
 def at(text: str) -> datetime:

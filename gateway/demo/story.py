@@ -35,7 +35,6 @@ from gateway.demo.cast import (
     LIUYANG,
     PROJECT,
     ZHANGWEI,
-    DemoClock,
     directive,
     forged_header,
     foxmail_quote,
@@ -51,6 +50,7 @@ from gateway.reports.build import build, recipients, send_report
 from gateway.reports.periods import parse_period
 from gateway.runtime.server import Server
 from gateway.store.db import unit_of_work
+from gateway.testing.clock import FakeClock
 
 Line = tuple[str, str]  # (zh-CN, en)
 _WEEKDAY = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
@@ -94,7 +94,7 @@ def _events_zh(events: list[str]) -> str:
 
 
 class Story:
-    def __init__(self, app: App, clock: DemoClock, narrate: Narrator, *,
+    def __init__(self, app: App, clock: FakeClock, narrate: Narrator, *,
                  timeout: float = 30.0) -> None:
         self.app, self.clock, self.narrate, self.timeout = app, clock, narrate, timeout
         self.project = app.settings.project(CODE)
