@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,24 @@ def test_serve_says_loudly_when_replies_are_trusted_by_their_from_line(
         assert serve.stop() == 0
     finally:
         serve.kill()
+
+
+@pytest.mark.slow
+def test_serve_on_a_port_already_taken_says_so_in_one_line_and_exits(workdir: Path) -> None:
+    # Given a port some other program listens on (a second `commgate serve`, an MTA)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        # When `commgate serve` is started on it
+        started = time.monotonic()
+        proc = commgate("serve", cwd=workdir, check=False,
+                        env={"COMMGATE_SMTP__PORT": str(port), "COMMGATE_OPS__PORT": "0",
+                             "COMMGATE_SECRET_KEY": "test-secret-key-0123456789"})
+    # Then it stops by itself (nothing left running: no hang), naming the address and the
+    # key to change, in one line and without a traceback
+    assert proc.returncode != 0 and time.monotonic() - started < 120
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("commgate:")]
+    assert len(errors) == 1, proc.stderr
+    assert f"127.0.0.1:{port}" in errors[0] and "already in use" in errors[0], errors
+    assert "[smtp] port" in errors[0] and "Traceback" not in proc.stderr

@@ -10,6 +10,7 @@ workers stop.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,7 +20,7 @@ import dramatiq
 
 from gateway.app import App
 from gateway.connectors.outbox import report_unconfigured
-from gateway.errors import StoreError
+from gateway.errors import ConfigError, StoreError
 from gateway.inbound.groupcommit import GroupCommitter
 from gateway.inbound.imap import ImapPoller, make_pollers
 from gateway.inbound.limits import AcceptErrorLog
@@ -86,10 +87,15 @@ class Server:
             factory = make_smtp_factory(self.app, self.jobs.enqueue_message,
                                         executor=self.intake_executor,
                                         committer=self.committer, writer=self.writer)
-            factory = self.sessions = SessionTracker(factory)
-            self.smtp_server = asyncio.run_coroutine_threadsafe(
-                self.loop.create_server(factory, host=cfg.host, port=cfg.port),
-                self.loop).result(timeout=30)
+            tracker = SessionTracker(factory)
+            try:
+                self.smtp_server = asyncio.run_coroutine_threadsafe(
+                    self.loop.create_server(tracker, host=cfg.host, port=cfg.port),
+                    self.loop).result(timeout=30)
+            except OSError as exc:
+                self.stop()  # the writer, workers and loop we started: nothing is left running
+                raise _listen_error(cfg.host, cfg.port, exc) from exc
+            self.sessions = tracker
             self.smtp_port = self.smtp_server.sockets[0].getsockname()[1]
             log.info("SMTP listening on %s:%d (%s mode)", cfg.host, self.smtp_port, cfg.mode)
         for poller in self.pollers:
@@ -196,3 +202,15 @@ async def _close_listener(server: asyncio.AbstractServer) -> None:
     """Close on the loop's own thread: asyncio servers are not thread-safe."""
     server.close()
     await server.wait_closed()
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> ConfigError:
+    """One line for a listener that cannot bind: most often another process holds the port."""
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(f"cannot listen on {host}:{port}: the address is already in use",
+                           key="[smtp] port",
+                           hint="another commgate serve or a mail server holds it: stop it, "
+                                "or set another port (COMMGATE_SMTP__PORT)")
+    return ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                       key="[smtp] host/port",
+                       hint="check the address is one of this machine's and the port is allowed")
