@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import false, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, undefer_group
+from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.config.settings import Member, ProjectConfig
@@ -42,7 +42,7 @@ from gateway.receipts.moves import close_if_done, restart
 from gateway.receipts.states import is_open
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Receipt
-from gateway.store.receipt_models import ANSWERS, EscalationStep, ReceiptRequest
+from gateway.store.receipt_models import EscalationStep, ReceiptRequest
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def _ladder(turn: _Turn) -> tuple[list[LadderStep], list[Receipt]]:
     request, cfg = turn.request, turn.project.escalation
     calendar = cfg.calendar.build(turn.project.timezone)
     steps = ladder(cfg.levels, calendar, request.deadline)
-    receipts = list(turn.session.scalars(select(Receipt).options(undefer_group(ANSWERS)).where(
+    receipts = list(turn.session.scalars(select(Receipt).where(
         Receipt.message_pk == request.message_pk).order_by(Receipt.id)))
     owed = [r for r in receipts if is_open(r.status)]
     extended = [r.deadline for r in owed if r.deadline is not None

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from gateway.addresses import normalize_address
 from gateway.config.settings import Outbound
-from gateway.errors import OutboxBusy
-from gateway.notify.transport import RelayUnavailable, Reply, Transport, make_transport
+from gateway.errors import OutboxBusy, RelayUnavailable
+from gateway.notify.transport import Reply, Transport, make_transport
 from gateway.store.db import unit_of_work
 from gateway.store.models import Project
 from gateway.store.notify_models import OutboxMail, OutboxRecipient, Suppression

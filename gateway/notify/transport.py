@@ -25,9 +25,7 @@ from typing import Protocol
 
 from gateway.config.env import secret
 from gateway.config.settings import Outbound, Settings
-
-# Callers catch it as transport.RelayUnavailable; it lives in the tree of gateway/errors.py.
-from gateway.errors import RelayUnavailable as RelayUnavailable
+from gateway.errors import RelayUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from gateway.thread.assign import merge_threads, split_thread
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RecordEditError", "current_record", "merge_by_hand", "merge_records",
+__all__ = ["current_record", "merge_by_hand", "merge_records",
            "record_thread_lookup", "split_messages"]
 
 

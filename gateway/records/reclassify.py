@@ -22,12 +22,11 @@ from gateway.audit import chain as audit
 from gateway.audit.state import record_state
 from gateway.config.classify import CATEGORIES
 from gateway.config.settings import ProjectConfig
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RecordEditError
 from gateway.parse.message import parse_bounded
 from gateway.receipts.events import audit_events, note_event
 from gateway.receipts.owing import open_receipts
 from gateway.receipts.states import OPEN_STATUSES, WITHDRAWN, Cause, ReceiptStatus, allowed
-from gateway.records.edit import RecordEditError
 from gateway.records.search import index_record
 from gateway.records.store import FORMALITY_ORDER, GROUP_ORDER, set_conclusion
 from gateway.store.models import Message, Receipt, Record

@@ -27,12 +27,7 @@ from sqlalchemy.types import Boolean, Integer, String, Text
 from gateway.store import states
 from gateway.store.models import Base, Id, fk, utcnow
 
-__all__ = ["ANSWERS", "Base", "EscalationStep", "ReceiptEvent", "ReceiptRequest"]
-
-# Once the deferred column group of ``receipts``; those columns are ordinary now, so
-# ``undefer_group(ANSWERS)`` loads nothing more. Kept while gateway/jobs/scheduler.py still names
-# it; remove it with that last use.
-ANSWERS = "receipt_answers"
+__all__ = ["Base", "EscalationStep", "ReceiptEvent", "ReceiptRequest"]
 
 
 class ReceiptRequest(Base):

@@ -27,7 +27,8 @@ from gateway.app import App
 from gateway.archive.handover import close_project
 from gateway.archive.project_state import reopen
 from gateway.audit import anchor as audit_anchor
-from gateway.records.edit import RecordEditError, merge_by_hand, split_messages
+from gateway.errors import RecordEditError
+from gateway.records.edit import merge_by_hand, split_messages
 from gateway.records.reclassify import Change, conclude, reclassify
 from gateway.store.db import unit_of_work
 from gateway.store.models import Message, Project, Record
